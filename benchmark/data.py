@@ -1,0 +1,134 @@
+"""The one Transitions type and the RewardFn convention shared by every module.
+
+A RewardFn follows imitation's ``RewardNet.forward`` contract, so an imitation
+reward net *is* a RewardFn: ``reward(obs, acts, next_obs, dones) -> Tensor[B]``.
+Inputs are floating-point tensors as such a net receives them after imitation's
+preprocessing: ``dones`` is float 0/1 of shape [B]; discrete spaces are one-hot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+
+RewardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def as_float_tensor(
+    x: Any, *, name: str, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """Convert an array-like to a floating-point torch tensor.
+
+    Why: users hand us numpy arrays, lists and tensors of any dtype; every
+    metric wants float tensors on one device. Integers and booleans become
+    float32; floating tensors keep their precision.
+    """
+    if isinstance(x, torch.Tensor):
+        t = x
+    elif isinstance(x, np.ndarray | np.generic | list | tuple | float | int):
+        t = torch.as_tensor(np.asarray(x))
+    else:
+        raise TypeError(f"{name} must be a torch tensor or numpy array, got {type(x).__name__}")
+    if not torch.is_floating_point(t):
+        t = t.to(torch.float32)
+    if device is not None:
+        t = t.to(device)
+    return t
+
+
+@dataclass(frozen=True)
+class Transitions:
+    """A batch of N transitions (s, a, s', done) as float tensors.
+
+    Attributes:
+        obs: [N, *obs_shape] states s.
+        acts: [N, *act_shape] actions a (one-hot for discrete action spaces).
+        next_obs: [N, *obs_shape] successor states s'.
+        dones: [N] float 0/1, whether s' ended the episode.
+    """
+
+    obs: torch.Tensor
+    acts: torch.Tensor
+    next_obs: torch.Tensor
+    dones: torch.Tensor
+
+    def __post_init__(self) -> None:
+        n = self.obs.shape[0]
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"Transitions.{f.name} must be a torch tensor; use Transitions.create")
+            if value.shape[0] != n:
+                raise ValueError(
+                    f"Transitions fields disagree on length: obs has {n} rows, "
+                    f"{f.name} has {value.shape[0]}"
+                )
+        if self.obs.shape != self.next_obs.shape:
+            raise ValueError(
+                f"obs {tuple(self.obs.shape)} and next_obs {tuple(self.next_obs.shape)} differ in shape"
+            )
+        if self.dones.ndim != 1:
+            raise ValueError(f"dones must have shape [N], got {tuple(self.dones.shape)}")
+
+    @classmethod
+    def create(
+        cls,
+        obs: Any,
+        acts: Any,
+        next_obs: Any,
+        dones: Any | None = None,
+        *,
+        device: torch.device | str | None = None,
+    ) -> Transitions:
+        """Build from arrays or tensors; ``dones`` defaults to all zeros."""
+        obs_t = as_float_tensor(obs, name="obs", device=device)
+        if dones is None:
+            dones = torch.zeros(obs_t.shape[0])
+        return cls(
+            obs=obs_t,
+            acts=as_float_tensor(acts, name="acts", device=device),
+            next_obs=as_float_tensor(next_obs, name="next_obs", device=device),
+            dones=as_float_tensor(dones, name="dones", device=device).reshape(-1),
+        )
+
+    def __len__(self) -> int:
+        return int(self.obs.shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self.obs.device
+
+    def to(self, device: torch.device | str) -> Transitions:
+        return Transitions(*(getattr(self, f.name).to(device) for f in fields(self)))
+
+    def __getitem__(self, index: Any) -> Transitions:
+        """Rows selected by a slice, index tensor or boolean mask."""
+        return Transitions(*(getattr(self, f.name)[index] for f in fields(self)))
+
+    @staticmethod
+    def concatenate(parts: list[Transitions]) -> Transitions:
+        if not parts:
+            raise ValueError("cannot concatenate an empty list of Transitions")
+        return Transitions(
+            *(torch.cat([getattr(p, f.name) for p in parts]) for f in fields(Transitions))
+        )
+
+
+def as_transitions(x: Any, *, device: torch.device | str | None = None) -> Transitions:
+    """Accept our Transitions or imitation's ``imitation.data.types.Transitions``.
+
+    imitation stores numpy arrays and boolean dones; we convert once here so
+    the metrics see one type.
+    """
+    if isinstance(x, Transitions):
+        return x if device is None else x.to(device)
+    if all(hasattr(x, name) for name in ("obs", "acts", "next_obs", "dones")):
+        return Transitions.create(x.obs, x.acts, x.next_obs, x.dones, device=device)
+    raise TypeError(
+        "transitions must be a benchmark.data.Transitions or an imitation.data.types.Transitions "
+        f"(with obs, acts, next_obs, dones), got {type(x).__name__}"
+    )
