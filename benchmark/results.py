@@ -1,0 +1,327 @@
+"""The Parquet results store: one row per evaluation unit, one file per finished batch.
+
+Why Parquet files and not a database: results are append-only, produced by many
+machines, and committed to git. Each finished batch of units becomes one file,
+written under a hidden temporary name and renamed into place, so an interrupted
+run loses at most the units not yet flushed and never leaves a half-written file.
+The directory reads as one dataset in pandas, pyarrow and DuckDB::
+
+    pandas.read_parquet("leaderboard/results")
+    pyarrow.dataset.dataset("leaderboard/results")
+    duckdb.sql("SELECT * FROM 'leaderboard/results/*.parquet'")
+
+Schema (version ``SCHEMA_VERSION``; ``SCHEMA`` is the authority):
+
+- identifiers: ``run_id`` (one evaluate call), ``submission``, ``submission_sha256``,
+  ``method``, ``task``, ``task_version``, ``metric`` (epic, npec, erc, transfer,
+  transfer_train), ``coverage`` ("" for transfer), ``seed``, ``budget`` (transfer
+  budget; "" for distances), ``n_transitions`` and ``n_samples`` (coverage sample
+  sizes; 0 for transfer).
+- values: ``value``, ``ci_low``, ``ci_high`` (NaN when the metric gives no interval).
+- outcome: ``status`` ("ok" or "failed"), ``error`` ("" when ok).
+- provenance: ``wall_time_s``, ``device``, ``git_commit``, package versions
+  (``epic_bench_version``, ``torch_version``, ``imitation_version``, ``sb3_version``,
+  ``gymnasium_version``, ``numpy_version``), ``hostname``, ``timestamp`` (UTC),
+  ``schema_version``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA_VERSION = 1
+DEFAULT_RESULTS_DIR = Path("leaderboard/results")
+STATUS_OK = "ok"
+STATUS_FAILED = "failed"
+
+SCHEMA = pa.schema(
+    [
+        ("schema_version", pa.int32()),
+        ("run_id", pa.string()),
+        ("submission", pa.string()),
+        ("submission_sha256", pa.string()),
+        ("method", pa.string()),
+        ("task", pa.string()),
+        ("task_version", pa.string()),
+        ("metric", pa.string()),
+        ("coverage", pa.string()),
+        ("seed", pa.int64()),
+        ("budget", pa.string()),
+        ("n_transitions", pa.int64()),
+        ("n_samples", pa.int64()),
+        ("value", pa.float64()),
+        ("ci_low", pa.float64()),
+        ("ci_high", pa.float64()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("wall_time_s", pa.float64()),
+        ("device", pa.string()),
+        ("git_commit", pa.string()),
+        ("epic_bench_version", pa.string()),
+        ("torch_version", pa.string()),
+        ("imitation_version", pa.string()),
+        ("sb3_version", pa.string()),
+        ("gymnasium_version", pa.string()),
+        ("numpy_version", pa.string()),
+        ("hostname", pa.string()),
+        ("timestamp", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+# The columns that identify a unit: a finished unit with the same key is not re-run.
+UNIT_KEY = (
+    "submission_sha256",
+    "task",
+    "task_version",
+    "metric",
+    "coverage",
+    "seed",
+    "budget",
+    "n_transitions",
+    "n_samples",
+)
+
+_PACKAGES = {
+    "epic_bench_version": "epic-bench",
+    "torch_version": "torch",
+    "imitation_version": "imitation",
+    "sb3_version": "stable-baselines3",
+    "gymnasium_version": "gymnasium",
+    "numpy_version": "numpy",
+}
+
+
+class ResultsError(Exception):
+    """A results file or row is unusable; the message names the file or field."""
+
+
+@cache
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a result depends on ("unknown" if absent)."""
+    out = {}
+    for column, dist in _PACKAGES.items():
+        try:
+            out[column] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[column] = "unknown"
+    return out
+
+
+@cache
+def git_commit(cwd: str | None = None) -> str:
+    """``git rev-parse HEAD`` of the checkout we run from; "unknown" outside a repo."""
+    where = cwd or str(Path(__file__).resolve().parent)
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+def provenance() -> dict[str, Any]:
+    """Columns that describe where and with what a row was computed."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "git_commit": git_commit(),
+        "hostname": socket.gethostname(),
+        **package_versions(),
+    }
+
+
+def new_run_id() -> str:
+    """An id for one evaluate call: sortable UTC time plus a short random suffix."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def make_row(**fields: Any) -> dict[str, Any]:
+    """A complete row: the given fields, provenance, defaults; checked against SCHEMA.
+
+    Raises ResultsError naming unknown or missing fields.
+    """
+    defaults: dict[str, Any] = {
+        "ci_low": float("nan"),
+        "ci_high": float("nan"),
+        "status": STATUS_OK,
+        "error": "",
+        "budget": "",
+        "coverage": "",
+        "n_transitions": 0,
+        "n_samples": 0,
+        "wall_time_s": float("nan"),
+        "device": "cpu",
+        "run_id": "",
+        "timestamp": datetime.now(UTC),
+    }
+    row = {**defaults, **provenance(), **fields}
+    unknown = set(row) - set(SCHEMA.names)
+    if unknown:
+        raise ResultsError(
+            f"unknown result fields {sorted(unknown)}; the schema has {SCHEMA.names}"
+        )
+    missing = [name for name in SCHEMA.names if name not in row]
+    if missing:
+        raise ResultsError(f"result row is missing required fields {missing}")
+    if row["status"] not in (STATUS_OK, STATUS_FAILED):
+        raise ResultsError(f"status must be 'ok' or 'failed', got {row['status']!r}")
+    if row["value"] is None:
+        row["value"] = float("nan")
+    return row
+
+
+def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """Rows (dicts with every SCHEMA column) to an Arrow table of exactly SCHEMA."""
+    rows = list(rows)
+    columns = {name: [r[name] for r in rows] for name in SCHEMA.names}
+    try:
+        return pa.table(columns, schema=SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        raise ResultsError(f"result rows do not fit schema v{SCHEMA_VERSION}: {e}") from e
+
+
+def write_batch(rows: Iterable[Mapping[str, Any]], results_dir: str | Path, *, name: str) -> Path:
+    """Write rows as ``results_dir/name.parquet`` atomically and return its path.
+
+    The file is written as a hidden ``.name.parquet.tmp`` (which pandas, pyarrow and
+    DuckDB's ``*.parquet`` glob all ignore), fsynced, then renamed, so readers see
+    either nothing or the whole file.
+    """
+    table = rows_to_table(rows)
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    final = results_dir / f"{name}.parquet"
+    if final.exists():
+        raise ResultsError(f"{final} already exists; results files are never overwritten")
+    tmp = results_dir / f".{name}.parquet.tmp"
+    with open(tmp, "wb") as f:
+        pq.write_table(table, f, compression="zstd")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+    return final
+
+
+def result_files(results_dir: str | Path) -> list[Path]:
+    """The committed results files (hidden temporaries excluded), sorted by name."""
+    results_dir = Path(results_dir)
+    if not results_dir.exists():
+        return []
+    return sorted(p for p in results_dir.glob("*.parquet") if not p.name.startswith((".", "_")))
+
+
+def read_file(path: str | Path) -> pd.DataFrame:
+    """One results file as a DataFrame; ResultsError names the file and the problem."""
+    path = Path(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise ResultsError(
+            f"{path}: not a readable Parquet file ({e}). Move it out of the results directory "
+            "or delete it yourself; epic-bench deletes nothing."
+        ) from e
+    missing = [n for n in SCHEMA.names if n not in table.column_names]
+    if missing:
+        raise ResultsError(
+            f"{path}: not an epic-bench results file (missing columns {missing}). "
+            "Move it out of the results directory."
+        )
+    versions = set(table.column("schema_version").to_pylist())
+    if versions - {SCHEMA_VERSION}:
+        raise ResultsError(
+            f"{path}: schema version {sorted(versions)} but this epic-bench reads "
+            f"version {SCHEMA_VERSION}; upgrade epic-bench or convert the file."
+        )
+    try:
+        table = table.select(SCHEMA.names).cast(SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        raise ResultsError(f"{path}: column types differ from schema v{SCHEMA_VERSION}: {e}") from e
+    return table.to_pandas()
+
+
+def read_results(results_dir: str | Path = DEFAULT_RESULTS_DIR) -> pd.DataFrame:
+    """Every row in the results directory (empty frame with SCHEMA columns if none)."""
+    frames = [read_file(p) for p in result_files(results_dir)]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return SCHEMA.empty_table().to_pandas()
+    return pd.concat(frames, ignore_index=True)
+
+
+def unit_key(row: Mapping[str, Any]) -> tuple:
+    """The identity of a unit (see UNIT_KEY) as a hashable tuple."""
+    return tuple(
+        int(row[k]) if k in ("seed", "n_transitions", "n_samples") else str(row[k])
+        for k in UNIT_KEY
+    )
+
+
+def finished_units(results_dir: str | Path = DEFAULT_RESULTS_DIR) -> set[tuple]:
+    """Keys of units with an ``ok`` row: an evaluate call skips these unless forced."""
+    df = read_results(results_dir)
+    df = df[df["status"] == STATUS_OK]
+    return {unit_key(r) for r in df[list(UNIT_KEY)].to_dict("records")}
+
+
+class ResultsWriter:
+    """Buffers rows and flushes one file per batch: every ``every_units`` rows or
+    ``every_seconds`` seconds, and on ``close`` (also when leaving a ``with`` block
+    through an exception such as KeyboardInterrupt).
+    """
+
+    def __init__(
+        self,
+        results_dir: str | Path,
+        run_id: str,
+        *,
+        every_units: int = 50,
+        every_seconds: float = 60.0,
+    ) -> None:
+        if every_units < 1:
+            raise ValueError(f"every_units must be >= 1, got {every_units}")
+        self.results_dir = Path(results_dir)
+        self.run_id = run_id
+        self.every_units = every_units
+        self.every_seconds = every_seconds
+        self.files: list[Path] = []
+        self._rows: list[dict[str, Any]] = []
+        self._last_flush = time.monotonic()
+
+    def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        self._rows.extend(dict(r) for r in rows)
+        elapsed = time.monotonic() - self._last_flush
+        if len(self._rows) >= self.every_units or elapsed >= self.every_seconds:
+            self.flush()
+
+    def flush(self) -> Path | None:
+        self._last_flush = time.monotonic()
+        if not self._rows:
+            return None
+        name = f"{self.run_id}-{len(self.files):04d}"
+        path = write_batch(self._rows, self.results_dir, name=name)
+        self.files.append(path)
+        self._rows = []
+        return path
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
