@@ -1,0 +1,162 @@
+"""The learned-reward wrapper sees the right (s, a, s', done) across auto-resets.
+
+The checks use real gymnasium environments whose reward and dynamics we can
+recompute from (s, a, s') alone: if the wrapper fed the reset observation as s'
+on the last step of an episode, or the terminal observation as s on the first
+step of the next one, the recomputed values would disagree.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from benchmark.reward_wrapper import LearnedRewardVecEnv
+
+PENDULUM_DT, PENDULUM_G, PENDULUM_MAX_SPEED, PENDULUM_MAX_TORQUE = 0.05, 10.0, 8.0, 2.0
+
+
+def pendulum_reward(obs, acts, next_obs, dones):
+    """Pendulum-v1's own reward, computed from the state *before* the step."""
+    th = torch.atan2(obs[:, 1], obs[:, 0])
+    u = acts[:, 0].clamp(-PENDULUM_MAX_TORQUE, PENDULUM_MAX_TORQUE)
+    return -(th**2 + 0.1 * obs[:, 2] ** 2 + 0.001 * u**2)
+
+
+def pendulum_dynamics_residual(obs, acts, next_obs):
+    """|s' − f(s, a)| for Pendulum-v1's Euler step (m = l = 1): zero for a true transition."""
+    th = torch.atan2(obs[:, 1], obs[:, 0])
+    u = acts[:, 0].clamp(-PENDULUM_MAX_TORQUE, PENDULUM_MAX_TORQUE)
+    thdot = obs[:, 2] + (3 * PENDULUM_G / 2 * torch.sin(th) + 3.0 * u) * PENDULUM_DT
+    thdot = thdot.clamp(-PENDULUM_MAX_SPEED, PENDULUM_MAX_SPEED)
+    th_next = th + thdot * PENDULUM_DT
+    predicted = torch.stack([torch.cos(th_next), torch.sin(th_next), thdot], dim=1)
+    return (predicted - next_obs).abs().amax(dim=1)
+
+
+class Recorder:
+    """A RewardFn that records every batch it is called with."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.calls: list[tuple[torch.Tensor, ...]] = []
+
+    def __call__(self, obs, acts, next_obs, dones):
+        self.calls.append((obs.clone(), acts.clone(), next_obs.clone(), dones.clone()))
+        return self.fn(obs, acts, next_obs, dones)
+
+
+def pendulum_venv(limits: list[int], seed: int) -> DummyVecEnv:
+    venv = DummyVecEnv([lambda n=n: gym.make("Pendulum-v1", max_episode_steps=n) for n in limits])
+    venv.seed(seed)
+    return venv
+
+
+def test_wrapper_passes_terminal_and_reset_observations_across_episode_boundaries():
+    limits = [3, 5, 7]  # episodes end on different steps in different envs
+    recorder = Recorder(pendulum_reward)
+    venv = LearnedRewardVecEnv(pendulum_venv(limits, seed=0), recorder)
+    rng = np.random.default_rng(0)
+    obs = venv.reset()
+    n_done = np.zeros(len(limits), dtype=int)
+    for _ in range(22):
+        acts = rng.uniform(-2.5, 2.5, size=(len(limits), 1)).astype(np.float32)
+        prev = obs
+        obs, rewards, dones, infos = venv.step(acts)
+        s, a, s_next, d = recorder.calls[-1]
+        # s is what the policy saw (the reset observation after a done), a the action taken.
+        np.testing.assert_array_equal(s.numpy(), prev)
+        np.testing.assert_array_equal(a.numpy(), acts)
+        np.testing.assert_array_equal(d.numpy(), dones.astype(np.float32))
+        # s' is the true successor: the terminal observation where an episode ended.
+        for i in range(len(limits)):
+            expected = infos[i]["terminal_observation"] if dones[i] else obs[i]
+            np.testing.assert_array_equal(s_next[i].numpy(), expected)
+        assert pendulum_dynamics_residual(s, a, s_next).max() < 1e-4
+        # The learned reward is what the wrapper returns; the env's own is kept in infos.
+        gt = np.array([info["ground_truth_reward"] for info in infos])
+        np.testing.assert_allclose(rewards, gt, rtol=1e-4, atol=1e-4)
+        n_done += dones
+    assert (n_done >= 2).all(), "every env must cross at least two episode boundaries"
+    # Where a done happened, the reset obs is genuinely different from the terminal one,
+    # so the checks above could tell them apart.
+    assert recorder.calls[2][3][0] == 1.0
+
+
+def test_naive_next_obs_would_be_caught():
+    """Guard: using the reset observation as s' breaks the dynamics check we rely on."""
+    venv = pendulum_venv([4], seed=1)
+    obs = venv.reset()
+    for _ in range(4):
+        acts = np.zeros((1, 1), dtype=np.float32)
+        prev = obs
+        obs, _, dones, infos = venv.step(acts)
+    assert dones[0]
+    wrong = pendulum_dynamics_residual(
+        torch.as_tensor(prev), torch.as_tensor(acts), torch.as_tensor(obs)
+    )
+    right = pendulum_dynamics_residual(
+        torch.as_tensor(prev),
+        torch.as_tensor(acts),
+        torch.as_tensor(infos[0]["terminal_observation"][None]),
+    )
+    assert right.item() < 1e-4 < wrong.item()
+
+
+def test_discrete_spaces_are_one_hot_and_goal_reward_uses_terminal_state():
+    """FrozenLake: the goal pays 1 on the step *into* state 15, which the env then resets."""
+    n_states, goal = 16, 15
+
+    def reaches_goal(obs, acts, next_obs, dones):
+        assert obs.shape == next_obs.shape == (2, n_states) and acts.shape == (2, 4)
+        assert torch.all(obs.sum(1) == 1) and torch.all(acts.sum(1) == 1)
+        return next_obs[:, goal]
+
+    venv = DummyVecEnv([lambda: gym.make("FrozenLake-v1", is_slippery=False)] * 2)
+    venv.seed(0)
+    wrapped = LearnedRewardVecEnv(venv, reaches_goal)
+    wrapped.reset()
+    right, down = 2, 1
+    path = [right, right, down, down, down, right]  # 0 → 1 → 2 → 6 → 10 → 14 → 15
+    total = np.zeros(2)
+    for a in path:
+        obs, rewards, dones, infos = wrapped.step(np.array([a, a]))
+        gt = np.array([info["ground_truth_reward"] for info in infos])
+        np.testing.assert_array_equal(rewards, gt)
+        total += rewards
+    assert dones.all() and (obs == 0).all() and total.tolist() == [1.0, 1.0]
+    # After the reset, the next transition starts from the start state again.
+    _, rewards, _, _ = wrapped.step(np.array([right, right]))
+    assert rewards.tolist() == [0.0, 0.0]
+
+
+def test_reward_of_wrong_shape_is_rejected_with_a_clear_error():
+    venv = LearnedRewardVecEnv(pendulum_venv([5, 5], seed=0), lambda o, a, n, d: o.sum())
+    venv.reset()
+    with pytest.raises(ValueError, match="one reward per transition"):
+        venv.step(np.zeros((2, 1), dtype=np.float32))
+
+
+def test_non_finite_reward_is_rejected():
+    venv = LearnedRewardVecEnv(
+        pendulum_venv([5], seed=0), lambda o, a, n, d: torch.full((o.shape[0],), float("nan"))
+    )
+    venv.reset()
+    with pytest.raises(ValueError, match="non-finite"):
+        venv.step(np.zeros((1, 1), dtype=np.float32))
+
+
+def test_imitation_reward_net_plugs_in_unchanged():
+    from imitation.rewards.reward_nets import BasicRewardNet
+
+    base = pendulum_venv([5, 6], seed=0)
+    net = BasicRewardNet(base.observation_space, base.action_space, use_next_state=True)
+    venv = LearnedRewardVecEnv(base, net)
+    obs = venv.reset()
+    acts = np.full((2, 1), 0.5, dtype=np.float32)
+    next_obs, rewards, _, _ = venv.step(acts)
+    expected = net.predict_processed(obs, acts, next_obs, np.zeros(2, dtype=bool))
+    np.testing.assert_allclose(rewards, expected, rtol=1e-5, atol=1e-6)
