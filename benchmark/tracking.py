@@ -1,0 +1,170 @@
+"""Weights & Biases logging of evaluation units: one W&B run per unit, grouped per call.
+
+Why one run per unit: a unit is the thing that is resumed, re-run and compared, so its
+provenance (config) and values (summary) belong together. All units of one
+``epic-bench evaluate`` call share ``group = run_id``, so the W&B UI shows one call as
+one group. Offline by default (files under ``<dir>/wandb/offline-run-*``, upload later
+with ``wandb sync``); ``mode="online"`` only when the user asks and is logged in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PROJECT = "epic-bench"
+_CONFIG_EXCLUDE = {"value", "ci_low", "ci_high", "status", "error", "wall_time_s", "timestamp"}
+
+
+def default_mode() -> str:
+    """``$WANDB_MODE`` if set, else "offline": nothing leaves the machine unless asked."""
+    return os.environ.get("WANDB_MODE", "offline")
+
+
+class WandbTracker:
+    """Logs each unit's result rows to its own W&B run in the group ``group``.
+
+    Args:
+        group: the evaluate call's run_id.
+        mode: "offline" (default), "online" or "disabled".
+        project: the W&B project.
+        directory: where W&B writes its ``wandb/`` folder (default: the working directory).
+    """
+
+    def __init__(
+        self,
+        group: str,
+        *,
+        mode: str | None = None,
+        project: str = DEFAULT_PROJECT,
+        directory: str | Path | None = None,
+    ) -> None:
+        mode = mode or default_mode()
+        if mode not in ("offline", "online", "disabled"):
+            raise ValueError(f"W&B mode must be offline, online or disabled, got {mode!r}")
+        self.group = group
+        self.mode = mode
+        self.project = project
+        self.directory = Path(directory) if directory is not None else Path.cwd()
+        self.run_dirs: list[Path] = []
+
+    def log_unit(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """One run for one unit: config = provenance of the first row, summary = values.
+
+        A transfer unit has two rows (``transfer`` and ``transfer_train``), logged as two
+        metrics of the same run.
+        """
+        import wandb
+
+        if not rows:
+            return
+        first = rows[0]
+        config = {k: _plain(v) for k, v in first.items() if k not in _CONFIG_EXCLUDE}
+        config["metric"] = first["metric"]
+        name = f"{first['submission']}/{first['task']}/{first['metric']}/{first['coverage'] or '-'}/s{first['seed']}"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        run = wandb.init(
+            project=self.project,
+            group=self.group,
+            job_type="evaluate",
+            name=name,
+            config=config,
+            dir=str(self.directory),
+            mode=self.mode,
+            reinit="create_new",
+            settings=wandb.Settings(silent=True, console="off"),
+        )
+        try:
+            values: dict[str, Any] = {}
+            for row in rows:
+                values[row["metric"]] = _plain(row["value"])
+                values[f"{row['metric']}_ci_low"] = _plain(row["ci_low"])
+                values[f"{row['metric']}_ci_high"] = _plain(row["ci_high"])
+            values["wall_time_s"] = _plain(first["wall_time_s"])
+            values["failed"] = int(any(r["status"] != "ok" for r in rows))
+            run.log(values)
+            for key, value in values.items():
+                run.summary[key] = value
+            errors = [r["error"] for r in rows if r["error"]]
+            if errors:
+                run.summary["error"] = errors[0][:2000]
+            if run.dir:
+                self.run_dirs.append(Path(run.dir).parent)
+        finally:
+            run.finish(exit_code=1 if any(r["status"] != "ok" for r in rows) else 0)
+
+
+def _plain(value: Any) -> Any:
+    """numpy/pandas scalars and timestamps to JSON-friendly Python values."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def read_offline_run(run_dir: str | Path) -> dict[str, Any]:
+    """Read back an offline run folder (``.../wandb/offline-run-*``) without a server.
+
+    Returns ``{"group", "name", "config", "summary"}`` parsed from the run's ``.wandb``
+    transaction log (W&B's LevelDB-style record log of protobuf ``Record`` messages).
+    Why: lets tests and users check what would be synced, from the files on disk.
+    """
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    files = sorted(Path(run_dir).glob("run-*.wandb"))
+    if not files:
+        raise FileNotFoundError(
+            f"{run_dir}: no run-*.wandb file; is this a W&B offline run folder?"
+        )
+    out: dict[str, Any] = {"group": "", "name": "", "config": {}, "summary": {}}
+    for data in _log_records(files[0]):
+        record = pb.Record()
+        record.ParseFromString(data)
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            out["group"] = record.run.run_group
+            out["name"] = record.run.display_name
+            for item in record.run.config.update:
+                out["config"][item.key] = json.loads(item.value_json)
+        elif kind == "config":
+            for item in record.config.update:
+                out["config"][item.key] = json.loads(item.value_json)
+        elif kind == "summary":
+            for item in record.summary.update:
+                key = item.key or "/".join(item.nested_key)
+                out["summary"][key] = json.loads(item.value_json)
+    out["config"].pop("_wandb", None)
+    return out
+
+
+def _log_records(path: Path) -> Iterator[bytes]:
+    """Records of a W&B ``.wandb`` file: 7-byte ``:W&B`` header, then LevelDB log blocks."""
+    data = path.read_bytes()
+    if data[:4] != b":W&B":
+        raise ValueError(f"{path}: not a W&B transaction log (bad header)")
+    block, pos, pending = 32768, 7, b""
+    while pos + 7 <= len(data):
+        left = block - pos % block
+        if left < 7:
+            pos += left
+            continue
+        _crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        pos += 7
+        if kind == 0 and length == 0:
+            break
+        chunk = data[pos : pos + length]
+        pos += length
+        if kind == 1:  # full
+            yield chunk
+        elif kind == 2:  # first
+            pending = chunk
+        elif kind == 3:  # middle
+            pending += chunk
+        elif kind == 4:  # last
+            yield pending + chunk
+            pending = b""

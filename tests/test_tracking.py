@@ -1,0 +1,61 @@
+"""W&B tracking with real offline runs: files on disk, read back without a server."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmark.results import make_row
+from benchmark.tracking import WandbTracker, read_offline_run
+
+
+def _row(metric: str, value: float, seed: int = 0, **kw) -> dict:
+    fields = dict(
+        run_id="grp-1",
+        submission="pm-reg",
+        submission_sha256="cd" * 32,
+        method="regression",
+        task="pointmass",
+        task_version="1",
+        metric=metric,
+        coverage="",
+        seed=seed,
+        budget="smoke",
+        value=value,
+        wall_time_s=1.5,
+    )
+    fields.update(kw)
+    return make_row(**fields)
+
+
+def test_each_unit_is_an_offline_run_in_the_call_group(tmp_path):
+    tracker = WandbTracker("grp-1", mode="offline", directory=tmp_path)
+    tracker.log_unit([_row("transfer", 0.8), _row("transfer_train", 0.9)])
+    tracker.log_unit([_row("epic", 0.12, seed=3, coverage="uniform", budget="")])
+    runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2
+    logged = [read_offline_run(r) for r in runs]
+    assert {r["group"] for r in logged} == {"grp-1"}
+    by_metric = {r["config"]["metric"]: r for r in logged}
+    transfer = by_metric["transfer"]
+    assert transfer["summary"]["transfer"] == pytest.approx(0.8)
+    assert transfer["summary"]["transfer_train"] == pytest.approx(0.9)
+    assert transfer["config"]["submission_sha256"] == "cd" * 32
+    assert transfer["config"]["budget"] == "smoke"
+    assert transfer["config"]["torch_version"]
+    epic = by_metric["epic"]
+    assert epic["summary"]["epic"] == pytest.approx(0.12)
+    assert epic["config"]["seed"] == 3 and epic["config"]["coverage"] == "uniform"
+
+
+def test_failed_unit_records_its_error(tmp_path):
+    tracker = WandbTracker("grp-2", mode="offline", directory=tmp_path)
+    tracker.log_unit([_row("epic", float("nan"), status="failed", error="ValueError: shapes")])
+    (run,) = (tmp_path / "wandb").glob("offline-run-*")
+    logged = read_offline_run(run)
+    assert logged["summary"]["failed"] == 1
+    assert "shapes" in logged["summary"]["error"]
+
+
+def test_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="offline, online or disabled"):
+        WandbTracker("g", mode="cloud")
