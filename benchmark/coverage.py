@@ -1,0 +1,388 @@
+"""Coverage distributions D_T, D_S, D_A: samplers, an on-disk cache, exact tabular arrays.
+
+EPIC (Gleave et al., ICLR 2021, section 4) compares rewards on transitions drawn from a
+coverage distribution D_T and canonicalizes with states from D_S and actions from D_A.
+Each task names its coverages (``tasks/<name>.toml``, ``[coverage.<name>]``):
+
+- ``random``: rollouts of a uniformly random policy;
+- ``expert``: rollouts of the family's expert policy;
+- ``mixture``: the expert, taking a uniformly random action with probability epsilon each
+  step (the paper's code uses 0.05);
+- ``uniform``: states uniform over the bounded state space, actions uniform, s' from the
+  dynamics (single independent steps, so ``dones`` are all 0).
+
+Rollouts run ``n_envs`` copies of the ``train`` environment (SB3 VecEnv) for
+ceil(N / n_envs) steps; the transitions are each env's stream in turn, so they are ordered
+episode by episode with ``dones = 1`` on every episode's last step (termination, time
+limit, or where a stream is cut), and ``next_obs[t] == obs[t+1]`` wherever ``dones[t] == 0``.
+
+D_S and D_A are the marginals of the rollout data, as in the paper's code: a second,
+independent rollout of M transitions, whose states and actions are shuffled by two
+independent permutations, so pair j is an independent draw (state, action). For a finite
+task the exact counterparts are the average visitation over the horizon (``TabularMDP``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from benchmark.data import Transitions
+
+if TYPE_CHECKING:
+    from benchmark.tasks import Task
+
+POLICIES = ("random", "expert", "mixture", "uniform")
+_TRANSITIONS_STREAM, _SAMPLES_STREAM = 0, 1
+
+
+@dataclass(frozen=True)
+class CoverageSpec:
+    """One ``[coverage.<name>]`` table of a task file."""
+
+    name: str
+    policy: str  # one of POLICIES
+    epsilon: float = 0.0  # random-action probability of the mixture
+    n_envs: int = 8  # parallel rollout environments
+
+
+@dataclass(frozen=True)
+class CoverageSample:
+    """N transitions from D_T and M paired independent draws from D_S and D_A.
+
+    Attributes:
+        transitions: N transitions, ordered episode by episode (module docstring).
+        state_samples: [M, *obs_shape] draws from D_S.
+        action_samples: [M, *act_shape] draws from D_A (one-hot for discrete actions).
+    """
+
+    transitions: Transitions
+    state_samples: torch.Tensor
+    action_samples: torch.Tensor
+
+
+def derive_seed(seed: int, stream: int) -> int:
+    """An independent 32-bit seed per (seed, stream), identical on every machine."""
+    return int(np.random.SeedSequence([int(seed), int(stream)]).generate_state(1)[0])
+
+
+# --- encoding of observations and actions as RewardFn inputs ----------------------------
+
+
+def encode(space: gym.Space, x: Any) -> torch.Tensor:
+    """VecEnv values -> float RewardFn inputs: one-hot for Discrete, float for Box. [B, ...]"""
+    t = torch.as_tensor(np.asarray(x))
+    if isinstance(space, gym.spaces.Discrete):
+        return torch.nn.functional.one_hot(
+            t.long().reshape(-1) - int(space.start), int(space.n)
+        ).float()
+    if isinstance(space, gym.spaces.Box):
+        return t if torch.is_floating_point(t) else t.float()
+    raise TypeError(f"coverage supports Discrete and Box spaces, got {space}")
+
+
+def random_actions(space: gym.Space, n: int, generator: torch.Generator) -> torch.Tensor:
+    """n uniform random actions in VecEnv form: int indices [n] or floats [n, *shape]."""
+    if isinstance(space, gym.spaces.Discrete):
+        return torch.randint(int(space.n), (n,), generator=generator) + int(space.start)
+    if isinstance(space, gym.spaces.Box):
+        if not space.is_bounded():
+            raise ValueError(f"cannot draw uniform random actions from the unbounded space {space}")
+        low = torch.as_tensor(space.low, dtype=torch.float64)
+        high = torch.as_tensor(space.high, dtype=torch.float64)
+        u = torch.rand((n, *space.shape), generator=generator, dtype=torch.float64)
+        return (low + (high - low) * u).to(torch.float32)
+    raise TypeError(f"coverage supports Discrete and Box action spaces, got {space}")
+
+
+# --- rollouts ------------------------------------------------------------------------
+
+
+def rollout(task: Task, spec: CoverageSpec, n: int, seed: int) -> Transitions:
+    """n transitions of the coverage policy in the task's train env (module docstring)."""
+    n_envs = max(1, min(spec.n_envs, n))
+    steps = math.ceil(n / n_envs)
+    generator = torch.Generator().manual_seed(derive_seed(seed, 2))
+    expert = task.expert_policy() if spec.policy in ("expert", "mixture") else None
+    venv = task.make_vec_env(n_envs, seed, variant="train")
+    obs_space, act_space = venv.observation_space, venv.action_space
+    try:
+        obs = venv.reset()
+        rows: list[tuple[torch.Tensor, ...]] = []
+        for _ in range(steps):
+            acts = random_actions(act_space, n_envs, generator)
+            if expert is not None:
+                chosen = (
+                    torch.as_tensor(expert(torch.as_tensor(obs))).reshape(acts.shape).to(acts.dtype)
+                )
+                explore = torch.rand(n_envs, generator=generator) < spec.epsilon
+                mask = explore.reshape(-1, *([1] * (acts.ndim - 1)))
+                acts = torch.where(mask, acts, chosen)
+            new_obs, _, dones, infos = venv.step(acts.numpy())
+            next_obs = np.array(new_obs, copy=True)
+            for i in np.flatnonzero(dones):
+                next_obs[i] = infos[i]["terminal_observation"]
+            rows.append(
+                (
+                    encode(obs_space, obs),
+                    encode(act_space, acts),
+                    encode(obs_space, next_obs),
+                    torch.as_tensor(dones, dtype=torch.float32),
+                )
+            )
+            obs = new_obs
+    finally:
+        venv.close()
+    # [steps, n_envs, ...] -> each env's stream in turn: [n_envs * steps, ...]
+    fields = [torch.stack(col).transpose(0, 1).contiguous() for col in zip(*rows, strict=True)]
+    fields[3][:, -1] = 1.0  # a cut stream ends an episode fragment
+    flat = [f.reshape(n_envs * steps, *f.shape[2:])[:n] for f in fields]
+    return Transitions(*flat)
+
+
+def _uniform(task: Task, n: int, generator: torch.Generator) -> Transitions:
+    """n independent steps from uniform states and actions (dones all 0)."""
+    params = task.env_params["train"]
+    module = task._env_module
+    if hasattr(module, "tabular_dynamics"):
+        P, _ = module.tabular_dynamics(params)
+        S, A = P.shape[0], P.shape[1]
+        s = torch.randint(S, (n,), generator=generator)
+        a = torch.randint(A, (n,), generator=generator)
+        probs = torch.as_tensor(P, dtype=torch.float64)[s, a]
+        s2 = torch.multinomial(probs, 1, generator=generator).reshape(-1)
+        obs_space, act_space = gym.spaces.Discrete(S), gym.spaces.Discrete(A)
+        return Transitions(
+            encode(obs_space, s), encode(act_space, a), encode(obs_space, s2), torch.zeros(n)
+        )
+    obs = module.sample_uniform_states(params, n, generator)
+    acts = random_actions(task.action_space, n, generator)
+    next_obs = module.step_from(params, obs, acts, generator)
+    return Transitions.create(obs, encode(task.action_space, acts), next_obs, torch.zeros(n))
+
+
+def draw(
+    task: Task, spec: CoverageSpec, n_transitions: int, n_samples: int, seed: int
+) -> CoverageSample:
+    """Generate a CoverageSample (no cache); the same seed gives the same numbers."""
+    for name, value in (("n_transitions", n_transitions), ("n_samples", n_samples)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if spec.policy == "uniform":
+        gen = torch.Generator().manual_seed(derive_seed(seed, _TRANSITIONS_STREAM))
+        transitions = _uniform(task, n_transitions, gen)
+        pool = _uniform(task, n_samples, gen)
+    else:
+        transitions = rollout(task, spec, n_transitions, derive_seed(seed, _TRANSITIONS_STREAM))
+        pool = rollout(task, spec, n_samples, derive_seed(seed, _SAMPLES_STREAM))
+    gen = torch.Generator().manual_seed(derive_seed(seed, 3))
+    states = pool.obs[torch.randperm(n_samples, generator=gen)]
+    actions = pool.acts[torch.randperm(n_samples, generator=gen)]
+    return CoverageSample(transitions, states, actions)
+
+
+# --- the cache -----------------------------------------------------------------------
+
+
+def cache_root() -> Path:
+    """``$EPIC_BENCH_CACHE`` or ``~/.cache/epic-bench``."""
+    env = os.environ.get("EPIC_BENCH_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "epic-bench"
+
+
+def cache_path(task: Task, coverage: str, n_transitions: int, n_samples: int, seed: int) -> Path:
+    """Cache file; the key holds task version, a hash of its TOML, coverage, sizes and seed."""
+    return (
+        cache_root()
+        / "coverage"
+        / f"{task.name}-v{task.version}"
+        / f"{coverage}-nt{n_transitions}-m{n_samples}-seed{seed}-{task.toml_sha256[:12]}.safetensors"
+    )
+
+
+_KEYS = ("obs", "acts", "next_obs", "dones", "state_samples", "action_samples")
+
+
+def _save(path: Path, sample: CoverageSample, metadata: dict[str, str]) -> None:
+    t = sample.transitions
+    tensors = dict(
+        zip(
+            _KEYS,
+            (t.obs, t.acts, t.next_obs, t.dones, sample.state_samples, sample.action_samples),
+            strict=True,
+        )
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+    os.replace(tmp, path)
+
+
+def _load(path: Path, n_transitions: int, n_samples: int) -> CoverageSample:
+    tensors = load_file(str(path))
+    if set(tensors) != set(_KEYS):
+        raise ValueError(f"keys {sorted(tensors)} differ from {sorted(_KEYS)}")
+    sample = CoverageSample(
+        Transitions(*(tensors[k] for k in _KEYS[:4])),
+        tensors["state_samples"],
+        tensors["action_samples"],
+    )
+    if len(sample.transitions) != n_transitions or sample.state_samples.shape[0] != n_samples:
+        raise ValueError("sizes differ from the cache key")
+    return sample
+
+
+class Coverage:
+    """A task's named coverage distribution. ``Task.coverage(name)`` builds one."""
+
+    def __init__(self, task: Task, spec: CoverageSpec) -> None:
+        self.task = task
+        self.spec = spec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        return f"Coverage({self.task.name!r}, {self.spec.name!r}, policy={self.spec.policy!r})"
+
+    def sample(
+        self, n_transitions: int, n_samples: int, seed: int, *, cache: bool = True
+    ) -> CoverageSample:
+        """N transitions from D_T and M draws from D_S and D_A for ``seed``; cached on disk."""
+        if not cache:
+            return draw(self.task, self.spec, n_transitions, n_samples, seed)
+        path = cache_path(self.task, self.name, n_transitions, n_samples, seed)
+        if path.is_file():
+            try:
+                return _load(path, n_transitions, n_samples)
+            except (SafetensorError, ValueError, OSError, RuntimeError) as e:
+                warnings.warn(f"rebuilding corrupt coverage cache file {path}: {e}", stacklevel=2)
+        sample = draw(self.task, self.spec, n_transitions, n_samples, seed)
+        _save(
+            path,
+            sample,
+            {
+                "task": self.task.name,
+                "version": str(self.task.version),
+                "toml_sha256": self.task.toml_sha256,
+                "coverage": self.name,
+            },
+        )
+        return sample
+
+    def exact(self) -> TabularCoverage:
+        """The exact D_S, D_A, D_T arrays (finite tasks only)."""
+        if self.task.tabular is None:
+            raise ValueError(
+                f"task {self.task.name!r} is not finite; it has no exact coverage arrays"
+            )
+        return self.task.tabular.coverage[self.name]
+
+
+# --- exact arrays for finite tasks -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TabularCoverage:
+    """Exact coverage arrays: state_dist [S], action_dist [A], transition_dist [S, A, S]."""
+
+    state_dist: np.ndarray
+    action_dist: np.ndarray
+    transition_dist: np.ndarray
+
+
+@dataclass(frozen=True)
+class TabularMDP:
+    """Exact arrays of a finite task, all float64.
+
+    Attributes:
+        transitions: variant ("train"/"test") -> P [S, A, S], P[s, a, s'] = Pr(s' | s, a).
+        initial_state_dist: [S] distribution of the first state.
+        rewards: reward name -> R [S, A, S], the RewardFn evaluated on every (s, a, s').
+        policies: coverage name -> pi [S, A] of its rollout policy (absent for uniform).
+        coverage: coverage name -> TabularCoverage.
+    """
+
+    transitions: dict[str, np.ndarray]
+    initial_state_dist: np.ndarray
+    rewards: dict[str, np.ndarray]
+    policies: dict[str, np.ndarray]
+    coverage: dict[str, TabularCoverage]
+
+    @property
+    def n_states(self) -> int:
+        return self.initial_state_dist.shape[0]
+
+    @property
+    def n_actions(self) -> int:
+        return self.transitions["train"].shape[1]
+
+
+def visitation(P: np.ndarray, initial: np.ndarray, policy: np.ndarray, horizon: int) -> np.ndarray:
+    """Average visitation D_T [S,A,S] = (1/H) sum_{t<H} Pr(s_t=s, a_t=a, s_{t+1}=s')."""
+    mu = initial.copy()
+    total = np.zeros_like(P)
+    for _ in range(horizon):
+        joint = mu[:, None, None] * policy[:, :, None] * P
+        total += joint
+        mu = joint.sum(axis=(0, 1))
+    return total / horizon
+
+
+def reward_table(reward, n_states: int, n_actions: int) -> np.ndarray:
+    """Evaluate a RewardFn on every one-hot (s, a, s') with dones 0 -> [S, A, S] float64."""
+    s, a, s2 = np.meshgrid(
+        np.arange(n_states), np.arange(n_actions), np.arange(n_states), indexing="ij"
+    )
+    eye_s, eye_a = (
+        torch.eye(n_states, dtype=torch.float64),
+        torch.eye(n_actions, dtype=torch.float64),
+    )
+    obs, acts, next_obs = eye_s[s.ravel()], eye_a[a.ravel()], eye_s[s2.ravel()]
+    with torch.no_grad():
+        values = reward(obs, acts, next_obs, torch.zeros(obs.shape[0], dtype=torch.float64))
+    return (
+        torch.as_tensor(values)
+        .detach()
+        .to(torch.float64)
+        .reshape(n_states, n_actions, n_states)
+        .numpy()
+    )
+
+
+def build_tabular(task: Task) -> TabularMDP:
+    """All exact arrays of a finite task (its family exports ``tabular_dynamics``)."""
+    module = task._env_module
+    P_train, initial = module.tabular_dynamics(task.env_params["train"])
+    P_test, _ = module.tabular_dynamics(task.env_params["test"])
+    S, A = P_train.shape[0], P_train.shape[1]
+    rewards = {name: reward_table(task.reward(name), S, A) for name in task.reward_names}
+    uniform_policy = np.full((S, A), 1.0 / A)
+    policies: dict[str, np.ndarray] = {}
+    coverage: dict[str, TabularCoverage] = {}
+    for name in task.coverage_names:
+        spec = task._coverages[name]
+        if spec.policy == "uniform":
+            dist = P_train / (S * A)
+        else:
+            if spec.policy == "random":
+                pi = uniform_policy
+            else:
+                expert = module.expert_policy_table(task.env_params["train"])
+                eps = spec.epsilon if spec.policy == "mixture" else 0.0
+                pi = (1 - eps) * expert + eps * uniform_policy
+            policies[name] = pi
+            dist = visitation(P_train, initial, pi, task.horizon)
+        coverage[name] = TabularCoverage(dist.sum(axis=(1, 2)), dist.sum(axis=(0, 2)), dist)
+    return TabularMDP({"train": P_train, "test": P_test}, initial, rewards, policies, coverage)

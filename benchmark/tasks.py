@@ -1,0 +1,367 @@
+"""The task registry: each task is one declarative file, ``tasks/<name>.toml``.
+
+A task fixes an environment family with a ``train`` and a ``test`` variant (same spaces,
+same ground-truth reward, changed dynamics), a family of named ground-truth rewards,
+named coverage distributions, a discount and transfer budgets (lm-eval-harness style:
+adding a task is adding a file). Files are validated strictly at load: a missing,
+unknown or mistyped field raises ``TaskError`` naming the file and the field.
+
+    task = load_task("gridworld")
+    task.reward("shaped")(obs, acts, next_obs, dones)          # -> [B]
+    task.coverage("expert").sample(4096, 4096, seed=0)       # -> CoverageSample
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import gymnasium as gym
+
+from benchmark.coverage import POLICIES, Coverage, CoverageSpec, TabularMDP, build_tabular
+from benchmark.data import RewardFn
+
+VARIANTS = ("train", "test")
+BUDGET_NAMES = ("smoke", "standard", "full")
+ALGORITHMS = ("ppo", "sac", "value_iteration")
+
+
+class TaskError(ValueError):
+    """A task name, reward/coverage name or task file is wrong; the message says how."""
+
+
+def default_root() -> Path:
+    """Where task files live: ``$EPIC_BENCH_TASKS`` or the repository's ``tasks/``.
+
+    Resolved relative to the package, so the editable install works from any cwd.
+    """
+    env = os.environ.get("EPIC_BENCH_TASKS")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "tasks"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One transfer budget: which algorithm, how long, with which SB3 hyperparameters."""
+
+    algorithm: str
+    total_timesteps: int
+    n_envs: int
+    eval_episodes: int
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    factory: str
+    params: dict[str, Any]
+
+
+# --- strict validation helpers -------------------------------------------------------
+
+
+class _Checker:
+    """Reads typed fields from a TOML table, naming the file and dotted field on error."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, message: str) -> TaskError:
+        return TaskError(f"{self.path}: field {where!r}: {message}")
+
+    def table(self, data: dict, key: str, where: str, *, required: bool = True) -> dict:
+        full = f"{where}.{key}" if where else key
+        if key not in data:
+            if required:
+                raise self.fail(full, "missing; add this table to the task file")
+            return {}
+        if not isinstance(data[key], dict):
+            raise self.fail(full, f"must be a table, got {type(data[key]).__name__}")
+        return data[key]
+
+    def value(
+        self, data: dict, key: str, where: str, kind: type | tuple, default: Any = ...
+    ) -> Any:
+        full = f"{where}.{key}" if where else key
+        if key not in data:
+            if default is ...:
+                raise self.fail(full, "missing; add it to the task file")
+            return default
+        v = data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(v, bool) and bool not in kinds or not isinstance(v, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise self.fail(full, f"must be {names}, got {type(v).__name__} {v!r}")
+        return float(v) if float in kinds and int in kinds else v
+
+    def no_unknown(self, data: dict, allowed: set[str], where: str) -> None:
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            full = f"{where}.{unknown[0]}" if where else unknown[0]
+            raise self.fail(full, f"unknown key; valid keys here are {sorted(allowed)}")
+
+
+def _import_family(kind: str, family: str, check: _Checker, where: str) -> ModuleType:
+    try:
+        return importlib.import_module(f"benchmark.{kind}.{family}")
+    except ModuleNotFoundError as e:
+        if e.name == f"benchmark.{kind}.{family}":
+            raise check.fail(
+                where, f"no module benchmark/{kind}/{family}.py for family {family!r}"
+            ) from e
+        raise
+
+
+# --- the Task ------------------------------------------------------------------------
+
+
+class Task:
+    """A loaded, validated task file. Construct with ``load_task``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        raw = self.path.read_bytes()
+        self.toml_sha256 = hashlib.sha256(raw).hexdigest()
+        try:
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise TaskError(f"{self.path}: not valid TOML: {e}") from e
+        self._parse(data, _Checker(self.path))
+
+    def _parse(self, data: dict, c: _Checker) -> None:
+        top = {
+            "name",
+            "version",
+            "description",
+            "discount",
+            "horizon",
+            "env",
+            "rewards",
+            "coverage",
+        }
+        c.no_unknown(data, top | {"budgets", "reference"}, "")
+        self.name: str = c.value(data, "name", "", str)
+        if self.name != self.path.stem:
+            raise c.fail(
+                "name", f"is {self.name!r} but the file is {self.path.name}; they must match"
+            )
+        self.version: int = c.value(data, "version", "", int)
+        self.description: str = c.value(data, "description", "", str)
+        self.discount: float = c.value(data, "discount", "", (int, float))
+        if not 0.0 < self.discount <= 1.0:
+            raise c.fail("discount", f"must lie in (0, 1], got {self.discount}")
+        self.horizon: int = c.value(data, "horizon", "", int)
+        if self.horizon < 1:
+            raise c.fail("horizon", f"must be a positive integer, got {self.horizon}")
+
+        env = c.table(data, "env", "")
+        c.no_unknown(env, {"family", "reward_family", *VARIANTS}, "env")
+        self.family: str = c.value(env, "family", "env", str)
+        reward_family = c.value(env, "reward_family", "env", str, self.family)
+        self.env_params: dict[str, dict[str, Any]] = {
+            v: {"horizon": self.horizon, "discount": self.discount, **c.table(env, v, "env")}
+            for v in VARIANTS
+        }
+        self._env_module = _import_family("envs", self.family, c, "env.family")
+        self._reward_module = _import_family("rewards", reward_family, c, "env.reward_family")
+        for fn in ("make_env", "make_vec_env"):
+            if not callable(getattr(self._env_module, fn, None)):
+                raise c.fail("env.family", f"benchmark.envs.{self.family} does not export {fn}()")
+
+        self._rewards = self._parse_rewards(c.table(data, "rewards", ""), c)
+        self._coverages = self._parse_coverage(c.table(data, "coverage", ""), c)
+        self.budgets: dict[str, Budget] = self._parse_budgets(c.table(data, "budgets", ""), c)
+        reference = c.table(data, "reference", "", required=False)
+        self.reference: dict[str, float] = {
+            k: c.value(reference, k, "reference", (int, float)) for k in reference
+        }
+
+    def _parse_rewards(self, table: dict, c: _Checker) -> dict[str, RewardSpec]:
+        registry = getattr(self._reward_module, "REWARDS", None)
+        if not isinstance(registry, dict):
+            raise c.fail("env.reward_family", f"{self._reward_module.__name__} has no REWARDS dict")
+        if "ground_truth" not in table:
+            raise c.fail("rewards.ground_truth", "missing; every task declares its ground truth")
+        specs = {}
+        for name in table:
+            where = f"rewards.{name}"
+            spec = c.table(table, name, "rewards")
+            factory = c.value(spec, "factory", where, str)
+            if factory not in registry:
+                raise c.fail(f"{where}.factory", f"{factory!r} is not in {sorted(registry)}")
+            params = {k: v for k, v in spec.items() if k != "factory"}
+            try:
+                inspect.signature(registry[factory]).bind(**params)
+            except TypeError as e:
+                raise c.fail(where, f"parameters do not fit factory {factory!r}: {e}") from e
+            if "discount" in params and params["discount"] != self.discount:
+                raise c.fail(
+                    f"{where}.discount",
+                    f"is {params['discount']} but the task discount is {self.discount}; "
+                    "shaping only cancels in EPIC with the task's own discount",
+                )
+            specs[name] = RewardSpec(factory, params)
+        return specs
+
+    def _parse_coverage(self, table: dict, c: _Checker) -> dict[str, CoverageSpec]:
+        if not table:
+            raise c.fail(
+                "coverage", "declares no coverage distribution; add e.g. [coverage.random]"
+            )
+        specs = {}
+        for name in table:
+            where = f"coverage.{name}"
+            spec = c.table(table, name, "coverage")
+            c.no_unknown(spec, {"policy", "epsilon", "n_envs", "description"}, where)
+            policy = c.value(spec, "policy", where, str)
+            if policy not in POLICIES:
+                raise c.fail(f"{where}.policy", f"{policy!r} is not one of {list(POLICIES)}")
+            epsilon = c.value(
+                spec, "epsilon", where, (int, float), 0.05 if policy == "mixture" else 0.0
+            )
+            if not 0.0 <= epsilon <= 1.0:
+                raise c.fail(f"{where}.epsilon", f"must lie in [0, 1], got {epsilon}")
+            n_envs = c.value(spec, "n_envs", where, int, 8)
+            if n_envs < 1:
+                raise c.fail(f"{where}.n_envs", f"must be a positive integer, got {n_envs}")
+            if policy in ("expert", "mixture") and not hasattr(self._env_module, "expert_policy"):
+                raise c.fail(f"{where}.policy", f"family {self.family!r} exports no expert_policy")
+            if policy == "uniform" and not (
+                hasattr(self._env_module, "tabular_dynamics")
+                or hasattr(self._env_module, "sample_uniform_states")
+            ):
+                raise c.fail(
+                    f"{where}.policy",
+                    f"family {self.family!r} has no bounded state space to sample uniformly",
+                )
+            specs[name] = CoverageSpec(name, policy, float(epsilon), n_envs)
+        return specs
+
+    def _parse_budgets(self, table: dict, c: _Checker) -> dict[str, Budget]:
+        c.no_unknown(table, set(BUDGET_NAMES), "budgets")
+        budgets = {}
+        for name in BUDGET_NAMES:
+            where = f"budgets.{name}"
+            b = c.table(table, name, "budgets")
+            c.no_unknown(
+                b, {"algorithm", "total_timesteps", "n_envs", "eval_episodes", "hyperparams"}, where
+            )
+            algorithm = c.value(b, "algorithm", where, str)
+            if algorithm not in ALGORITHMS:
+                raise c.fail(
+                    f"{where}.algorithm", f"{algorithm!r} is not one of {list(ALGORITHMS)}"
+                )
+            ints = {
+                k: c.value(b, k, where, int) for k in ("total_timesteps", "n_envs", "eval_episodes")
+            }
+            for k, v in ints.items():
+                if v < (0 if k == "total_timesteps" else 1):
+                    raise c.fail(f"{where}.{k}", f"must be positive, got {v}")
+            hyperparams = dict(c.table(b, "hyperparams", where, required=False))
+            budgets[name] = Budget(algorithm, hyperparams=hyperparams, **ints)
+        return budgets
+
+    # --- public API ---------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return f"Task({self.name!r}, version={self.version}, family={self.family!r})"
+
+    @property
+    def reward_names(self) -> list[str]:
+        return list(self._rewards)
+
+    @property
+    def coverage_names(self) -> list[str]:
+        return list(self._coverages)
+
+    def reward(self, name: str, device: str = "cpu") -> RewardFn:
+        """The named reward as a batched RewardFn: (obs, acts, next_obs, dones) -> [B]."""
+        if name not in self._rewards:
+            raise TaskError(
+                f"task {self.name!r} has no reward {name!r}; valid rewards: {self.reward_names}"
+            )
+        spec = self._rewards[name]
+        factory = self._reward_module.REWARDS[spec.factory]
+        if "device" in inspect.signature(factory).parameters and "device" not in spec.params:
+            return factory(**spec.params, device=device)
+        return factory(**spec.params)
+
+    def coverage(self, name: str) -> Coverage:
+        """The named coverage distribution; ``.sample(n_transitions, n_samples, seed)``."""
+        if name not in self._coverages:
+            raise TaskError(
+                f"task {self.name!r} has no coverage {name!r}; valid coverages: {self.coverage_names}"
+            )
+        return Coverage(self, self._coverages[name])
+
+    def _variant(self, variant: str) -> dict[str, Any]:
+        if variant not in VARIANTS:
+            raise TaskError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
+        return dict(self.env_params[variant])
+
+    def make_env(self, seed: int, variant: str = "train") -> gym.Env:
+        """A gymnasium env of the ``train`` or ``test`` dynamics, seeded with ``seed``."""
+        return self._env_module.make_env(self._variant(variant), seed)
+
+    def make_vec_env(self, n: int, seed: int, variant: str = "train", device: str = "cpu"):
+        """``n`` envs as an SB3 VecEnv (auto-reset, ``infos[i]["terminal_observation"]``)."""
+        return self._env_module.make_vec_env(self._variant(variant), n, seed, device=device)
+
+    def expert_policy(self, device: str = "cpu"):
+        """The family's expert for the ``train`` dynamics, or a TaskError if it has none."""
+        if not hasattr(self._env_module, "expert_policy"):
+            raise TaskError(f"task {self.name!r} (family {self.family!r}) has no expert policy")
+        return self._env_module.expert_policy(self._variant("train"), device=device)
+
+    @cached_property
+    def _spaces(self) -> tuple[gym.Space, gym.Space]:
+        env = self.make_env(0, "train")
+        try:
+            return env.observation_space, env.action_space
+        finally:
+            env.close()
+
+    @property
+    def observation_space(self) -> gym.Space:
+        return self._spaces[0]
+
+    @property
+    def action_space(self) -> gym.Space:
+        return self._spaces[1]
+
+    @cached_property
+    def tabular(self) -> TabularMDP | None:
+        """Exact arrays for finite tasks (transition, reward and coverage tables), else None."""
+        if not hasattr(self._env_module, "tabular_dynamics"):
+            return None
+        return build_tabular(self)
+
+
+# --- the registry --------------------------------------------------------------------
+
+
+def list_tasks(root: str | Path | None = None) -> list[str]:
+    """Names of the tasks in ``root`` (default: ``default_root()``), sorted."""
+    directory = Path(root) if root is not None else default_root()
+    return sorted(p.stem for p in directory.glob("*.toml"))
+
+
+def load_task(name: str | Path, root: str | Path | None = None) -> Task:
+    """Load and validate a task by name (from ``root``) or by the path of its TOML file."""
+    candidate = Path(name)
+    if candidate.suffix == ".toml" and candidate.is_file():
+        return Task(candidate)
+    directory = Path(root) if root is not None else default_root()
+    path = directory / f"{name}.toml"
+    if not path.is_file():
+        raise TaskError(
+            f"unknown task {str(name)!r}; valid tasks in {directory}: {list_tasks(directory)}"
+        )
+    return Task(path)
