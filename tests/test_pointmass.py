@@ -255,3 +255,20 @@ def test_sb3_ppo_trains_on_the_vec_env():
     model.learn(total_timesteps=256)
     acts, _ = model.predict(venv.reset(), deterministic=True)
     assert acts.shape == (4, 2)
+
+
+def test_step_from_matches_the_core_from_arbitrary_states():
+    gen = torch.Generator().manual_seed(0)
+    obs = pm.sample_uniform_states(TEST, 500, gen)
+    acts = torch.rand(500, 2, generator=gen) * 4 - 2  # some outside the box: clipped
+    core = pm.PointMassCore(500, TEST)
+    core.reset()
+    core.state = obs.clone()
+    expect = core.step(acts).next_obs
+    torch.testing.assert_close(pm.step_from(TEST, obs, acts, gen), expect)
+    assert not torch.equal(pm.step_from(TRAIN, obs, acts), expect)  # the variants differ
+
+
+def test_task_level_keys_are_accepted():
+    core = pm.PointMassCore(2, {"horizon": 7, "discount": 0.99, "mass": 2.0})
+    assert core.horizon == 7 and core.params["mass"] == 2.0 and "discount" not in core.params

@@ -50,14 +50,16 @@ class CoreStep(NamedTuple):
 
 def check_params(params: Mapping[str, Any], defaults: Mapping[str, Any], family: str) -> dict:
     """Merge a TOML ``[env.*]`` table into the family's defaults; reject unknown keys."""
-    unknown = sorted(set(params) - set(defaults))
+    # Task adds the task-level ``discount`` to every table (docs/architecture.md); the
+    # dynamics do not use it.
+    unknown = sorted(set(params) - set(defaults) - {"discount"})
     if unknown:
         raise ValueError(
             f"{family}: unknown env parameter(s) {unknown}; valid parameters are "
             f"{sorted(defaults)} (see the module docstring of benchmark.envs.{family})"
         )
     merged = dict(defaults)
-    merged.update(params)
+    merged.update({k: v for k, v in params.items() if k in defaults})
     return merged
 
 

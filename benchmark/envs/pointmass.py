@@ -29,9 +29,11 @@ TOML ``[env.train]`` / ``[env.test]`` parameters (all optional):
     drag     float >= 0, default 0.0   (suggested test variant: mass = 2.0, drag = 0.5)
     dt       float > 0, default 0.1
     horizon  int > 0, default 100
+    discount ignored (Task adds the task discount to every table)
 
 Exports the family contract of docs/architecture.md: `make_env`, `make_vec_env`,
-`expert_policy`, `sample_uniform_states`, plus the batched core `PointMassCore`.
+`expert_policy`, `sample_uniform_states`, `step_from`, plus the batched core
+`PointMassCore` (and `dynamics`, the pure one-step function it uses).
 """
 
 from __future__ import annotations
@@ -99,15 +101,46 @@ class PointMassCore(BatchedCore):
     def transition(
         self, obs: torch.Tensor, acts: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        p = self.params
-        pos, vel, goal = obs[:, 0:2], obs[:, 2:4], obs[:, 4:6]
-        new_pos = pos + p["dt"] * vel
-        new_vel = vel + p["dt"] * (acts / p["mass"] - p["drag"] * vel)
-        clipped = new_pos.clamp(-ARENA, ARENA)
-        new_vel = torch.where(clipped != new_pos, torch.zeros_like(new_vel), new_vel)
-        new_vel = new_vel.clamp(-MAX_SPEED, MAX_SPEED)
-        reward = -torch.linalg.vector_norm(clipped - goal, dim=1) - CTRL_COEF * (acts**2).sum(1)
-        return torch.cat([clipped, new_vel, goal], dim=1), reward
+        return dynamics(self.params, obs, acts)
+
+
+def dynamics(
+    params: Mapping[str, Any], obs: torch.Tensor, acts: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Euler step from any states: (obs [B, 6], acts [B, 2] in the box) -> (next_obs, reward [B]).
+
+    The reward is computed from the internal position and goal, not through the
+    reward registry, so tests can check that the two agree.
+    """
+    dt, mass, drag = params["dt"], params["mass"], params["drag"]
+    pos, vel, goal = obs[:, 0:2], obs[:, 2:4], obs[:, 4:6]
+    new_pos = pos + dt * vel
+    new_vel = vel + dt * (acts / mass - drag * vel)
+    clipped = new_pos.clamp(-ARENA, ARENA)
+    new_vel = torch.where(clipped != new_pos, torch.zeros_like(new_vel), new_vel)
+    new_vel = new_vel.clamp(-MAX_SPEED, MAX_SPEED)
+    reward = -torch.linalg.vector_norm(clipped - goal, dim=1) - CTRL_COEF * (acts**2).sum(1)
+    return torch.cat([clipped, new_vel, goal], dim=1), reward
+
+
+def step_from(
+    params: Mapping[str, Any] | None,
+    obs: torch.Tensor,
+    acts: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """[B, 6] successors of arbitrary states ``obs`` [B, 6] under ``acts`` [B, 2] (clipped).
+
+    Deterministic dynamics, so ``generator`` is unused; it is in the signature for
+    the coverage module's contract. Used for the ``uniform`` coverage.
+    """
+    if obs.ndim != 2 or obs.shape[1] != 6 or acts.shape != (obs.shape[0], 2):
+        raise ValueError(
+            f"pointmass step_from: need obs [B, 6] and acts [B, 2], got {tuple(obs.shape)} "
+            f"and {tuple(acts.shape)}"
+        )
+    acts = acts.to(obs.dtype).clamp(-1.0, 1.0)
+    return dynamics(resolve_params(params), obs, acts)[0]
 
 
 def make_env(params: Mapping[str, Any] | None, seed: int) -> gym.Env:
