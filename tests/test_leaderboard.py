@@ -1,0 +1,117 @@
+"""Leaderboard aggregation and rendering, from real Parquet result files."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.leaderboard import aggregate, build, render
+from benchmark.leaderboard_site import spearman
+from benchmark.results import make_row, read_results, write_batch
+
+
+def _row(submission: str, metric: str, seed: int, value: float, **kw) -> dict:
+    fields = dict(
+        run_id="r",
+        submission=submission,
+        submission_sha256=submission * 4,
+        method=f"m-{submission}",
+        task="gridworld",
+        task_version="1",
+        metric=metric,
+        coverage="uniform" if metric != "transfer" else "",
+        seed=seed,
+        n_transitions=64 if metric != "transfer" else 0,
+        n_samples=32 if metric != "transfer" else 0,
+        budget="" if metric != "transfer" else "standard",
+        value=value,
+    )
+    fields.update(kw)
+    return make_row(**fields)
+
+
+def _store(tmp_path, rows, name="a"):
+    write_batch(rows, tmp_path, name=name)
+    return read_results(tmp_path)
+
+
+def test_mean_iqm_and_ci_over_seeds(tmp_path):
+    values = [0.1, 0.2, 0.3, 0.4, 10.0]
+    df = _store(tmp_path, [_row("a", "epic", s, v) for s, v in enumerate(values)])
+    (row,) = aggregate(df).itertuples()
+    assert row.n_seeds == 5
+    assert row.mean == pytest.approx(np.mean(values))
+    # IQM of 5 scores cuts int(0.25 * 5) = 1 from each end.
+    assert row.iqm == pytest.approx(np.mean([0.2, 0.3, 0.4]))
+    assert min(values) <= row.mean_ci_low <= row.mean <= row.mean_ci_high <= max(values)
+
+
+def test_rank_direction_distance_low_transfer_high(tmp_path):
+    rows = []
+    for s in range(3):
+        rows += [_row("good", "epic", s, 0.1), _row("bad", "epic", s, 0.6)]
+        rows += [_row("good", "transfer", s, 0.9), _row("bad", "transfer", s, 0.2)]
+    board = aggregate(_store(tmp_path, rows))
+    ranks = {(r.metric, r.submission): r.rank for r in board.itertuples()}
+    assert ranks[("epic", "good")] == 1 and ranks[("epic", "bad")] == 2
+    assert ranks[("transfer", "good")] == 1 and ranks[("transfer", "bad")] == 2
+
+
+def test_forced_rerun_replaces_old_row_and_clears_failure(tmp_path):
+    old = _row("a", "epic", 0, 0.9, timestamp=pd.Timestamp("2026-01-01", tz="UTC"))
+    failed = _row("a", "epic", 1, math.nan, status="failed", error="boom")
+    new = _row("a", "epic", 0, 0.1, timestamp=pd.Timestamp("2026-02-01", tz="UTC"))
+    board = aggregate(_store(tmp_path, [old, failed]))
+    assert board.loc[0, "mean"] == pytest.approx(0.9) and board.loc[0, "n_failed"] == 1
+    write_batch([new, _row("a", "epic", 1, 0.3)], tmp_path, name="b")
+    board = aggregate(read_results(tmp_path))
+    assert board.loc[0, "mean"] == pytest.approx(0.2) and board.loc[0, "n_failed"] == 0
+
+
+def test_most_precise_configuration_wins(tmp_path):
+    rows = [_row("a", "epic", 0, 0.5), _row("a", "epic", 0, 0.2, n_transitions=4096)]
+    board = aggregate(_store(tmp_path, rows))
+    assert len(board) == 1 and board.loc[0, "n_transitions"] == 4096
+    assert board.loc[0, "mean"] == pytest.approx(0.2)
+
+
+def test_filters_and_formats(tmp_path):
+    rows = [_row("a", "epic", s, 0.1 * (s + 1)) for s in range(3)]
+    rows += [_row("a", "npec", s, 0.3, task="pointmass") for s in range(3)]
+    df = _store(tmp_path, rows)
+    board = aggregate(df, tasks=["gridworld"], metrics=["epic"])
+    assert set(board["task"]) == {"gridworld"} and set(board["metric"]) == {"epic"}
+    assert "gridworld — epic" in render(board, "table")
+    assert "| uniform | 1 | a |" in render(board, "markdown")
+    assert pd.read_csv(__import__("io").StringIO(render(board, "csv")))["mean"][0] == pytest.approx(
+        0.2
+    )
+    assert json.loads(render(board, "json"))[0]["submission"] == "a"
+    assert "<table" in render(board, "html")
+    with pytest.raises(ValueError, match="unknown format"):
+        render(board, "xml")
+
+
+def test_spearman_matches_definition():
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert math.isnan(spearman([1, 2], [2, 1]))
+
+
+def test_build_writes_readme_and_site(tmp_path):
+    rows = []
+    for i, sub in enumerate(["a", "b", "c"]):
+        for s in range(2):
+            rows.append(_row(sub, "epic", s, 0.1 * (i + 1)))
+            rows.append(_row(sub, "epic", s, 0.15 * (i + 1), coverage="expert"))
+            rows.append(_row(sub, "transfer", s, 1.0 - 0.3 * i))
+    write_batch(rows, tmp_path / "results", name="x")
+    readme, site = build(tmp_path / "results", tmp_path)
+    text = readme.read_text()
+    assert "Does EPIC predict transfer?" in text and "| gridworld | 3 | -1.000 |" in text
+    page = site.read_text()
+    assert page.count("<svg") == 2 and "https://" not in page.split("<svg")[0]

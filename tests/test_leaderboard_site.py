@@ -1,0 +1,213 @@
+"""The static site in headless Chromium over the DevTools protocol (no downloads, no server).
+
+The page is opened from file://, rows are read from the DOM, a header is clicked with
+a real mouse event, console errors and exceptions are collected, and a screenshot is
+written (``EPIC_BENCH_SCREENSHOT=path`` keeps it for a human to look at).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from benchmark.leaderboard import build
+from benchmark.results import make_row, write_batch
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)"
+)
+
+
+class Page:
+    """A minimal DevTools-protocol client for one tab."""
+
+    def __init__(self, ws_url: str) -> None:
+        from websockets.sync.client import connect
+
+        self.ws = connect(ws_url, max_size=64 * 2**20, open_timeout=20)
+        self.next_id = 0
+        self.events: list[dict] = []
+
+    def call(self, method: str, **params) -> dict:
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv(timeout=30))
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.events.append(message)
+
+    def wait_event(self, method: str, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        for event in self.events:
+            if event.get("method") == method:
+                return event
+        while time.monotonic() < deadline:
+            message = json.loads(self.ws.recv(timeout=timeout))
+            self.events.append(message)
+            if message.get("method") == method:
+                return message
+        raise TimeoutError(method)
+
+    def eval(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def errors(self) -> list[str]:
+        out = []
+        for e in self.events:
+            p = e.get("params", {})
+            if e.get("method") == "Runtime.exceptionThrown":
+                out.append(json.dumps(p.get("exceptionDetails", {}))[:500])
+            elif e.get("method") == "Runtime.consoleAPICalled" and p.get("type") == "error":
+                out.append(json.dumps(p.get("args", []))[:500])
+            elif e.get("method") == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
+                out.append(p["entry"].get("text", ""))
+        return out
+
+
+@pytest.fixture
+def browser(tmp_path):
+    profile = tmp_path / "profile"
+    proc = subprocess.Popen(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--allow-file-access-from-files",
+            f"--user-data-dir={profile}",
+            "--remote-debugging-port=0",
+            "--window-size=1280,1600",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                pytest.fail("chromium did not start its DevTools endpoint")
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+            targets = json.load(r)
+        page_target = next(t for t in targets if t["type"] == "page")
+        page = Page(page_target["webSocketDebuggerUrl"])
+        yield page
+        page.ws.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _site(tmp_path: Path) -> Path:
+    rows = []
+    subs = {"alpha": (0.30, 0.5), "bravo": (0.10, 0.9), "charlie": (0.20, 0.7)}
+    for name, (epic, transfer) in subs.items():
+        for seed in range(3):
+            common = dict(
+                run_id="r",
+                submission=name,
+                submission_sha256=name * 4,
+                method="regression",
+                task="gridworld",
+                task_version="1",
+                seed=seed,
+            )
+            for coverage, shift in (("uniform", 0.0), ("expert", 0.05)):
+                rows.append(
+                    make_row(
+                        **common,
+                        metric="epic",
+                        coverage=coverage,
+                        n_transitions=64,
+                        n_samples=32,
+                        value=epic + shift + 0.01 * seed,
+                    )
+                )
+            rows.append(make_row(**common, metric="transfer", budget="standard", value=transfer))
+    write_batch(rows, tmp_path / "results", name="site")
+    _readme, site = build(tmp_path / "results", tmp_path / "out")
+    return site
+
+
+def test_site_loads_sorts_and_has_no_console_errors(browser, tmp_path):
+    site = _site(tmp_path)
+    page = browser
+    page.call("Page.enable")
+    page.call("Runtime.enable")
+    page.call("Log.enable")
+    page.call("Page.navigate", url=site.resolve().as_uri())
+    page.wait_event("Page.loadEventFired")
+
+    tables = page.eval(
+        "[...document.querySelectorAll('table.board')].map(t => "
+        "[t.dataset.task, t.dataset.metric, t.tBodies[0].rows.length])"
+    )
+    # epic: 3 submissions x 2 coverages; transfer: 3 submissions.
+    assert sorted(map(tuple, tables)) == [("gridworld", "epic", 6), ("gridworld", "transfer", 3)]
+    assert page.eval("document.querySelectorAll('svg').length") == 2
+
+    transfer_col = "[...document.querySelector('table[data-metric=transfer]').tBodies[0].rows].map(r => r.cells[1].textContent)"
+    assert page.eval(transfer_col) == ["bravo", "charlie", "alpha"]  # ranked: higher is better
+
+    # Click the "submission" header with a real mouse event: ascending, then descending.
+    rect = page.eval(
+        "(() => { const r = document.querySelector('table[data-metric=transfer] th:nth-child(2)')"
+        ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+    )
+    page.call("Page.bringToFront")
+    page.eval(f"window.scrollTo(0, {max(0, rect[1] - 100)})")
+    rect = page.eval(
+        "(() => { const r = document.querySelector('table[data-metric=transfer] th:nth-child(2)')"
+        ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+    )
+    for kind in ("mousePressed", "mouseReleased"):
+        page.call(
+            "Input.dispatchMouseEvent", type=kind, x=rect[0], y=rect[1], button="left", clickCount=1
+        )
+    assert page.eval(transfer_col) == ["alpha", "bravo", "charlie"]
+    for kind in ("mousePressed", "mouseReleased"):
+        page.call(
+            "Input.dispatchMouseEvent", type=kind, x=rect[0], y=rect[1], button="left", clickCount=1
+        )
+    assert page.eval(transfer_col) == ["charlie", "bravo", "alpha"]
+
+    # Numeric sort on "mean" of the EPIC table.
+    page.eval("document.querySelector('table[data-metric=epic] th:nth-child(6)').click()")
+    means = page.eval(
+        "[...document.querySelector('table[data-metric=epic]').tBodies[0].rows].map(r => parseFloat(r.cells[5].textContent))"
+    )
+    assert means == sorted(means)
+
+    page.eval("window.scrollTo(0, 0)")
+    shot = page.call("Page.captureScreenshot", format="png")
+    png = base64.b64decode(shot["data"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    keep = os.environ.get("EPIC_BENCH_SCREENSHOT")
+    (Path(keep) if keep else tmp_path / "site.png").write_bytes(png)
+    assert page.errors() == []
