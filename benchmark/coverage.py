@@ -386,3 +386,36 @@ def build_tabular(task: Task) -> TabularMDP:
             dist = visitation(P_train, initial, pi, task.horizon)
         coverage[name] = TabularCoverage(dist.sum(axis=(1, 2)), dist.sum(axis=(0, 2)), dist)
     return TabularMDP({"train": P_train, "test": P_test}, initial, rewards, policies, coverage)
+
+
+def build_cache(
+    tasks: list[str] | None,
+    coverages: list[str] | None,
+    *,
+    n_transitions: int,
+    n_samples: int,
+    seeds: int,
+    progress: bool = True,
+) -> list[Path]:
+    """Precompute cached samples for seeds 0..seeds-1 of every (task, coverage); paths written.
+
+    ``None`` means every task / every coverage of each task (``epic-bench coverage build``).
+    """
+    from tqdm.auto import tqdm
+
+    from benchmark.tasks import list_tasks, load_task
+
+    loaded = [load_task(name) for name in (tasks or list_tasks())]
+    units = [
+        (task, name, seed)
+        for task in loaded
+        for name in (coverages or task.coverage_names)
+        for seed in range(seeds)
+    ]
+    for task, name, _ in units:
+        task.coverage(name)  # fail fast on an unknown coverage name, before any work
+    paths = []
+    for task, name, seed in tqdm(units, desc="coverage", unit="sample", disable=not progress):
+        task.coverage(name).sample(n_transitions, n_samples, seed)
+        paths.append(cache_path(task, name, n_transitions, n_samples, seed))
+    return paths

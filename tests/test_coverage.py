@@ -1,0 +1,132 @@
+"""Coverage distributions: the samples follow the exact arrays, are ordered, seeded and cached."""
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark import coverage as cov
+from benchmark.tasks import load_task
+
+NT = 4000  # 8 envs x 500 steps = 25 whole episodes of 20 steps each
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("EPIC_BENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return load_task("gridworld")
+
+
+def _indices(onehot: torch.Tensor) -> np.ndarray:
+    return onehot.argmax(1).numpy()
+
+
+@pytest.mark.parametrize("name", ["random", "expert", "mixture", "uniform"])
+def test_sampled_transitions_follow_the_exact_coverage_arrays(grid, name):
+    sample = grid.coverage(name).sample(20_000, 20_000, seed=0, cache=False)
+    exact = grid.tabular.coverage[name]
+    t = sample.transitions
+    counts = np.zeros_like(exact.transition_dist)
+    np.add.at(counts, (_indices(t.obs), _indices(t.acts), _indices(t.next_obs)), 1.0)
+    total_variation = 0.5 * np.abs(counts / len(t) - exact.transition_dist).sum()
+    assert total_variation < 0.05
+    d_s = np.bincount(_indices(sample.state_samples), minlength=25) / 20_000
+    d_a = np.bincount(_indices(sample.action_samples), minlength=5) / 20_000
+    assert 0.5 * np.abs(d_s - exact.state_dist).sum() < 0.03
+    assert 0.5 * np.abs(d_a - exact.action_dist).sum() < 0.03
+
+
+def test_exact_arrays_are_distributions_with_consistent_marginals(grid):
+    for name, exact in grid.tabular.coverage.items():
+        assert exact.transition_dist.sum() == pytest.approx(1.0), name
+        np.testing.assert_allclose(exact.state_dist, exact.transition_dist.sum(axis=(1, 2)))
+        np.testing.assert_allclose(exact.action_dist, exact.transition_dist.sum(axis=(0, 2)))
+        # D_T puts mass only on transitions the train dynamics can produce
+        assert (exact.transition_dist[grid.tabular.transitions["train"] == 0] == 0).all()
+
+
+def test_transitions_are_ordered_episode_by_episode(grid):
+    t = grid.coverage("random").sample(NT, 64, seed=1, cache=False).transitions
+    cont = t.dones[:-1] == 0
+    assert torch.equal(t.next_obs[:-1][cont], t.obs[1:][cont])
+    ends = torch.nonzero(t.dones).reshape(-1).numpy()
+    np.testing.assert_array_equal(ends, np.arange(19, NT, 20))  # horizon 20, no termination
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    assert (_indices(t.obs)[starts] == 0).all()  # every episode starts in the start cell
+
+
+def test_uniform_coverage_is_independent_steps(grid):
+    t = grid.coverage("uniform").sample(500, 500, seed=0, cache=False).transitions
+    assert (t.dones == 0).all()
+    assert len(np.unique(_indices(t.obs))) == 25
+
+
+def test_mixture_takes_random_actions_with_probability_epsilon(grid):
+    t = grid.coverage("mixture").sample(NT, 16, seed=2, cache=False).transitions
+    expert = grid.expert_policy()(torch.as_tensor(_indices(t.obs)))
+    off_expert = (torch.as_tensor(_indices(t.acts)) != expert).float().mean().item()
+    assert off_expert == pytest.approx(0.05 * 4 / 5, abs=0.015)
+
+
+def test_same_seed_same_numbers_different_seed_different_numbers(grid):
+    a = grid.coverage("mixture").sample(400, 300, seed=4, cache=False)
+    b = grid.coverage("mixture").sample(400, 300, seed=4, cache=False)
+    c = grid.coverage("mixture").sample(400, 300, seed=5, cache=False)
+    for x, y in (
+        (a.transitions.obs, b.transitions.obs),
+        (a.transitions.acts, b.transitions.acts),
+        (a.state_samples, b.state_samples),
+        (a.action_samples, b.action_samples),
+    ):
+        assert torch.equal(x, y)
+    assert not torch.equal(a.transitions.acts, c.transitions.acts)
+
+
+def test_state_and_action_samples_are_independent_draws(grid):
+    s = grid.coverage("random").sample(64, 20_000, seed=0, cache=False)
+    states, actions = _indices(s.state_samples), _indices(s.action_samples)
+    joint = np.zeros((25, 5))
+    np.add.at(joint, (states, actions), 1.0 / 20_000)
+    product = np.outer(joint.sum(1), joint.sum(0))
+    assert 0.5 * np.abs(joint - product).sum() < 0.03
+
+
+def test_cache_is_reused_and_keyed_by_sizes_seed_and_file(grid, cache_dir, tmp_path):
+    first = grid.coverage("random").sample(200, 100, seed=0)
+    path = cov.cache_path(grid, "random", 200, 100, 0)
+    assert path.is_file() and path.is_relative_to(cache_dir)
+    assert f"gridworld-v{grid.version}" in str(path)
+    again = grid.coverage("random").sample(200, 100, seed=0)
+    assert torch.equal(first.transitions.obs, again.transitions.obs)
+    assert cov.cache_path(grid, "random", 200, 100, 1) != path
+    assert cov.cache_path(grid, "random", 201, 100, 0) != path
+    edited = tmp_path / "gridworld.toml"
+    edited.write_text(grid.path.read_text().replace("slip = 0.2", "slip = 0.3"))
+    assert cov.cache_path(load_task(edited), "random", 200, 100, 0) != path
+
+
+def test_corrupt_cache_file_is_rebuilt_with_a_warning(grid):
+    fresh = grid.coverage("expert").sample(100, 50, seed=0)
+    path = cov.cache_path(grid, "expert", 100, 50, 0)
+    path.write_bytes(b"not a safetensors file")
+    with pytest.warns(UserWarning, match="corrupt"):
+        rebuilt = grid.coverage("expert").sample(100, 50, seed=0)
+    assert torch.equal(fresh.transitions.acts, rebuilt.transitions.acts)
+    assert torch.equal(cov._load(path, 100, 50).transitions.acts, fresh.transitions.acts)
+
+
+def test_bad_sizes_are_rejected(grid):
+    with pytest.raises(ValueError, match="n_transitions"):
+        grid.coverage("random").sample(0, 10, seed=0)
+
+
+def test_build_cache_writes_every_file(grid, cache_dir):
+    paths = cov.build_cache(
+        ["gridworld"], None, n_transitions=100, n_samples=50, seeds=2, progress=False
+    )
+    assert len(paths) == 4 * 2
+    assert all(p.is_file() for p in paths)
