@@ -118,6 +118,10 @@ def bootstrap_pearson_distance(
     if x.shape != y.shape:
         raise ValueError(f"x and y must have the same shape, got {x.shape} and {y.shape}")
     w = None if weights is None else _as_1d(weights, "weights")
+    if w is not None and (w.shape != x.shape or np.any(w < 0) or w.sum() <= 0):
+        raise ValueError(
+            f"weights must be non-negative with shape {x.shape} and a positive sum, got shape {w.shape}"
+        )
     if num_resamples < 1:
         raise ValueError(f"num_resamples must be >= 1, got {num_resamples}")
     _check_confidence(confidence)

@@ -1,0 +1,139 @@
+"""Statistics: Pearson distance, bootstrap intervals, mean/IQM with stratified bootstrap."""
+
+import numpy as np
+import pytest
+import scipy.stats
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmark.metrics.stats import (
+    aggregate_seeds,
+    bootstrap_pearson_distance,
+    interquartile_mean,
+    mean_score,
+    pearson_distance_batch,
+    stratified_bootstrap_ci,
+)
+
+
+def correlated(n: int, rho: float, seed: int):
+    g = np.random.default_rng(seed)
+    x = g.normal(size=n)
+    y = rho * x + np.sqrt(1 - rho**2) * g.normal(size=n)
+    return x, y
+
+
+def test_pearson_distance_matches_numpy_correlation():
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(2, 7, 50))
+    rho = np.array([np.corrcoef(a, b)[0, 1] for a, b in zip(x, y, strict=True)])
+    np.testing.assert_allclose(pearson_distance_batch(x, y), np.sqrt((1 - rho) / 2), atol=1e-12)
+
+
+def test_integer_weights_equal_repeated_rows():
+    g = np.random.default_rng(1)
+    x, y = g.normal(size=(2, 20))
+    counts = g.integers(0, 4, size=20)
+    weighted = pearson_distance_batch(x, y, counts.astype(float))
+    repeated = pearson_distance_batch(np.repeat(x, counts), np.repeat(y, counts))
+    assert weighted == pytest.approx(repeated, abs=1e-12)
+
+
+def test_zero_variance_gives_nan_in_the_batched_form():
+    out = pearson_distance_batch(
+        np.array([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]]), np.arange(6.0).reshape(2, 3)
+    )
+    assert np.isnan(out[0]) and out[1] == pytest.approx(0.0, abs=1e-7)
+
+
+def test_bootstrap_is_seeded_and_brackets_the_estimate():
+    x, y = correlated(300, 0.6, seed=0)
+    a = bootstrap_pearson_distance(x, y, seed=4, num_resamples=500)
+    b = bootstrap_pearson_distance(x, y, seed=4, num_resamples=500)
+    c = bootstrap_pearson_distance(x, y, seed=5, num_resamples=500)
+    assert a == b
+    assert a != c
+    assert a.low < a.estimate < a.high
+    assert a.estimate == pytest.approx(float(pearson_distance_batch(x, y)))
+
+
+def test_bootstrap_interval_shrinks_like_one_over_root_n():
+    small = bootstrap_pearson_distance(*correlated(200, 0.5, seed=1), num_resamples=400)
+    large = bootstrap_pearson_distance(*correlated(12800, 0.5, seed=1), num_resamples=400)
+    ratio = (small.high - small.low) / (large.high - large.low)
+    assert 5 < ratio < 13  # sqrt(64) = 8
+
+
+def test_bootstrap_interval_covers_the_true_distance():
+    rho = 0.5
+    true_distance = np.sqrt((1 - rho) / 2)
+    covered = [
+        (
+            ci := bootstrap_pearson_distance(
+                *correlated(200, rho, seed), num_resamples=300, seed=seed
+            )
+        ).low
+        <= true_distance
+        <= ci.high
+        for seed in range(60)
+    ]
+    assert 0.85 <= np.mean(covered) <= 1.0
+
+
+def test_bootstrap_memory_blocks_do_not_change_the_result():
+    x, y = correlated(100, 0.3, seed=2)
+    w = np.random.default_rng(0).uniform(0.1, 1, 100)
+    one = bootstrap_pearson_distance(x, y, w, num_resamples=50, seed=1)
+    blocked = bootstrap_pearson_distance(x, y, w, num_resamples=50, seed=1, max_elements=700)
+    assert one == blocked
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 5), st.integers(0, 10_000))
+def test_iqm_matches_scipy_trim_mean(num_runs, num_tasks, seed):
+    scores = np.random.default_rng(seed).normal(size=(num_runs, num_tasks))
+    assert interquartile_mean(scores) == pytest.approx(
+        scipy.stats.trim_mean(scores, 0.25, axis=None), abs=1e-12
+    )
+    assert mean_score(scores) == pytest.approx(scores.mean(), abs=1e-12)
+
+
+def test_iqm_ignores_outliers():
+    scores = np.array([[0.1], [0.2], [0.3], [100.0]])
+    assert interquartile_mean(scores) == pytest.approx(0.25)
+
+
+def test_stratified_bootstrap_resamples_runs_within_each_task():
+    # Every run agrees within a task: resampling runs inside a task changes nothing,
+    # so the stratified interval collapses (an unstratified one would not).
+    scores = np.tile(np.array([[0.1, 0.5, 0.9]]), (5, 1))
+    ci = stratified_bootstrap_ci(scores, mean_score, num_resamples=200)
+    assert ci.low == ci.high == pytest.approx(0.5)
+
+
+def test_aggregate_seeds_gives_mean_and_iqm_with_intervals():
+    scores = np.random.default_rng(0).uniform(size=(10, 3))
+    out = aggregate_seeds(scores, seed=1, num_resamples=300)
+    assert set(out) == {"mean", "iqm"}
+    assert out["mean"].estimate == pytest.approx(scores.mean())
+    for ci in out.values():
+        assert ci.low <= ci.estimate <= ci.high
+    assert out == aggregate_seeds(scores, seed=1, num_resamples=300)
+    one_task = aggregate_seeds(scores[:, 0], num_resamples=100)
+    assert one_task["mean"].estimate == pytest.approx(scores[:, 0].mean())
+
+
+def test_errors_are_clear():
+    x, y = correlated(10, 0.5, seed=0)
+    with pytest.raises(ValueError, match="same shape"):
+        bootstrap_pearson_distance(x, y[:5])
+    with pytest.raises(ValueError, match=r"confidence must be in \(0, 1\)"):
+        bootstrap_pearson_distance(x, y, confidence=95)
+    with pytest.raises(ValueError, match="num_resamples must be >= 1"):
+        bootstrap_pearson_distance(x, y, num_resamples=0)
+    with pytest.raises(ValueError, match="weights must be non-negative"):
+        bootstrap_pearson_distance(x, y, -np.ones(10))
+    with pytest.raises(ValueError, match=r"scores must have shape \[num_runs, num_tasks\]"):
+        aggregate_seeds(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="scores contains 1 non-finite"):
+        aggregate_seeds(np.array([0.1, np.nan, 0.3]))
