@@ -1,0 +1,409 @@
+"""The evaluation grid and the per-unit runner behind ``epic-bench evaluate``.
+
+A *unit* is one submission x task x metric x coverage x seed (transfer: x budget,
+no coverage). `expand_grid` builds the units, `run_unit` computes one unit's result
+rows (never raises: a failure becomes a ``failed`` row with its error), and
+`evaluate` skips units already in the store, runs the rest through an executor
+(`benchmark.execution`), writes batches to the Parquet store and logs to W&B.
+
+Per unit (Gleave et al., ICLR 2021, Sec. 5): the coverage sample is
+``task.coverage(c).sample(n_transitions, n_samples, seed)`` and the submission is
+compared to ``task.reward("ground_truth")``. Transfer gives two rows per unit:
+``transfer`` (trained in the test variant) and ``transfer_train``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from benchmark.results import (
+    DEFAULT_RESULTS_DIR,
+    STATUS_FAILED,
+    STATUS_OK,
+    ResultsWriter,
+    finished_units,
+    make_row,
+    new_run_id,
+)
+
+METRICS = ("epic", "npec", "erc", "transfer")
+DISTANCE_METRICS = ("epic", "npec", "erc")
+BUDGETS = ("smoke", "standard", "full")
+DEFAULT_SEEDS = 3
+DEFAULT_N_TRANSITIONS = 4096  # the paper's N_T and M (benchmark.metrics.epic defaults)
+DEFAULT_N_SAMPLES = 4096
+
+
+class EvaluationError(ValueError):
+    """The requested grid is invalid; the message names the argument and valid choices."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One evaluation unit; its fields are the store's unit key plus what it needs to run."""
+
+    submission: str
+    submission_path: str
+    submission_sha256: str
+    method: str
+    task: str
+    task_version: str
+    metric: str
+    coverage: str
+    seed: int
+    budget: str
+    n_transitions: int
+    n_samples: int
+
+    def key(self) -> tuple:
+        """Same order and types as `benchmark.results.unit_key` of its row."""
+        return (
+            self.submission_sha256,
+            self.task,
+            self.task_version,
+            self.metric,
+            self.coverage,
+            int(self.seed),
+            self.budget,
+            int(self.n_transitions),
+            int(self.n_samples),
+        )
+
+    @property
+    def label(self) -> str:
+        where = self.coverage or self.budget
+        return f"{self.submission} {self.task}/{self.metric}/{where}/seed{self.seed}"
+
+
+def default_submissions_root() -> Path:
+    """``$EPIC_BENCH_SUBMISSIONS``, else ``./submissions``, else the repository's."""
+    env = os.environ.get("EPIC_BENCH_SUBMISSIONS")
+    if env:
+        return Path(env)
+    here = Path("submissions")
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "submissions"
+
+
+def parse_metrics(values: Sequence[str]) -> list[str]:
+    """``["epic,npec", "transfer"]`` -> ``["epic", "npec", "transfer"]``, validated."""
+    out: list[str] = []
+    for value in values:
+        for name in (v.strip().lower() for v in value.split(",")):
+            if not name:
+                continue
+            if name not in METRICS:
+                raise EvaluationError(f"unknown metric {name!r}; choose from {', '.join(METRICS)}")
+            if name not in out:
+                out.append(name)
+    return out or list(METRICS)
+
+
+def select_submissions(
+    paths: Sequence[str | Path] = (),
+    *,
+    tasks: Sequence[str] = (),
+    root: str | Path | None = None,
+) -> list:
+    """Submissions given as folders, else every shipped one (of ``tasks`` if given)."""
+    from benchmark.submissions import list_submissions, load_submission
+
+    if paths:
+        subs = [load_submission(p) for p in paths]
+    else:
+        root = Path(root) if root is not None else default_submissions_root()
+        if not root.is_dir():
+            raise EvaluationError(
+                f"no submissions folder at {root}; pass submission folders or --submissions-root"
+            )
+        subs = list_submissions(root)
+    if tasks:
+        subs = [s for s in subs if s.task in tasks]
+    return subs
+
+
+def expand_grid(
+    submissions: Sequence[Any],
+    *,
+    tasks: Sequence[str] = (),
+    metrics: Sequence[str] = METRICS,
+    coverages: Sequence[str] = (),
+    seeds: int = DEFAULT_SEEDS,
+    budget: str = "standard",
+    n_transitions: int = DEFAULT_N_TRANSITIONS,
+    n_samples: int = DEFAULT_N_SAMPLES,
+) -> list[Unit]:
+    """Every unit of the grid, in a stable order (submission, task, metric, coverage, seed).
+
+    Args:
+        submissions: `benchmark.submissions.Submission` objects.
+        tasks: keep submissions of these tasks (empty: all); names are validated.
+        metrics: subset of METRICS.
+        coverages: coverage names (empty: every coverage of each task); a name no
+            selected task has is an error.
+        seeds: number of seeds, 0..seeds-1.
+        budget: transfer budget name.
+        n_transitions, n_samples: coverage sample sizes N_T and M.
+    """
+    from benchmark.tasks import list_tasks
+
+    known = list_tasks()
+    for t in tasks:
+        if t not in known:
+            raise EvaluationError(f"unknown task {t!r}; tasks are {', '.join(known)}")
+    if seeds < 1:
+        raise EvaluationError(f"--seeds must be at least 1, got {seeds}")
+    if budget not in BUDGETS:
+        raise EvaluationError(f"unknown budget {budget!r}; choose from {', '.join(BUDGETS)}")
+    if n_transitions < 2 or n_samples < 1:
+        raise EvaluationError(
+            f"sample sizes must be n_transitions >= 2 and n_samples >= 1, got {n_transitions}, {n_samples}"
+        )
+    for m in metrics:
+        if m not in METRICS:
+            raise EvaluationError(f"unknown metric {m!r}; choose from {', '.join(METRICS)}")
+    units: list[Unit] = []
+    seen_coverages: set[str] = set()
+    for sub in sorted(submissions, key=lambda s: (s.task, s.name)):
+        if tasks and sub.task not in tasks:
+            continue
+        task = _task(sub.task)
+        common = dict(
+            submission=sub.name,
+            submission_path=str(Path(sub.path).resolve()),
+            submission_sha256=sub.sha256,
+            method=sub.method,
+            task=task.name,
+            task_version=str(task.version),
+        )
+        for metric in metrics:
+            if metric == "transfer":
+                if budget not in task.budgets:
+                    raise EvaluationError(f"task {task.name} has no budget {budget!r}")
+                for seed in range(seeds):
+                    units.append(Unit(**common, metric=metric, coverage="", seed=seed,
+                                      budget=budget, n_transitions=0, n_samples=0))  # fmt: skip
+                continue
+            names = [c for c in task.coverage_names if not coverages or c in coverages]
+            seen_coverages.update(names)
+            for coverage in names:
+                for seed in range(seeds):
+                    units.append(Unit(**common, metric=metric, coverage=coverage, seed=seed,
+                                      budget="", n_transitions=n_transitions,
+                                      n_samples=n_samples))  # fmt: skip
+    unknown = [c for c in coverages if c not in seen_coverages]
+    if unknown and any(m in DISTANCE_METRICS for m in metrics):
+        raise EvaluationError(
+            f"coverage {', '.join(map(repr, unknown))} is not defined by any selected task; "
+            "see the [coverage.*] tables in tasks/*.toml"
+        )
+    return units
+
+
+@lru_cache(maxsize=16)
+def _task(name: str):
+    from benchmark.tasks import load_task
+
+    return load_task(name)
+
+
+@lru_cache(maxsize=16)
+def _ground_truth(task: str, device: str):
+    return _task(task).reward("ground_truth", device=device)
+
+
+@lru_cache(maxsize=32)
+def _submission_reward(path: str, sha256: str, device: str, trust_pickle: bool):
+    from benchmark.submissions import load_submission
+
+    sub = load_submission(path)
+    if sub.sha256 != sha256:
+        raise RuntimeError(
+            f"submission {sub.name} changed since the grid was built (sha256 {sub.sha256[:12]} "
+            f"!= {sha256[:12]}); re-run evaluate"
+        )
+    return sub.load_reward(device=device, trust_pickle=trust_pickle)
+
+
+def _compute(unit: Unit, device: str, trust_pickle: bool) -> list[dict[str, Any]]:
+    """The metric values of one unit as partial rows (metric, value, ci_low, ci_high)."""
+    import torch
+
+    torch.manual_seed(unit.seed)
+    task = _task(unit.task)
+    reward = _submission_reward(unit.submission_path, unit.submission_sha256, device, trust_pickle)
+    if unit.metric == "transfer":
+        from benchmark.metrics.transfer import transfer_score
+
+        out = []
+        for metric, variant in (("transfer", "test"), ("transfer_train", "train")):
+            res = transfer_score(reward, task, budget=unit.budget, seed=unit.seed,
+                                 device=device, variant=variant)  # fmt: skip
+            out.append({"metric": metric, "value": float(res.normalized)})
+        return out
+    truth = _ground_truth(unit.task, device)
+    sample = task.coverage(unit.coverage).sample(unit.n_transitions, unit.n_samples, unit.seed)
+    if unit.metric == "epic":
+        from benchmark.metrics.epic import epic_distance_with_ci
+
+        res = epic_distance_with_ci(
+            reward,
+            truth,
+            transitions=sample.transitions,
+            state_samples=sample.state_samples,
+            action_samples=sample.action_samples,
+            discount=task.discount,
+            seed=unit.seed,
+            device=device,
+        )
+        return [
+            {"metric": "epic", "value": res.distance, "ci_low": res.ci_low, "ci_high": res.ci_high}
+        ]
+    if unit.metric == "npec":
+        from benchmark.metrics.npec import npec_distance
+
+        value = npec_distance(reward, truth, transitions=sample.transitions, discount=task.discount)
+        return [{"metric": "npec", "value": float(value)}]
+    if unit.metric == "erc":
+        from benchmark.metrics.erc import erc_distance
+
+        value = erc_distance(reward, truth, transitions=sample.transitions)
+        return [{"metric": "erc", "value": float(value)}]
+    raise EvaluationError(f"unknown metric {unit.metric!r}")
+
+
+def run_unit(
+    unit: Unit, *, device: str = "cpu", run_id: str = "", trust_pickle: bool = False
+) -> list[dict[str, Any]]:
+    """Compute one unit and return its complete result rows; never raises on failure.
+
+    A failure (any exception) becomes one ``failed`` row whose ``error`` holds the
+    exception and the last lines of its traceback, so the rest of the grid goes on.
+    """
+    start = time.perf_counter()
+    fields = {k: v for k, v in asdict(unit).items() if k != "submission_path"}
+    try:
+        partial = _compute(unit, device, trust_pickle)
+        status, error = STATUS_OK, ""
+    except Exception as e:  # noqa: BLE001 - recorded, reported, and the grid goes on
+        tail = "".join(traceback.format_exception(e)[-3:])
+        partial = [{"metric": unit.metric, "value": float("nan")}]
+        status, error = STATUS_FAILED, f"{type(e).__name__}: {e}\n{tail}"[:4000]
+    wall = time.perf_counter() - start
+    return [
+        make_row(
+            **{
+                **fields,
+                **p,
+                "status": status,
+                "error": error,
+                "wall_time_s": wall,
+                "device": device,
+                "run_id": run_id,
+            }
+        )  # fmt: skip
+        for p in partial
+    ]
+
+
+@dataclass
+class EvaluationSummary:
+    """What one evaluate call did."""
+
+    run_id: str
+    total: int
+    skipped: int
+    ok: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (unit label, error)
+    files: list[Path] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    values: list[dict[str, Any]] = field(default_factory=list)  # metric, value per ok row
+
+
+def evaluate(
+    units: Sequence[Unit],
+    *,
+    results_dir: str | Path = DEFAULT_RESULTS_DIR,
+    force: bool = False,
+    executor: str = "local",
+    device: str = "cpu",
+    wandb: bool = True,
+    wandb_mode: str | None = None,
+    wandb_dir: str | Path | None = None,
+    ray_address: str | None = None,
+    trust_pickle: bool = False,
+    flush_every_units: int = 50,
+    flush_every_seconds: float = 60.0,
+    progress: bool = True,
+    run_id: str | None = None,
+) -> EvaluationSummary:
+    """Run the units not yet in the store and append their rows to it.
+
+    Units with an ``ok`` row of the same key in ``results_dir`` are skipped unless
+    ``force``. Rows are flushed to one Parquet file per batch (and on interrupt).
+    """
+    from benchmark.execution import run_units
+
+    run_id = run_id or new_run_id()
+    done = set() if force else finished_units(results_dir)
+    todo = [u for u in units if u.key() not in done]
+    summary = EvaluationSummary(run_id=run_id, total=len(units), skipped=len(units) - len(todo))
+    tracker = None
+    if wandb and todo:
+        from benchmark.tracking import WandbTracker
+
+        tracker = WandbTracker(run_id, mode=wandb_mode, directory=wandb_dir)
+    start = time.perf_counter()
+    writer = ResultsWriter(results_dir, run_id, every_units=flush_every_units,
+                           every_seconds=flush_every_seconds)  # fmt: skip
+
+    def record(unit: Unit, rows: list[dict[str, Any]]) -> None:
+        writer.add(rows)
+        if tracker is not None:
+            tracker.log_unit(rows)
+        if all(r["status"] == STATUS_OK for r in rows):
+            summary.ok += 1
+            summary.values.extend(
+                {"metric": r["metric"], "value": r["value"], "task": r["task"]} for r in rows
+            )
+        else:
+            summary.failed.append((unit.label, rows[0]["error"].splitlines()[0]))
+
+    try:
+        run_units(todo, record, executor=executor, device=device, run_id=run_id,
+                  trust_pickle=trust_pickle, ray_address=ray_address, progress=progress)  # fmt: skip
+    finally:
+        writer.close()
+        summary.files = list(writer.files)
+        summary.wall_time_s = time.perf_counter() - start
+    return summary
+
+
+def summary_text(summary: EvaluationSummary) -> str:
+    """A short human summary: counts, failures with their errors, files, mean per metric."""
+    lines = [
+        f"run {summary.run_id}: {summary.total} units, {summary.skipped} already in the store "
+        f"(skipped), {summary.ok} ok, {len(summary.failed)} failed, {summary.wall_time_s:.1f} s"
+    ]
+    means: dict[tuple[str, str], list[float]] = {}
+    for v in summary.values:
+        means.setdefault((v["task"], v["metric"]), []).append(v["value"])
+    for (task, metric), values in sorted(means.items()):
+        lines.append(
+            f"  {task:<14} {metric:<15} mean {sum(values) / len(values):.4f} over {len(values)} units"
+        )
+    for label, error in summary.failed:
+        lines.append(f"  FAILED {label}: {error}")
+    for path in summary.files:
+        lines.append(f"  wrote {path}")
+    if summary.total and summary.skipped == summary.total:
+        lines.append("  nothing to do: every unit is already in the store (use --force to re-run)")
+    return "\n".join(lines)

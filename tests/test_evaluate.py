@@ -1,0 +1,181 @@
+"""The evaluation grid and runner end to end: real tasks, real submissions, real Parquet.
+
+Submissions here are the ``task-reward`` format (a task's named reward, optionally
+rescaled and potential-shaped), whose EPIC distances to the ground truth are known
+exactly: a positively rescaled, shaped ground truth is at distance 0 and the negated
+ground truth at distance 1 (Gleave et al., ICLR 2021, Prop. 1 and Sec. 4).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from benchmark import evaluation as ev
+from benchmark.cli import main
+from benchmark.results import read_results
+from benchmark.submissions import write_submission
+from benchmark.tracking import read_offline_run
+
+SMALL = dict(n_transitions=128, n_samples=32)
+
+
+def _submit(root: Path, name: str, reward: str, **model) -> None:
+    write_submission(
+        root / name,
+        {
+            "name": name,
+            "task": "gridworld",
+            "method": "task-reward",
+            "authors": ["epic-bench tests"],
+            "description": f"gridworld {reward} reward",
+            "model": {"format": "task-reward", "reward": reward, **model},
+        },
+    )
+
+
+@pytest.fixture
+def submissions(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("EPIC_BENCH_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "submissions"
+    _submit(root, "gw-shaped", "ground_truth", scale=2.0, potential_scale=1.0)
+    _submit(root, "gw-opposite", "opposite")
+    _submit(root, "gw-nocost", "no_control_cost")
+    return root
+
+
+def test_grid_has_one_unit_per_submission_metric_coverage_seed(submissions):
+    subs = ev.select_submissions(root=submissions, tasks=["gridworld"])
+    units = ev.expand_grid(subs, metrics=["epic", "transfer"], seeds=2, budget="smoke", **SMALL)
+    n_coverages = len(ev._task("gridworld").coverage_names)
+    assert len(units) == 3 * (n_coverages * 2 + 2)
+    assert len({u.key() for u in units}) == len(units)
+    transfer = [u for u in units if u.metric == "transfer"]
+    assert all(u.coverage == "" and u.budget == "smoke" and u.n_transitions == 0 for u in transfer)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(tasks=["atlantis"]), "unknown task 'atlantis'"),
+        (dict(coverages=["nowhere"]), "coverage 'nowhere'"),
+        (dict(metrics=["epic", "vibes"]), "unknown metric 'vibes'"),
+        (dict(seeds=0), "at least 1"),
+        (dict(budget="huge"), "unknown budget"),
+    ],
+)
+def test_bad_grid_requests_name_the_problem(submissions, kwargs, match):
+    subs = ev.select_submissions(root=submissions)
+    with pytest.raises(ev.EvaluationError, match=match):
+        ev.expand_grid(subs, **{"metrics": ["epic"], **kwargs})
+
+
+def test_parse_metrics_accepts_comma_lists():
+    assert ev.parse_metrics(["epic,npec", "transfer", "epic"]) == ["epic", "npec", "transfer"]
+    assert ev.parse_metrics([]) == list(ev.METRICS)
+
+
+def test_epic_values_match_theory_and_runs_resume(submissions, tmp_path):
+    results = tmp_path / "results"
+    subs = ev.select_submissions(root=submissions)
+    units = ev.expand_grid(
+        subs, metrics=["epic"], coverages=["random", "uniform"], seeds=2, **SMALL
+    )
+    summary = ev.evaluate(units, results_dir=results, wandb=False, progress=False)
+    assert summary.ok == len(units) == 3 * 2 * 2 and not summary.failed
+    df = read_results(results)
+    by = df.groupby("submission")["value"]
+    assert by.max()["gw-shaped"] == pytest.approx(0.0, abs=1e-6)
+    assert by.min()["gw-opposite"] == pytest.approx(1.0, abs=1e-6)
+    assert 0.05 < by.mean()["gw-nocost"] < 0.95
+    row = df.iloc[0]
+    assert row["n_transitions"] == 128 and row["n_samples"] == 32 and row["wall_time_s"] > 0
+    assert (df["ci_low"] <= df["value"] + 1e-12).all() and (
+        df["value"] <= df["ci_high"] + 1e-12
+    ).all()
+
+    again = ev.evaluate(units, results_dir=results, wandb=False, progress=False)
+    assert again.skipped == len(units) and again.ok == 0 and again.files == []
+
+    more = ev.expand_grid(subs, metrics=["epic"], coverages=["random", "uniform"], seeds=3, **SMALL)
+    third = ev.evaluate(more, results_dir=results, wandb=False, progress=False)
+    assert third.skipped == len(units) and third.ok == 3 * 2
+
+    forced = ev.evaluate(units[:2], results_dir=results, force=True, wandb=False, progress=False)
+    assert forced.ok == 2 and len(read_results(results)) == len(more) + 2
+
+
+def test_same_seed_same_numbers(submissions, tmp_path):
+    subs = ev.select_submissions(root=submissions)
+    units = ev.expand_grid(subs, metrics=["epic"], coverages=["mixture"], seeds=1, **SMALL)
+    a = ev.evaluate(units, results_dir=tmp_path / "a", wandb=False, progress=False)
+    b = ev.evaluate(units, results_dir=tmp_path / "b", wandb=False, progress=False)
+    assert [v["value"] for v in a.values] == [v["value"] for v in b.values]
+
+
+def test_failing_unit_is_recorded_and_the_rest_go_on(submissions, tmp_path):
+    _submit(submissions, "gw-broken", "no_such_reward")
+    subs = ev.select_submissions(root=submissions)
+    units = ev.expand_grid(subs, metrics=["epic"], coverages=["random"], seeds=1, **SMALL)
+    summary = ev.evaluate(units, results_dir=tmp_path / "r", wandb=False, progress=False)
+    assert summary.ok == 3 and len(summary.failed) == 1
+    label, error = summary.failed[0]
+    assert "gw-broken" in label and "no_such_reward" in error
+    df = read_results(tmp_path / "r")
+    failed = df[df["status"] == "failed"]
+    assert list(failed["submission"]) == ["gw-broken"] and math.isnan(failed["value"].iloc[0])
+    assert "no_such_reward" in failed["error"].iloc[0]
+
+
+def test_transfer_rows_for_test_and_train_variants(submissions, tmp_path):
+    subs = ev.select_submissions(root=submissions)
+    units = ev.expand_grid(subs, metrics=["transfer"], seeds=1, budget="smoke")
+    ev.evaluate(units, results_dir=tmp_path / "r", wandb=False, progress=False)
+    df = read_results(tmp_path / "r").set_index(["submission", "metric"])["value"]
+    # Value iteration on a shaped, rescaled ground truth finds the optimal policy: 1 exactly.
+    assert df[("gw-shaped", "transfer")] == pytest.approx(1.0, abs=1e-6)
+    assert df[("gw-shaped", "transfer_train")] == pytest.approx(1.0, abs=1e-6)
+    assert df[("gw-opposite", "transfer")] < 0.0
+
+
+def test_cli_evaluate_logs_offline_wandb_and_leaderboard_reads_it(
+    submissions, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    args = ["evaluate", "--task", "gridworld", "--metric", "epic", "--coverage", "random",
+            "--seeds", "2", "--n-transitions", "128", "--n-samples", "32",
+            "--submissions-root", str(submissions), "--wandb-mode", "offline"]  # fmt: skip
+    result = runner.invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "6 ok, 0 failed" in result.output
+    runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 6
+    logged = [read_offline_run(r) for r in runs]
+    assert len({r["group"] for r in logged}) == 1
+    shaped = [r for r in logged if r["config"]["submission"] == "gw-shaped"]
+    assert all(abs(r["summary"]["epic"]) < 1e-6 for r in shaped)
+
+    again = runner.invoke(main, args, catch_exceptions=False)
+    assert "6 already in the store" in again.output
+
+    board = runner.invoke(main, ["leaderboard", "--format", "csv"], catch_exceptions=False)
+    lines = board.output.strip().splitlines()
+    assert lines[0].startswith("task,metric,coverage,rank,submission") and len(lines) == 4
+    assert lines[1].split(",")[4] == "gw-shaped"  # rank 1: distance 0
+
+    built = runner.invoke(main, ["leaderboard", "build"], catch_exceptions=False)
+    assert built.exit_code == 0
+    assert (tmp_path / "leaderboard" / "site" / "index.html").is_file()
+    assert "gw-opposite" in (tmp_path / "leaderboard" / "README.md").read_text()
+
+
+def test_cli_rejects_unknown_task(submissions):
+    result = CliRunner().invoke(
+        main,
+        ["evaluate", "--task", "atlantis", "--submissions-root", str(submissions), "--no-wandb"],
+    )
+    assert result.exit_code == 2 and "unknown task 'atlantis'" in result.output
