@@ -1,0 +1,103 @@
+"""Episode Return Correlation (ERC), a baseline from Gleave et al. (ICLR 2021, §6).
+
+ERC is the Pearson distance between the episode returns of two rewards over the same
+set of trajectories:
+
+    D_ERC(R_A, R_B) = D_ρ(G_A(τ), G_B(τ)),  G(τ) = Σ_t γ^t R(s_t, a_t, s_{t+1}),  τ ~ D,
+
+undiscounted (γ = 1) by default, as in the paper.
+
+How it differs from EPIC: ERC is *not* invariant to potential shaping — shaping adds
+γ^T Φ(s_T) − Φ(s_0) to a return, which changes returns unless Φ is constant on the
+initial and final states, so two rewards with the same optimal policies can be far
+apart. And it depends on the trajectory distribution, in particular on its initial
+states; EPIC depends only on the coverage distributions D_S, D_A, D_T and is
+invariant to shaping by construction. ERC is cheap: one reward evaluation per
+transition, no mean over samples.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from benchmark.data import RewardFn, as_transitions
+from benchmark.metrics.epic import DEFAULT_MAX_BATCH, evaluate_reward, pearson_distance
+
+
+def episode_returns(
+    rewards: torch.Tensor, dones: torch.Tensor, discount: float = 1.0
+) -> torch.Tensor:
+    """Returns of the complete episodes in a flat, episode-ordered reward sequence.
+
+    Args:
+        rewards: ``[N]`` per-transition rewards, ordered episode by episode.
+        dones: ``[N]`` float or bool, 1 on the last transition of each episode.
+        discount: γ in [0, 1] applied within each episode (t restarts at 0).
+
+    Returns:
+        ``[E]`` float64 returns of the E complete episodes; transitions after the
+        last done (an incomplete episode) are dropped.
+    """
+    if not 0.0 <= discount <= 1.0:
+        raise ValueError(f"discount must be in [0, 1], got {discount}")
+    done = dones.to(torch.bool).cpu()
+    rewards = rewards.to(torch.float64).cpu()
+    ends = torch.nonzero(done).flatten()
+    if len(ends) == 0:
+        return torch.empty(0, dtype=torch.float64)
+    n = int(ends[-1]) + 1
+    episode = torch.cumsum(done[:n].to(torch.long), 0) - done[:n].to(torch.long)  # [n] episode id
+    starts = torch.cat([torch.zeros(1, dtype=torch.long), ends[:-1] + 1])
+    step = torch.arange(n) - starts[episode]  # time index within the episode
+    weighted = rewards[:n] * torch.pow(torch.tensor(discount, dtype=torch.float64), step)
+    return torch.zeros(len(ends), dtype=torch.float64).index_add_(0, episode, weighted)
+
+
+def erc_distance(
+    reward_a: RewardFn,
+    reward_b: RewardFn,
+    *,
+    transitions: Any,
+    discount: float = 1.0,
+    device: torch.device | str | None = None,
+    max_batch: int = DEFAULT_MAX_BATCH,
+) -> float:
+    """ERC distance between two rewards over the episodes in ``transitions``.
+
+    Args:
+        reward_a, reward_b: RewardFns, evaluated with the transitions' own dones.
+        transitions: our or imitation's Transitions, ordered episode by episode with
+            ``dones = 1`` on each episode's last step (as `CoverageSample` provides);
+            a trailing incomplete episode is dropped.
+        discount: γ for the returns; 1 (undiscounted, the paper's choice) by default.
+        device, max_batch: where and in what chunks the rewards are evaluated.
+
+    Returns:
+        D_ρ of the two rewards' episode returns, in [0, 1].
+
+    Raises:
+        ValueError: fewer than 2 complete episodes, or returns of one reward that do
+            not vary across episodes.
+    """
+    if not isinstance(discount, int | float) or not 0.0 <= discount <= 1.0:
+        raise ValueError(f"discount must be a number in [0, 1], got {discount!r}")
+    t = as_transitions(transitions)
+    n_episodes = int((t.dones != 0).sum())
+    if n_episodes < 2:
+        raise ValueError(
+            f"ERC needs at least 2 complete episodes (dones = 1 at each episode's last step), "
+            f"but transitions ({len(t)} rows) contain {n_episodes}; pass more trajectories"
+        )
+    returns = []
+    for reward, name in ((reward_a, "reward_a"), (reward_b, "reward_b")):
+        r = evaluate_reward(reward, t, name=name, device=device, max_batch=max_batch)
+        returns.append(episode_returns(r, t.dones, discount))
+    try:
+        return pearson_distance(returns[0], returns[1])
+    except ValueError as e:
+        raise ValueError(
+            f"ERC is undefined: the episode returns of one reward are constant across the "
+            f"{n_episodes} episodes ({e})"
+        ) from e
