@@ -1,0 +1,55 @@
+"""Executors: the Ray executor on a local instance gives the local executor's numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmark import evaluation as ev
+from benchmark.execution import run_units
+from benchmark.results import read_results
+from benchmark.submissions import write_submission
+
+
+@pytest.fixture
+def units(tmp_path, monkeypatch):
+    monkeypatch.setenv("EPIC_BENCH_CACHE", str(tmp_path / "cache"))
+    root = tmp_path / "submissions"
+    for name, reward in (("gw-nocost", "no_control_cost"), ("gw-opposite", "opposite")):
+        write_submission(
+            root / name,
+            {
+                "name": name,
+                "task": "gridworld",
+                "method": "task-reward",
+                "authors": ["epic-bench tests"],
+                "description": f"gridworld {reward} reward",
+                "model": {"format": "task-reward", "reward": reward},
+            },
+        )
+    subs = ev.select_submissions(root=root)
+    return ev.expand_grid(
+        subs, metrics=["epic", "transfer"], coverages=["random", "expert"], seeds=2,
+        budget="smoke", n_transitions=128, n_samples=32,
+    )  # fmt: skip
+
+
+def test_unknown_executor_is_refused(units):
+    with pytest.raises(ValueError, match="unknown executor 'slurm'"):
+        run_units(units, lambda u, r: None, executor="slurm")
+
+
+def test_ray_local_instance_equals_local_executor(units, tmp_path):
+    pytest.importorskip("ray", reason="Ray is optional: pip install -e '.[ray]'")
+    local = ev.evaluate(units, results_dir=tmp_path / "local", wandb=False, progress=False)
+    remote = ev.evaluate(
+        units, results_dir=tmp_path / "ray", executor="ray", wandb=False, progress=False
+    )
+    assert local.ok == remote.ok == len(units)
+    key = ["submission", "metric", "coverage", "seed"]
+    a = read_results(tmp_path / "local").sort_values(key).reset_index(drop=True)
+    b = read_results(tmp_path / "ray").sort_values(key).reset_index(drop=True)
+    assert list(a[key].itertuples(index=False)) == list(b[key].itertuples(index=False))
+    assert a["value"].tolist() == pytest.approx(b["value"].tolist(), rel=1e-12, abs=1e-12)
+    assert a["ci_low"].tolist() == pytest.approx(
+        b["ci_low"].tolist(), rel=1e-12, abs=1e-12, nan_ok=True
+    )
