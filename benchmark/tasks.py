@@ -99,7 +99,7 @@ class _Checker:
         if isinstance(v, bool) and bool not in kinds or not isinstance(v, kinds):
             names = " or ".join(k.__name__ for k in kinds)
             raise self.fail(full, f"must be {names}, got {type(v).__name__} {v!r}")
-        return float(v) if float in kinds and int in kinds else v
+        return float(v) if float in kinds and isinstance(v, int) else v
 
     def no_unknown(self, data: dict, allowed: set[str], where: str) -> None:
         unknown = sorted(set(data) - allowed)
@@ -179,8 +179,9 @@ class Task:
         self._coverages = self._parse_coverage(c.table(data, "coverage", ""), c)
         self.budgets: dict[str, Budget] = self._parse_budgets(c.table(data, "budgets", ""), c)
         reference = c.table(data, "reference", "", required=False)
-        self.reference: dict[str, float] = {
-            k: c.value(reference, k, "reference", (int, float)) for k in reference
+        # Free-form reference numbers (e.g. the committed expert's return), numbers or strings.
+        self.reference: dict[str, float | str] = {
+            k: c.value(reference, k, "reference", (int, float, str)) for k in reference
         }
 
     def _parse_rewards(self, table: dict, c: _Checker) -> dict[str, RewardSpec]:
@@ -263,7 +264,8 @@ class Task:
             }
             for k, v in ints.items():
                 if v < (0 if k == "total_timesteps" else 1):
-                    raise c.fail(f"{where}.{k}", f"must be positive, got {v}")
+                    kind = "non-negative" if k == "total_timesteps" else "positive"
+                    raise c.fail(f"{where}.{k}", f"must be {kind}, got {v}")
             hyperparams = dict(c.table(b, "hyperparams", where, required=False))
             budgets[name] = Budget(algorithm, hyperparams=hyperparams, **ints)
         return budgets
