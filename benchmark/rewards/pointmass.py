@@ -71,17 +71,30 @@ def make_potential(
     )
 
 
+Body = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def checked_reward(body: Body, obs_dim: int, family: str) -> RewardFn:
+    """A RewardFn that checks shapes, casts actions to the obs dtype, and calls body(s, a, s')."""
+
+    def reward(obs, acts, next_obs, dones):
+        check_inputs(obs, acts, next_obs, obs_dim, family)
+        return body(obs, acts.to(obs.dtype), next_obs)
+
+    return reward
+
+
 def build_family(
-    goal_of: GoalOf, obs_dim: int, family: str, ctrl_default: float
+    goal_of: GoalOf,
+    obs_dim: int,
+    family: str,
+    ctrl_default: float,
+    sparse_radius: float = 0.2,
 ) -> dict[str, Callable[..., RewardFn]]:
     """The goal-reaching reward factories, for any env whose obs starts with [pos(2), ...]."""
 
-    def wrap(body: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> RewardFn:
-        def reward(obs, acts, next_obs, dones):
-            check_inputs(obs, acts, next_obs, obs_dim, family)
-            return body(obs, acts.to(obs.dtype), next_obs)
-
-        return reward
+    def wrap(body: Body) -> RewardFn:
+        return checked_reward(body, obs_dim, family)
 
     def ground_truth(ctrl_coef: float = ctrl_default) -> RewardFn:
         return wrap(lambda s, a, s2: -goal_distance(s2, goal_of) - ctrl_coef * control_cost(a))
@@ -96,7 +109,7 @@ def build_family(
         base = ground_truth(ctrl_coef)
         return lambda s, a, s2, d: base(s, a, s2, d) + discount * phi(s2) - phi(s)
 
-    def sparse(radius: float = 0.2) -> RewardFn:
+    def sparse(radius: float = sparse_radius) -> RewardFn:
         if radius <= 0:
             raise ValueError(f"sparse reward: radius must be > 0, got {radius}")
         return wrap(lambda s, a, s2: (goal_distance(s2, goal_of) < radius).to(s2.dtype))
