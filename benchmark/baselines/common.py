@@ -1,0 +1,129 @@
+"""What every baseline trainer shares: budgets, data conversion, writing the folder.
+
+Why here: each trainer (regression.py, preferences.py, airl.py) reads top to bottom as
+one procedure; the bookkeeping around it (seeding, the imitation data types, the
+submission.toml with its reproduction command and budget) is the same for all.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import imitation
+import numpy as np
+import torch
+from imitation.data import types as imitation_types
+from torch import nn
+
+from benchmark.data import Transitions
+from benchmark.submissions import Submission, save_model, write_submission
+
+BASELINE_AUTHORS = ["epic-bench maintainers"]
+
+
+@dataclass
+class TrainResult:
+    """A trained reward net plus what to record about its training."""
+
+    net: nn.Module
+    metrics: dict[str, float]
+    description: str
+    architecture_note: str = ""
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed python, numpy and torch; return the numpy Generator imitation wants."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def to_env_format(x: torch.Tensor, space: gym.Space) -> np.ndarray:
+    """Inverse of imitation's preprocessing: one-hot rows -> indices for Discrete spaces.
+
+    Coverage samples hold preprocessed float tensors (our RewardFn convention); imitation's
+    algorithms want observations and actions as the environment emits them.
+    """
+    if isinstance(space, gym.spaces.Discrete):
+        return x.argmax(dim=-1).cpu().numpy().astype(np.int64)
+    return x.detach().cpu().numpy().astype(space.dtype if space.dtype is not None else np.float32)
+
+
+def to_imitation_transitions(t: Transitions, obs_space: gym.Space, act_space: gym.Space):
+    """Our Transitions -> ``imitation.data.types.Transitions`` (env-format arrays, bool dones)."""
+    return imitation_types.Transitions(
+        obs=to_env_format(t.obs, obs_space),
+        acts=to_env_format(t.acts, act_space),
+        infos=np.array([{}] * len(t)),
+        next_obs=to_env_format(t.next_obs, obs_space),
+        dones=t.dones.cpu().numpy() > 0.5,
+    )
+
+
+def baseline_name(task: str, method: str) -> str:
+    return f"{task}-{method}".lower().replace("_", "-")
+
+
+def write_baseline(
+    *,
+    result: TrainResult,
+    task,
+    method: str,
+    method_label: str,
+    budget_name: str,
+    budget: Any,
+    seed: int,
+    root: str | Path,
+    seconds: float,
+    paper: str | None = None,
+) -> Submission:
+    """Save the net in a safe format and write submission.toml with the reproduction recipe."""
+    name = baseline_name(task.name, method)
+    folder = Path(root) / name
+    model = save_model(result.net, folder, task)
+    command = (
+        f"epic-bench baselines train --method {method} --task {task.name} "
+        f"--budget {budget_name} --seed {seed}"
+    )
+    data: dict[str, Any] = {
+        "name": name,
+        "task": task.name,
+        "method": method_label,
+        "authors": BASELINE_AUTHORS,
+        "description": result.description,
+    }
+    if paper:
+        data["paper"] = paper
+    data["model"] = model
+    data["provenance"] = {
+        "command": command,
+        "budget_name": budget_name,
+        "seed": seed,
+        "train_seconds": round(seconds, 1),
+        "imitation": imitation.__version__,
+        "torch": torch.__version__,
+        "budget": {k: _plain(v) for k, v in asdict(budget).items()},
+        "metrics": {k: float(v) for k, v in result.metrics.items()},
+    }
+    return write_submission(folder, data)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+class Stopwatch:
+    def __enter__(self) -> Stopwatch:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start

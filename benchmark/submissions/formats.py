@@ -1,0 +1,177 @@
+"""Turning a Submission's model into a RewardFn, one loader per format.
+
+torch-export      torch.export program (.pt2): a graph plus tensors, no pickled code.
+state-dict        safetensors weights for a named architecture (architectures.py).
+imitation-pickle  a whole module saved with torch.save: runs arbitrary code when
+                  loaded, so refused unless the caller passes trust_pickle=True.
+task-reward       the task's own reward, scaled and optionally potential-shaped;
+                  used for the sanity entries (ground truth, shaped, negated).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from benchmark.submissions.architectures import build_architecture
+from benchmark.submissions.spec import SubmissionError
+
+if TYPE_CHECKING:
+    from benchmark.data import RewardFn
+    from benchmark.submissions.spec import Submission
+
+
+class SubmittedReward(nn.Module):
+    """A submission's model as a RewardFn: inputs cast to float32 on its device, no grad.
+
+    Why a wrapper: metrics hand over float64 or CPU tensors, while a submitted net holds
+    float32 weights on one device; submitted models are never trained by the benchmark.
+    Inputs obs/next_obs [B, *obs], acts [B, *act], dones [B]; returns the model's output,
+    which validation checks is a float tensor of shape [B].
+    """
+
+    def __init__(self, model: nn.Module | RewardFn, device: str = "cpu") -> None:
+        super().__init__()
+        self.model = model
+        self.device = torch.device(device)
+
+    def forward(
+        self, obs: torch.Tensor, acts: torch.Tensor, next_obs: torch.Tensor, dones: torch.Tensor
+    ) -> torch.Tensor:
+        args = [
+            torch.as_tensor(x).to(device=self.device, dtype=torch.float32)
+            for x in (obs, acts, next_obs, dones)
+        ]
+        with torch.no_grad():
+            return self.model(*args)
+
+    def train(self, mode: bool = True) -> SubmittedReward:
+        """Switch mode; tolerate exported modules that refuse train()/eval()."""
+        self.training = mode
+        if isinstance(self.model, nn.Module):
+            try:
+                self.model.train(mode)
+            except (NotImplementedError, RuntimeError):
+                pass
+        return self
+
+
+def shaping_potential(states: torch.Tensor) -> torch.Tensor:
+    """The fixed potential of shaped sanity entries: Φ(s) = Σ_i cos((i+1)·s_i + i).
+
+    A closed form (no random weights) so it is the same on every machine and version;
+    non-constant on one-hot states. states [B, *obs] -> [B].
+    """
+    flat = states.flatten(1)
+    index = torch.arange(flat.shape[1], dtype=flat.dtype, device=flat.device)
+    return torch.cos((index + 1) * flat + index).sum(dim=1)
+
+
+class TaskReward(nn.Module):
+    """R'(s,a,s') = scale·R(s,a,s') + potential_scale·(γΦ(s') − Φ(s)) for a task reward R.
+
+    The shaping is applied without zeroing Φ at episode ends, so EPIC to R is exactly 0
+    for scale > 0 (it is invariant to exactly this transformation).
+    """
+
+    def __init__(
+        self, reward: RewardFn, scale: float, potential_scale: float, discount: float
+    ) -> None:
+        super().__init__()
+        self.reward = reward
+        self.scale = scale
+        self.potential_scale = potential_scale
+        self.discount = discount
+
+    def forward(
+        self, obs: torch.Tensor, acts: torch.Tensor, next_obs: torch.Tensor, dones: torch.Tensor
+    ) -> torch.Tensor:
+        out = self.scale * self.reward(obs, acts, next_obs, dones)
+        if self.potential_scale != 0.0:
+            shaping = self.discount * shaping_potential(next_obs) - shaping_potential(obs)
+            out = out + self.potential_scale * shaping.to(out.dtype)
+        return out
+
+
+def _load_task(submission: Submission):
+    from benchmark.tasks import load_task
+
+    return load_task(submission.task)
+
+
+def _load_torch_export(submission: Submission, device: str) -> nn.Module:
+    program = torch.export.load(str(submission.model.file))
+    return program.module().to(device)
+
+
+def _load_state_dict(submission: Submission, device: str) -> nn.Module:
+    from safetensors.torch import load_file
+
+    task = _load_task(submission)
+    spec = submission.model
+    module = build_architecture(
+        spec.architecture or "", spec.options, task.observation_space, task.action_space
+    )
+    state = load_file(str(spec.file), device="cpu")
+    module.load_state_dict(state, strict=True)
+    return module.to(device)
+
+
+def _load_pickle(submission: Submission, device: str, trust_pickle: bool) -> nn.Module:
+    if not trust_pickle:
+        raise SubmissionError(
+            submission.name,
+            "load",
+            f"{submission.model.file.name} is an imitation-pickle (a whole module saved with "
+            "torch.save); loading it runs arbitrary code from the file, so it is refused. "
+            "Pass --trust-pickle (trust_pickle=True) only if you trust where it came from, or "
+            "convert it once with `epic-bench submit --from-imitation PATH --trust-pickle`.",
+        )
+    module = torch.load(str(submission.model.file), map_location=device, weights_only=False)
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"the pickle holds a {type(module).__name__}, not a torch nn.Module")
+    return module
+
+
+def _load_task_reward(submission: Submission, device: str) -> nn.Module:
+    task = _load_task(submission)
+    params = submission.model.params
+    name = params["reward"]
+    if name not in task.reward_names:
+        raise ValueError(
+            f"model.reward {name!r} is not a reward of task {task.name}; "
+            f"choose one of {', '.join(task.reward_names)}"
+        )
+    scale = float(params.get("scale", 1.0))
+    potential_scale = float(params.get("potential_scale", 0.0))
+    if not (math.isfinite(scale) and math.isfinite(potential_scale)):
+        raise ValueError("scale and potential_scale must be finite")
+    return TaskReward(task.reward(name, device=device), scale, potential_scale, task.discount)
+
+
+def load_reward(
+    submission: Submission, device: str = "cpu", trust_pickle: bool = False
+) -> RewardFn:
+    """Build the submission's RewardFn (see Submission.load_reward)."""
+    fmt = submission.model.format
+    try:
+        if fmt == "torch-export":
+            model = _load_torch_export(submission, device)
+        elif fmt == "state-dict":
+            model = _load_state_dict(submission, device)
+        elif fmt == "imitation-pickle":
+            model = _load_pickle(submission, device, trust_pickle)
+        elif fmt == "task-reward":
+            model = _load_task_reward(submission, device)
+        else:  # parse_submission already rejects this
+            raise ValueError(f"unknown model format {fmt!r}")
+    except SubmissionError:
+        raise
+    except Exception as exc:  # any failure to build the model is this check's failure
+        raise SubmissionError(
+            submission.name, "load", f"could not load the {fmt} model: {type(exc).__name__}: {exc}"
+        ) from exc
+    return SubmittedReward(model, device=device).eval()

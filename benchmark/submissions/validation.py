@@ -1,0 +1,244 @@
+"""``epic-bench validate``: every check a submission must pass, reported one by one.
+
+Why checks and not exceptions: a leaderboard run evaluates many submissions; one broken
+model must produce a clear, named failure and let the others go on. Each check yields a
+CheckResult; the first failure makes the later checks "skip".
+
+Checks, in order: schema, task, file, sha256 (load_submission), load (safe loading),
+run (forward on every coverage of the task), shape ([B]), dtype (floating), finite (no
+NaN/inf), determinism (same inputs -> same outputs, rows independent of the batch) and
+speed (one forward of ``batch_size`` rows under ``time_limit_s``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from benchmark.data import Transitions
+from benchmark.submissions.spec import Submission, SubmissionError, load_submission
+
+SPEC_CHECKS = ("schema", "task", "file", "sha256")
+MODEL_CHECKS = ("load", "run", "shape", "dtype", "finite", "determinism", "speed")
+CHECKS = SPEC_CHECKS + MODEL_CHECKS
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    status: str  # "pass" | "fail" | "skip"
+    detail: str = ""
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of every check for one submission folder."""
+
+    name: str
+    path: Path
+    results: list[CheckResult] = field(default_factory=list)
+    submission: Submission | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(r.status == "pass" for r in self.results)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status == "fail"]
+
+    def raise_for_failure(self) -> None:
+        """Raise the first failure as a SubmissionError (for callers that want exceptions)."""
+        for r in self.failures:
+            raise SubmissionError(self.name, r.check, r.detail)
+
+    def format(self) -> str:
+        """Human-readable report: one line per check, then the verdict."""
+        lines = [f"{self.name} ({self.path})"]
+        for r in self.results:
+            mark = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}[r.status]
+            lines.append(f"  {mark}  {r.check:<12} {r.detail}".rstrip())
+        verdict = "valid" if self.passed else f"INVALID ({len(self.failures)} check failed)"
+        lines.append(f"  => {verdict}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Sizes and limits of the model checks.
+
+    n_transitions: transitions drawn from each coverage for run/shape/finite checks.
+    batch_size: rows in the timed forward (coverage rows tiled up to it).
+    time_limit_s: allowed seconds for that forward (best of ``timing_repeats``).
+    """
+
+    n_transitions: int = 256
+    batch_size: int = 4096
+    time_limit_s: float = 1.0
+    timing_repeats: int = 3
+    seed: int = 0
+    device: str = "cpu"
+    trust_pickle: bool = False
+
+
+class _CheckFailed(Exception):
+    def __init__(self, check: str, detail: str) -> None:
+        super().__init__(detail)
+        self.check = check
+        self.detail = detail
+
+
+def validate_submission(
+    path: str | Path, config: ValidationConfig | None = None
+) -> ValidationReport:
+    """Run every check on the submission at ``path``; never raises for a bad submission."""
+    config = config or ValidationConfig()
+    path = Path(path)
+    report = ValidationReport(name=path.name, path=path)
+    try:
+        submission = load_submission(path)
+    except SubmissionError as exc:
+        report.name = exc.submission
+        _fail_from(report, exc.check, exc.message)
+        return report
+    report.submission = submission
+    report.results += [CheckResult(c, "pass") for c in SPEC_CHECKS]
+    report.results[-1] = CheckResult("sha256", "pass", submission.sha256[:16] + "…")
+    passed: list[CheckResult] = []
+    try:
+        _model_checks(submission, config, passed)
+    except _CheckFailed as exc:
+        report.results += passed
+        _fail_from(report, exc.check, exc.detail)
+        return report
+    report.results += passed
+    return report
+
+
+def _fail_from(report: ValidationReport, check: str, detail: str) -> None:
+    """Mark ``check`` failed, the checks before it that have no result passed, the rest skipped."""
+    done = {r.check for r in report.results}
+    index = CHECKS.index(check)
+    for c in CHECKS[:index]:
+        if c not in done:
+            report.results.append(CheckResult(c, "pass"))
+    report.results.append(CheckResult(check, "fail", detail))
+    report.results += [CheckResult(c, "skip") for c in CHECKS[index + 1 :]]
+
+
+def _coverage_transitions(
+    submission: Submission, config: ValidationConfig
+) -> list[tuple[str, Transitions]]:
+    from benchmark.tasks import load_task
+
+    task = load_task(submission.task)
+    samples = []
+    for name in task.coverage_names:
+        sample = task.coverage(name).sample(config.n_transitions, 16, config.seed)
+        samples.append((name, sample.transitions.to(config.device)))
+    return samples
+
+
+def _call(reward, t: Transitions, what: str) -> object:
+    try:
+        return reward(t.obs, t.acts, t.next_obs, t.dones)
+    except Exception as exc:
+        raise _CheckFailed(
+            "run", f"the model raised {type(exc).__name__} on {what}: {exc}"
+        ) from exc
+
+
+def _model_checks(
+    submission: Submission, config: ValidationConfig, passed: list[CheckResult]
+) -> None:
+    try:
+        reward = submission.load_reward(device=config.device, trust_pickle=config.trust_pickle)
+    except SubmissionError as exc:
+        raise _CheckFailed("load", exc.message) from exc
+    passed.append(CheckResult("load", "pass", submission.format))
+
+    try:
+        coverages = _coverage_transitions(submission, config)
+    except Exception as exc:  # the task cannot sample: not the model's fault, but no verdict
+        raise _CheckFailed("run", f"could not sample the task's coverage: {exc}") from exc
+    outputs = [(name, t, _call(reward, t, f"coverage '{name}'")) for name, t in coverages]
+    passed.append(CheckResult("run", "pass", f"coverages {', '.join(n for n, _ in coverages)}"))
+
+    for name, t, out in outputs:
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(t),):
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise _CheckFailed(
+                "shape", f"expected rewards of shape [{len(t)}] on coverage '{name}', got {got}"
+            )
+    passed.append(CheckResult("shape", "pass", "[B]"))
+
+    for name, _, out in outputs:
+        if not torch.is_floating_point(out):
+            raise _CheckFailed(
+                "dtype", f"expected floating-point rewards on coverage '{name}', got {out.dtype}"
+            )
+    passed.append(CheckResult("dtype", "pass", str(outputs[0][2].dtype)))
+
+    for name, _, out in outputs:
+        bad = ~torch.isfinite(out)
+        if bad.any():
+            raise _CheckFailed(
+                "finite",
+                f"{int(torch.isnan(out).sum())} NaN and {int(torch.isinf(out).sum())} inf "
+                f"rewards among {out.numel()} on coverage '{name}'",
+            )
+    passed.append(CheckResult("finite", "pass"))
+
+    for name, t, out in outputs:
+        again = _call(reward, t, f"coverage '{name}' (second call)")
+        if not torch.equal(out, again):
+            raise _CheckFailed(
+                "determinism",
+                f"two calls on the same inputs of coverage '{name}' differ by up to "
+                f"{(out - again).abs().max().item():.3g}; put the model in eval mode and "
+                "remove randomness from forward",
+            )
+        half = len(t) // 2
+        part = _call(reward, t[:half], f"half of coverage '{name}'")
+        if not torch.allclose(part, out[:half], rtol=1e-4, atol=1e-5):
+            raise _CheckFailed(
+                "determinism",
+                f"rewards on coverage '{name}' change with the batch they are computed in "
+                f"(max diff {(part - out[:half]).abs().max().item():.3g}); each row's reward "
+                "must depend on that row only",
+            )
+    passed.append(CheckResult("determinism", "pass"))
+
+    passed.append(CheckResult("speed", "pass", _time_batch(reward, coverages, config)))
+
+
+def _time_batch(reward, coverages: list[tuple[str, Transitions]], config: ValidationConfig) -> str:
+    rows = Transitions.concatenate([t for _, t in coverages])
+    reps = -(-config.batch_size // len(rows))
+    index = torch.arange(len(rows) * reps, device=rows.device) % len(rows)
+    batch = rows[index[: config.batch_size]]
+    _call(reward, batch, f"a batch of {config.batch_size} rows")  # warm-up
+    best = float("inf")
+    for _ in range(config.timing_repeats):
+        start = time.perf_counter()
+        _call(reward, batch, f"a batch of {config.batch_size} rows")
+        best = min(best, time.perf_counter() - start)
+        if best > config.time_limit_s:
+            break
+    if best > config.time_limit_s:
+        raise _CheckFailed(
+            "speed",
+            f"one forward of {config.batch_size} rows took {best:.2f} s on {config.device}; "
+            f"the limit is {config.time_limit_s:.2f} s (make the model smaller or faster)",
+        )
+    return f"{best * 1e3:.1f} ms per {config.batch_size} rows (limit {config.time_limit_s:g} s)"
+
+
+def validate_many(
+    paths: list[str | Path], config: ValidationConfig | None = None
+) -> list[ValidationReport]:
+    """Validate each path independently; one failure never stops the others."""
+    return [validate_submission(p, config) for p in paths]
