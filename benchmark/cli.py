@@ -95,5 +95,47 @@ def leaderboard_build(results_dir, out_dir) -> None:
     click.echo(f"wrote {readme}\nwrote {site}")
 
 
+# --- MuJoCo experts (benchmark.experts) ----------------------------------------------
+
+
+@main.group()
+def experts() -> None:
+    """Train and evaluate the committed expert policies of the MuJoCo tasks."""
+
+
+@experts.command("train")
+@click.argument("task")
+@click.option("--timesteps", default=1_000_000, show_default=True, help="SAC environment steps (RL Zoo: 1e6).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--eval-every", default=10_000, show_default=True, help="Evaluate, keep the best checkpoint every N steps.")
+@click.option("--threads", default=1, show_default=True, help="torch CPU threads.")
+def experts_train(task, timesteps, seed, eval_every, threads) -> None:
+    """Train TASK's expert with SAC; the best checkpoint lands in experts/<name>/ as it trains."""
+    from benchmark import experts as ex
+
+    try:
+        spec = ex.train_task_expert(task, timesteps=timesteps, seed=seed, eval_every=eval_every, threads=threads)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"best checkpoint: step {spec.timesteps}, return {spec.eval_return_mean:.1f}; "
+               f"record it with `epic-bench experts eval {task} --write`")  # fmt: skip
+
+
+@experts.command("eval")
+@click.argument("task")
+@click.option("--episodes", default=10, show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Episode i is reset with seed+i.")
+@click.option("--write", is_flag=True, help="Record the return in the task TOML's [reference].")
+def experts_eval(task, episodes, seed, write) -> None:
+    """Ground-truth return (mean ± std) of TASK's committed expert."""
+    from benchmark import experts as ex
+
+    try:
+        values = ex.evaluate_task_expert(task, episodes=episodes, seed=seed, write=write)
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(" ".join(f"{k}={v}" for k, v in values.items()))
+
+
 if __name__ == "__main__":
     main()

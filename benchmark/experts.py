@@ -1,0 +1,329 @@
+"""Expert policies for the MuJoCo tasks: SAC training, export without pickle, loading.
+
+Training follows the RL Baselines3 Zoo SAC setting for HalfCheetah/Hopper
+(``hyperparams/sac.yml``: MlpPolicy [256, 256], learning_starts 10000, SB3 defaults
+otherwise: lr 3e-4, batch 256, buffer 1e6, tau 0.005, gamma 0.99, automatic entropy).
+The actor sees the observation *without* x (``obs[..., 1:]``), as the Zoo's policies do;
+x grows without bound and carries no information for running.
+
+An exported expert is a folder ``experts/<name>/`` with
+
+- ``actor.safetensors``: the deterministic actor's weights (latent MLP + mean head),
+- ``expert.json``: architecture, which obs entries the actor reads, action bounds,
+  training seed/steps and the evaluation return.
+
+Loading reads only those two files; nothing is unpickled. The deterministic action is
+``low + (tanh(mu(obs[..., dims])) + 1) / 2 * (high - low)``, SAC's ``predict(deterministic=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from benchmark.envs import mujoco as mujoco_envs
+
+EXPERTS_DIR = Path(__file__).resolve().parents[1] / "experts"
+Policy = Callable[[torch.Tensor], torch.Tensor]
+
+# RL Zoo hyperparams/sac.yml, HalfCheetah-v3 / Hopper-v3 (`*mujoco-defaults`).
+ZOO_SAC = {"learning_starts": 10_000, "policy_kwargs": {"net_arch": [256, 256]}}
+ZOO_TIMESTEPS = 1_000_000
+
+
+class DropX(gym.ObservationWrapper):
+    """Hide obs[0] (x) from the learner: the actor reads ``obs[1:]``."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        space = env.observation_space
+        self.observation_space = gym.spaces.Box(
+            low=space.low[1:], high=space.high[1:], dtype=space.dtype
+        )
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return observation[1:]
+
+
+@dataclass
+class ExpertSpec:
+    """What ``expert.json`` holds: enough to rebuild the actor and to audit it."""
+
+    env_id: str
+    obs_dim: int
+    act_dim: int
+    obs_dims_used: list[int]
+    net_arch: list[int]
+    activation: str
+    action_low: list[float]
+    action_high: list[float]
+    algo: str = "SAC"
+    seed: int = 0
+    timesteps: int = 0
+    eval_return_mean: float | None = None
+    eval_return_std: float | None = None
+    eval_episodes: int = 0
+    eval_seed: int | None = None
+
+
+class ExpertActor(nn.Module):
+    """SB3 SAC actor, deterministic: obs [B, obs_dim] -> acts [B, act_dim] in the action box."""
+
+    def __init__(self, spec: ExpertSpec):
+        super().__init__()
+        if spec.activation != "relu":
+            raise ValueError(f"unsupported activation {spec.activation!r} in expert.json")
+        layers: list[nn.Module] = []
+        width = len(spec.obs_dims_used)
+        for hidden in spec.net_arch:
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        self.latent_pi = nn.Sequential(*layers)
+        self.mu = nn.Linear(width, spec.act_dim)
+        self.register_buffer("obs_dims", torch.tensor(spec.obs_dims_used, dtype=torch.long))
+        self.register_buffer("low", torch.tensor(spec.action_low, dtype=torch.float32))
+        self.register_buffer("high", torch.tensor(spec.action_high, dtype=torch.float32))
+        self.obs_dim = spec.obs_dim
+
+    @torch.no_grad()
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        obs = torch.as_tensor(obs)
+        if obs.shape[-1] != self.obs_dim:
+            raise ValueError(
+                f"expert expects observations [B, {self.obs_dim}], got {tuple(obs.shape)}"
+            )
+        squeeze = obs.ndim == 1
+        x = obs.reshape(-1, self.obs_dim).index_select(-1, self.obs_dims).to(self.mu.weight)
+        unit = torch.tanh(self.mu(self.latent_pi(x)))
+        acts = self.low + (unit + 1.0) * 0.5 * (self.high - self.low)
+        return acts[0] if squeeze else acts
+
+
+def _weights_from_sb3(model) -> dict[str, torch.Tensor]:
+    """The actor's deterministic path from an SB3 SAC model (no log-std head, no critics)."""
+    actor = model.policy.actor
+    state = {f"latent_pi.{k}": v for k, v in actor.latent_pi.state_dict().items()}
+    state.update({f"mu.{k}": v for k, v in actor.mu.state_dict().items()})
+    return {k: v.detach().cpu().float().contiguous() for k, v in state.items()}
+
+
+def export_expert(model, spec: ExpertSpec, folder: Path) -> Path:
+    """Write ``actor.safetensors`` + ``expert.json`` atomically enough (tmp then rename)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp_w, tmp_j = folder / "actor.safetensors.tmp", folder / "expert.json.tmp"
+    save_file(_weights_from_sb3(model), str(tmp_w))
+    tmp_j.write_text(json.dumps(asdict(spec), indent=2) + "\n")
+    tmp_w.replace(folder / "actor.safetensors")
+    tmp_j.replace(folder / "expert.json")
+    return folder
+
+
+def read_spec(folder: Path) -> ExpertSpec:
+    return ExpertSpec(**json.loads((folder / "expert.json").read_text()))
+
+
+def load_expert(name_or_path: str | Path, device: str = "cpu") -> ExpertActor:
+    """Load ``experts/<name>/`` (or a folder path) into a deterministic torch policy."""
+    folder = Path(name_or_path)
+    if not folder.is_dir():
+        folder = EXPERTS_DIR / str(name_or_path)
+    missing = [f for f in ("actor.safetensors", "expert.json") if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"expert {str(name_or_path)!r} is missing {missing} in {folder}; "
+            "train it with `epic-bench experts train TASK`"
+        )
+    actor = ExpertActor(read_spec(folder))
+    actor.load_state_dict(load_file(str(folder / "actor.safetensors")), strict=False)
+    return actor.to(device).eval()
+
+
+def rollout_returns(
+    policy: Policy | None, params: dict[str, Any], episodes: int, seed: int
+) -> np.ndarray:
+    """Ground-truth returns of ``episodes`` full episodes; ``policy=None`` acts uniformly at random.
+
+    Episode i is reset with seed ``seed + i``, so the numbers are reproducible.
+    """
+    env = mujoco_envs.make_env(params, seed)
+    returns = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        env.action_space.seed(seed + i)
+        total, done = 0.0, False
+        while not done:
+            if policy is None:
+                act = env.action_space.sample()
+            else:
+                act = policy(torch.as_tensor(obs)[None]).numpy()[0]
+            obs, reward, terminated, truncated, _ = env.step(act)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    env.close()
+    return np.asarray(returns)
+
+
+def train_expert(
+    name: str,
+    params: dict[str, Any],
+    *,
+    timesteps: int = ZOO_TIMESTEPS,
+    seed: int = 0,
+    eval_every: int = 10_000,
+    eval_episodes: int = 3,
+    out_dir: Path = EXPERTS_DIR,
+    threads: int = 1,
+    log: Callable[[str], None] = print,
+    progress_bar: bool = False,
+) -> ExpertSpec:
+    """Train SAC (RL Zoo settings) and keep the best checkpoint under ``out_dir/name``.
+
+    Every ``eval_every`` steps the deterministic actor is exported to a candidate folder
+    and evaluated on ``eval_episodes`` episodes; the best so far replaces ``out_dir/name``,
+    so stopping the run at any time leaves a usable expert.
+    """
+    from stable_baselines3 import SAC
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    torch.set_num_threads(threads)
+    params = mujoco_envs.check_params(params)
+    env = DropX(mujoco_envs.make_env(params, seed))
+    model = SAC("MlpPolicy", env, seed=seed, verbose=0, device="cpu", **ZOO_SAC)
+
+    space = env.action_space
+    base_spec = dict(
+        env_id=params["id"],
+        obs_dim=env.observation_space.shape[0] + 1,
+        act_dim=space.shape[0],
+        obs_dims_used=list(range(1, env.observation_space.shape[0] + 1)),
+        net_arch=list(ZOO_SAC["policy_kwargs"]["net_arch"]),
+        activation="relu",
+        action_low=space.low.astype(float).tolist(),
+        action_high=space.high.astype(float).tolist(),
+        seed=seed,
+    )
+    best = {"mean": -math.inf}
+    final = out_dir / name
+    candidate = Path(tempfile.mkdtemp(prefix=f"expert-{name}-"))
+    start = time.time()
+
+    class EvalAndKeepBest(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.num_timesteps % eval_every:
+                return True
+            spec = ExpertSpec(**base_spec, timesteps=self.num_timesteps)
+            export_expert(self.model, spec, candidate)
+            eval_seed = 10_000 + seed
+            rets = rollout_returns(load_expert(candidate), params, eval_episodes, eval_seed)
+            spec.eval_return_mean, spec.eval_return_std = float(rets.mean()), float(rets.std())
+            spec.eval_episodes, spec.eval_seed = eval_episodes, eval_seed
+            rate = self.num_timesteps / (time.time() - start)
+            log(
+                f"[{name}] step {self.num_timesteps}: return {rets.mean():.1f} ± {rets.std():.1f} "
+                f"({rate:.0f} steps/s, best {best['mean']:.1f})"
+            )
+            if rets.mean() > best["mean"]:
+                best["mean"] = float(rets.mean())
+                export_expert(self.model, spec, final)
+                log(f"[{name}] new best exported to {final}")
+            return True
+
+    model.learn(total_timesteps=timesteps, callback=EvalAndKeepBest(), progress_bar=progress_bar)
+    return read_spec(final)
+
+
+def evaluate_expert(
+    name: str, params: dict[str, Any], episodes: int = 10, seed: int = 0
+) -> tuple[float, float]:
+    """Mean and std of the expert's ground-truth return over ``episodes`` seeded episodes."""
+    rets = rollout_returns(load_expert(name), params, episodes, seed)
+    return float(rets.mean()), float(rets.std())
+
+
+# --- task-level commands (``epic-bench experts train/eval TASK``) ----------------------
+
+
+def _task_expert(task_name: str) -> tuple[Any, dict[str, Any], str]:
+    from benchmark.tasks import load_task
+
+    task = load_task(task_name)
+    params = task.env_params["train"]
+    if task.family != "mujoco" or not params.get("expert"):
+        raise ValueError(
+            f"task {task.name!r} has no trainable MuJoCo expert (family {task.family!r}); "
+            "experts are trained for tasks whose [env.train] names `expert`"
+        )
+    return task, params, str(params["expert"])
+
+
+def write_reference(toml_path: Path, values: dict[str, float | int | str]) -> None:
+    """Set ``key = value`` lines in the ``[reference]`` table of a task file, in place.
+
+    A targeted text edit (no TOML writer round trip) so comments and layout survive;
+    the table is appended if the file has none.
+    """
+    lines = Path(toml_path).read_text().splitlines()
+    if "[reference]" not in (line.strip() for line in lines):
+        lines += ["", "[reference]"]
+    start = next(i for i, line in enumerate(lines) if line.strip() == "[reference]") + 1
+    end = next(
+        (i for i in range(start, len(lines)) if lines[i].lstrip().startswith("[")), len(lines)
+    )
+    body = [line for line in lines[start:end] if line.split("=")[0].strip() not in values]
+    while body and not body[-1].strip():
+        body.pop()
+    body += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    tail = lines[end:]
+    Path(toml_path).write_text(
+        "\n".join(lines[:start] + body + ([""] if tail else []) + tail) + "\n"
+    )
+
+
+def evaluate_task_expert(
+    task_name: str, episodes: int = 10, seed: int = 0, write: bool = False
+) -> dict[str, float | int | str]:
+    """Ground-truth return of a task's committed expert on its train env; optionally record it.
+
+    Returns (and with ``write`` stores in the task's ``[reference]``) expert_return_mean,
+    expert_return_std, expert_eval_episodes, expert_eval_seed, expert_train_timesteps,
+    expert_train_seed.
+    """
+    task, params, name = _task_expert(task_name)
+    spec = read_spec(EXPERTS_DIR / name)
+    rets = rollout_returns(load_expert(name), params, episodes, seed)
+    values: dict[str, float | int | str] = {
+        "expert_return_mean": round(float(rets.mean()), 2),
+        "expert_return_std": round(float(rets.std()), 2),
+        "expert_eval_episodes": episodes,
+        "expert_eval_seed": seed,
+        "expert_train_timesteps": spec.timesteps,
+        "expert_train_seed": spec.seed,
+    }
+    if write:
+        write_reference(task.path, values)
+    return values
+
+
+def train_task_expert(
+    task_name: str, timesteps: int = ZOO_TIMESTEPS, seed: int = 0, eval_every: int = 10_000,
+    threads: int = 1, progress_bar: bool = True,
+) -> ExpertSpec:  # fmt: skip
+    """Train the expert named in the task's ``[env.train]`` on its train env (``train_expert``)."""
+    _, params, name = _task_expert(task_name)
+    return train_expert(
+        name, params, timesteps=timesteps, seed=seed, eval_every=eval_every, threads=threads,
+        progress_bar=progress_bar,
+    )  # fmt: skip
