@@ -32,25 +32,39 @@ def _decode(onehot: torch.Tensor, name: str, size: int) -> torch.Tensor:
     return onehot.argmax(dim=1)
 
 
-def _terms(
-    rows: int, cols: int, goal: list[int] | None
-) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, ...]]:
-    """Decode a batch into (s index, at-goal indicator, normalized distance, moved indicator)."""
+def _table(
+    rows: int,
+    cols: int,
+    goal: list[int] | None,
+    goal_reward: float,
+    distance_weight: float,
+    control_cost: float,
+) -> torch.Tensor:
+    """The ground-truth formula (module docstring) as a table [S, A, S], float64."""
     goal_r, goal_c = goal if goal is not None else (rows - 1, cols - 1)
     d_max = max(rows + cols - 2, 1)
+    cells = torch.arange(rows * cols)
+    r2, c2 = cells // cols, cells % cols
+    at_goal = ((r2 == goal_r) & (c2 == goal_c)).double()
+    distance = ((r2 - goal_r).abs() + (c2 - goal_c).abs()).double() / d_max
+    moved = (torch.arange(5) != STAY).double()
+    per_next = goal_reward * at_goal - distance_weight * distance  # [S']
+    table = per_next[None, None, :] - control_cost * moved[None, :, None]
+    return table.expand(rows * cols, 5, rows * cols).contiguous()
 
-    def terms(obs, acts, next_obs):
-        s = _decode(obs, "obs", rows * cols)
-        s2 = _decode(next_obs, "next_obs", rows * cols)
-        a = _decode(acts, "acts", 5)
-        r2, c2 = s2 // cols, s2 % cols
+
+def _from_table(table: torch.Tensor) -> RewardFn:
+    """A RewardFn that looks (s, a, s') up in ``table`` [S, A, S]; one-hot inputs [B, S|A]."""
+    n_states, n_actions = table.shape[0], table.shape[1]
+
+    def reward(obs, acts, next_obs, dones):
+        s = _decode(obs, "obs", n_states)
+        a = _decode(acts, "acts", n_actions)
+        s2 = _decode(next_obs, "next_obs", n_states)
         dtype = obs.dtype if torch.is_floating_point(obs) else torch.float32
-        at_goal = ((r2 == goal_r) & (c2 == goal_c)).to(dtype)
-        distance = ((r2 - goal_r).abs() + (c2 - goal_c).abs()).to(dtype) / d_max
-        moved = (a != STAY).to(dtype)
-        return s, at_goal, distance, moved
+        return table.to(device=obs.device, dtype=dtype)[s, a, s2]
 
-    return terms
+    return reward
 
 
 def ground_truth(
@@ -62,13 +76,7 @@ def ground_truth(
     control_cost: float = 0.1,
 ) -> RewardFn:
     """Exactly what the gridworld environment pays (module docstring)."""
-    terms = _terms(rows, cols, goal)
-
-    def reward(obs, acts, next_obs, dones):
-        _, at_goal, distance, moved = terms(obs, acts, next_obs)
-        return goal_reward * at_goal - distance_weight * distance - control_cost * moved
-
-    return reward
+    return _from_table(_table(rows, cols, goal, goal_reward, distance_weight, control_cost))
 
 
 def no_control_cost(
@@ -98,8 +106,7 @@ def opposite(
     control_cost: float = 0.1,
 ) -> RewardFn:
     """The negated ground truth: wants the opposite (EPIC distance exactly 1)."""
-    base = ground_truth(rows, cols, goal, goal_reward, distance_weight, control_cost)
-    return lambda obs, acts, next_obs, dones: -base(obs, acts, next_obs, dones)
+    return _from_table(-_table(rows, cols, goal, goal_reward, distance_weight, control_cost))
 
 
 def potential(rows: int, cols: int, scale: float) -> torch.Tensor:
@@ -127,19 +134,9 @@ def shaped(
     ``discount`` must be the task's discount for the shaping to leave EPIC at 0; the task
     loader checks that it is.
     """
-    base = ground_truth(rows, cols, goal, goal_reward, distance_weight, control_cost)
-    terms = _terms(rows, cols, goal)
+    base = _table(rows, cols, goal, goal_reward, distance_weight, control_cost)
     phi = potential(rows, cols, potential_scale)
-
-    def reward(obs, acts, next_obs, dones):
-        s = terms(obs, acts, next_obs)[0]
-        s2 = next_obs.argmax(dim=1)
-        table = phi.to(
-            device=obs.device, dtype=obs.dtype if torch.is_floating_point(obs) else torch.float32
-        )
-        return base(obs, acts, next_obs, dones) + discount * table[s2] - table[s]
-
-    return reward
+    return _from_table(base + discount * phi[None, None, :] - phi[:, None, None])
 
 
 REWARDS: dict[str, Callable[..., RewardFn]] = {
