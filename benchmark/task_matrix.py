@@ -95,7 +95,7 @@ def _pairwise(task: Task, coverage: str, canon: dict, *, exact: bool) -> EpicMat
             except ValueError:  # a constant reward: the correlation is undefined
                 d = float("nan")
             distances[i, j] = distances[j, i] = d
-    for i, a in enumerate(names):  # the diagonal is 0 unless the reward is constant
+    for i in range(len(names)):  # the diagonal is 0 unless the reward is constant
         if np.isnan(distances[i]).sum() == len(names) - 1 and len(names) > 1:
             distances[i, i] = float("nan")
     return EpicMatrix(task.name, coverage, names, distances, exact=exact)
