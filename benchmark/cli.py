@@ -137,5 +137,209 @@ def experts_eval(task, episodes, seed, write) -> None:
     click.echo(" ".join(f"{k}={v}" for k, v in values.items()))
 
 
+
+# --- tasks and coverage (benchmark.tasks, benchmark.coverage, benchmark.task_matrix) ---
+
+
+def _load_task_or_exit(name: str):
+    from benchmark.tasks import TaskError, load_task
+
+    try:
+        return load_task(name)
+    except TaskError as e:
+        raise click.ClickException(str(e)) from e
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def tasks(ctx) -> None:
+    """List the registered tasks (one line each); see `tasks show NAME`, `tasks matrix NAME`."""
+    if ctx.invoked_subcommand is None:
+        from rich.console import Console
+
+        from benchmark.task_views import task_list_table
+
+        Console().print(task_list_table())
+
+
+@tasks.command("show")
+@click.argument("name")
+def tasks_show(name) -> None:
+    """Rewards, coverages, discount, env variants and budgets of task NAME."""
+    from rich.console import Console
+
+    from benchmark.task_views import task_detail
+
+    Console().print(task_detail(_load_task_or_exit(name)))
+
+
+@tasks.command("matrix")
+@click.argument("name")
+@click.option("--coverage", "coverage", default="random", show_default=True, help="Coverage distribution of the task.")
+@click.option("--n-transitions", default=4096, show_default=True, help="Transitions N_T from D_T.")
+@click.option("--n-samples", default=4096, show_default=True, help="Mean-term samples M from D_S, D_A.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--exact", is_flag=True, help="Exact EPIC from the tabular arrays (finite tasks only).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=".", show_default=True, help="Where the heatmap PNG goes.")
+def tasks_matrix(name, coverage, n_transitions, n_samples, seed, exact, out_dir) -> None:
+    """EPIC distance between every pair of task NAME's rewards: a table and a heatmap PNG."""
+    from rich.console import Console
+
+    from benchmark.task_matrix import epic_matrix, exact_epic_matrix, save_heatmap
+    from benchmark.task_views import matrix_table
+    from benchmark.tasks import TaskError
+
+    task = _load_task_or_exit(name)
+    try:
+        if exact:
+            matrix = exact_epic_matrix(task, coverage)
+        else:
+            matrix = epic_matrix(task, coverage, n_transitions=n_transitions, n_samples=n_samples, seed=seed)
+    except (TaskError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    Console().print(matrix_table(matrix))
+    click.echo(f"heatmap: {save_heatmap(matrix, out_dir)}")
+
+
+@main.group()
+def coverage() -> None:
+    """Coverage datasets (D_T, D_S, D_A samples), cached under $EPIC_BENCH_CACHE."""
+
+
+@coverage.command("build")
+@click.option("--task", "task_names", multiple=True, help="Only these tasks (repeatable; default all).")
+@click.option("--coverage", "coverages", multiple=True, help="Only these coverages (repeatable; default all of each task).")
+@click.option("--n-transitions", default=4096, show_default=True)
+@click.option("--n-samples", default=4096, show_default=True)
+@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
+def coverage_build(task_names, coverages, n_transitions, n_samples, seeds) -> None:
+    """Precompute and cache coverage samples, with a progress bar."""
+    from benchmark.coverage import build_cache, cache_root
+    from benchmark.tasks import TaskError
+
+    try:
+        paths = build_cache(list(task_names) or None, list(coverages) or None,
+                            n_transitions=n_transitions, n_samples=n_samples, seeds=seeds)
+    except (TaskError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{len(paths)} coverage samples cached under {cache_root() / 'coverage'}")
+
+
+# --- submissions and baselines (benchmark.submissions, benchmark.baselines) -----------
+
+
+def _validation_config(trust_pickle, time_limit, batch_size, n_transitions):
+    from benchmark.submissions import ValidationConfig
+
+    return ValidationConfig(n_transitions=n_transitions, batch_size=batch_size,
+                            time_limit_s=time_limit, trust_pickle=trust_pickle)  # fmt: skip
+
+
+_check_options = [
+    click.option("--trust-pickle", is_flag=True, help="Allow imitation-pickle models (runs their code)."),
+    click.option("--time-limit", default=1.0, show_default=True, help="Seconds allowed per forward of --batch-size rows."),
+    click.option("--batch-size", default=4096, show_default=True, help="Rows in the timed forward."),
+    click.option("--n-transitions", default=256, show_default=True, help="Transitions per coverage for the output checks."),
+]
+
+
+def _with_check_options(f):
+    for option in reversed(_check_options):
+        f = option(f)
+    return f
+
+
+@main.command()
+@click.argument("submission_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@_with_check_options
+def validate(submission_dirs, trust_pickle, time_limit, batch_size, n_transitions) -> None:
+    """Check submission folders: schema, files, sha256, safe loading, outputs, speed."""
+    from benchmark.submissions import validate_many
+
+    config = _validation_config(trust_pickle, time_limit, batch_size, n_transitions)
+    reports = validate_many(list(submission_dirs), config)
+    for report in reports:
+        click.echo(report.format())
+    failed = [r.name for r in reports if not r.passed]
+    click.echo(f"{len(reports) - len(failed)}/{len(reports)} valid" + (f"; invalid: {', '.join(failed)}" if failed else ""))
+    if failed:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--from-imitation", "source", required=True, type=click.Path(dir_okay=False), help="A reward net saved by imitation (torch.save).")
+@click.option("--task", required=True, help="The task it was trained on (epic-bench tasks).")
+@click.option("--name", required=True, help="Submission name: lowercase letters, digits, dashes.")
+@click.option("--method", default="unspecified", show_default=True, help="How it was learned, e.g. 'preference comparisons'.")
+@click.option("--author", "authors", multiple=True, help="Author name (repeatable).")
+@click.option("--description", default=None, help="One or two sentences about the model.")
+@click.option("--paper", default=None, help="Link to a paper, if any.")
+@click.option("--format", "prefer", type=click.Choice(["state-dict", "torch-export"]), default="state-dict", show_default=True,
+              help="state-dict when the net is a known architecture (falls back to torch-export).")
+@click.option("--root", type=click.Path(file_okay=False), default="submissions", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing folder of that name.")
+@_with_check_options
+def submit(source, task, name, method, authors, description, paper, prefer, root, overwrite, trust_pickle,
+           time_limit, batch_size, n_transitions) -> None:  # fmt: skip
+    """Turn an imitation reward net into a safe, validated submission folder."""
+    from benchmark.submissions import SubmissionError, submit_from_imitation
+
+    try:
+        result = submit_from_imitation(
+            source, task=task, name=name, root=root, trust_pickle=trust_pickle, method=method,
+            authors=list(authors) or None, description=description, paper=paper, prefer=prefer,
+            overwrite=overwrite, config=_validation_config(False, time_limit, batch_size, n_transitions),
+        )  # fmt: skip
+    except SubmissionError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(result.report.format())
+    click.echo(result.instructions())
+    if not result.report.passed:
+        raise SystemExit(1)
+
+
+@main.command("submissions")
+@click.option("--root", type=click.Path(file_okay=False), default="submissions", show_default=True)
+@click.option("--check", is_flag=True, help="Run every validation check (loads each model), not only schema + sha256.")
+@_with_check_options
+def submissions_cmd(root, check, trust_pickle, time_limit, batch_size, n_transitions) -> None:
+    """List submissions with task, method, format and validity."""
+    from benchmark.submissions import submissions_table
+
+    try:
+        table, all_valid = submissions_table(root, _validation_config(trust_pickle, time_limit, batch_size, n_transitions), full=check)
+    except FileNotFoundError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(table)
+    if not all_valid:
+        raise SystemExit(1)
+
+
+@main.group()
+def baselines() -> None:
+    """Baseline reward models trained with imitation (written to submissions/)."""
+
+
+@baselines.command("train")
+@click.option("--method", required=True, type=click.Choice(["preferences", "airl", "regression", "sanity"]))
+@click.option("--task", "task_names", required=True, multiple=True, help="Task (repeatable).")
+@click.option("--budget", default="standard", show_default=True, help="smoke or standard (see benchmark/baselines/*.py).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--root", type=click.Path(file_okay=False), default="submissions", show_default=True)
+def baselines_train(method, task_names, budget, seed, root) -> None:
+    """Train a baseline reward model per task and write its submission folder."""
+    from benchmark.baselines import train_baseline
+    from benchmark.submissions import SubmissionError
+    from benchmark.tasks import TaskError
+
+    for task in task_names:
+        try:
+            written = train_baseline(method, task, budget=budget, seed=seed, root=root)
+        except (TaskError, ValueError, SubmissionError) as e:
+            raise click.ClickException(str(e)) from e
+        for sub in written:
+            click.echo(f"wrote {sub.path} ({sub.format}, sha256 {sub.sha256[:12]})")
+
+
 if __name__ == "__main__":
     main()

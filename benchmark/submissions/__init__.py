@@ -30,6 +30,7 @@ from benchmark.submissions.validation import (
     CheckResult,
     ValidationConfig,
     ValidationReport,
+    submissions_table,
     validate_many,
     validate_submission,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "sha256_file",
     "shaping_potential",
     "submit_from_imitation",
+    "submissions_table",
     "validate_many",
     "validate_submission",
     "write_submission",

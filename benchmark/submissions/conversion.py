@@ -97,6 +97,19 @@ class Conversion:
     report: ValidationReport
     folder: Path
 
+    def instructions(self) -> str:
+        """What the user does next: commit the folder and open a pull request."""
+        if not self.report.passed:
+            return f"{self.folder} was written but does not validate; fix the failures above."
+        files = " ".join(str(p) for p in sorted(self.folder.iterdir()))
+        return (
+            f"{self.folder} is a valid submission. Edit authors/description/method in its "
+            "submission.toml if needed (editing the TOML does not change model.sha256), then:\n"
+            f"    git add {files}\n"
+            f'    git commit -m "Add submission {self.folder.name}"\n'
+            "and open a pull request."
+        )
+
 
 def submit_from_imitation(
     source: str | Path,

@@ -13,13 +13,20 @@ speed (one forward of ``batch_size`` rows under ``time_limit_s``).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from benchmark.data import Transitions
-from benchmark.submissions.spec import Submission, SubmissionError, load_submission
+from benchmark.submissions.spec import (
+    SUBMISSION_FILE,
+    Submission,
+    SubmissionError,
+    load_submission,
+)
 
 SPEC_CHECKS = ("schema", "task", "file", "sha256")
 MODEL_CHECKS = ("load", "run", "shape", "dtype", "finite", "determinism", "speed")
@@ -82,6 +89,10 @@ class ValidationConfig:
     seed: int = 0
     device: str = "cpu"
     trust_pickle: bool = False
+    # torch threads for the model checks. One by default: a reward net's forward over a
+    # few thousand rows is fastest single-threaded on a shared machine, where OpenMP
+    # hand-offs between busy cores cost more than the matmuls (measured 100x on 2 cores).
+    threads: int | None = 1
 
 
 class _CheckFailed(Exception):
@@ -98,6 +109,9 @@ def validate_submission(
     config = config or ValidationConfig()
     path = Path(path)
     report = ValidationReport(name=path.name, path=path)
+    if not (path / SUBMISSION_FILE).is_file() and path.name != SUBMISSION_FILE:
+        _fail_from(report, "file", f"{path / SUBMISSION_FILE} does not exist", before="skip")
+        return report
     try:
         submission = load_submission(path)
     except SubmissionError as exc:
@@ -109,7 +123,8 @@ def validate_submission(
     report.results[-1] = CheckResult("sha256", "pass", submission.sha256[:16] + "…")
     passed: list[CheckResult] = []
     try:
-        _model_checks(submission, config, passed)
+        with _threads(config.threads):
+            _model_checks(submission, config, passed)
     except _CheckFailed as exc:
         report.results += passed
         _fail_from(report, exc.check, exc.detail)
@@ -118,13 +133,27 @@ def validate_submission(
     return report
 
 
-def _fail_from(report: ValidationReport, check: str, detail: str) -> None:
-    """Mark ``check`` failed, the checks before it that have no result passed, the rest skipped."""
+@contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch threads, restoring the caller's setting afterwards."""
+    if n is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _fail_from(report: ValidationReport, check: str, detail: str, before: str = "pass") -> None:
+    """Mark ``check`` failed, the checks before it without a result ``before``, the rest skipped."""
     done = {r.check for r in report.results}
     index = CHECKS.index(check)
     for c in CHECKS[:index]:
         if c not in done:
-            report.results.append(CheckResult(c, "pass"))
+            report.results.append(CheckResult(c, before))
     report.results.append(CheckResult(check, "fail", detail))
     report.results += [CheckResult(c, "skip") for c in CHECKS[index + 1 :]]
 
@@ -242,3 +271,36 @@ def validate_many(
 ) -> list[ValidationReport]:
     """Validate each path independently; one failure never stops the others."""
     return [validate_submission(p, config) for p in paths]
+
+
+def submissions_table(
+    root: str | Path = "submissions", config: ValidationConfig | None = None, full: bool = False
+) -> tuple[str, bool]:
+    """A text table of every submission under ``root`` with task, method, format, validity.
+
+    ``full=False`` checks schema, task, file and sha256 only (fast, loads no model);
+    ``full=True`` runs every check. Returns (table, all_valid).
+    """
+    from benchmark.submissions.spec import scan_submissions
+
+    rows = [("NAME", "TASK", "METHOD", "FORMAT", "VALID")]
+    all_valid = True
+    for entry in scan_submissions(root):
+        if isinstance(entry, SubmissionError):
+            rows.append((entry.submission, "?", "?", "?", f"no: {entry.check}: {entry.message}"))
+            all_valid = False
+            continue
+        verdict = "yes"
+        if full:
+            report = validate_submission(entry.path, config)
+            if not report.passed:
+                first = report.failures[0]
+                verdict = f"no: {first.check}: {first.detail}"
+                all_valid = False
+        rows.append((entry.name, entry.task, entry.method, entry.format, verdict))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4]
+        for r in rows
+    ]
+    return "\n".join(lines), all_valid
