@@ -1,0 +1,214 @@
+"""Normalized Potential Equivalence Class distance (NPEC), a baseline from
+Gleave et al., "Quantifying Differences in Reward Functions" (ICLR 2021, §4).
+
+Two rewards are equivalent, R ≡ R_A, when R = λ R_A + γ Φ(s') − Φ(s) for some scale
+λ > 0 and potential Φ: they induce the same optimal policies. With the L^p distance
+under the transition distribution D_T,
+
+    D_{L^p,D}(R, R') = (E_{(s,a,s') ~ D_T} |R(s,a,s') − R'(s,a,s')|^p)^{1/p},
+
+the paper defines (Definition 4.2) the unnormalized premetric as the distance from
+R_B to the closest member of R_A's equivalence class,
+
+    D^U_NPEC(R_A, R_B) = inf_{λ > 0, Φ} D_{L^p,D}(λ R_A + γ Φ(s') − Φ(s), R_B),
+
+and normalizes it by the same quantity for the zero reward, whose class is all
+potential shapings (so the denominator is the distance from R_B to the nearest
+shaping, which equals ‖R_B‖ when R_B has no shaping component):
+
+    D_NPEC(R_A, R_B) = D^U_NPEC(R_A, R_B) / D^U_NPEC(Zero, R_B),   or 0 if that is 0.
+
+No square root or other power is applied on top: the L^p norm already carries the
+1/p. Letting λ → 0 shows D^U(R_A, R_B) ≤ D^U(Zero, R_B), so D_NPEC ∈ [0, 1]. We use
+p = 2, as the paper's experiments (least-squares regression).
+
+Caveats, as the paper says: NPEC is asymmetric (source R_A is transformed, target R_B
+is not) and not a metric; it is invariant to shaping and rescaling of the *source*
+only; and it needs an optimisation. (For p = 2 both infima are least-squares
+projections onto the shapings, and D_NPEC reduces to the sine of the angle between the
+two rewards' components orthogonal to the shapings — 1 when that angle is obtuse —
+which happens to be symmetric; for p ≠ 2 it is not.) Here both infima are found by Adam over Φ (an MLP
+over observations, or a linear map — a table for one-hot observations) and
+λ = exp(log λ), seeded and with a bounded number of steps, so the result is an upper
+bound on the true infimum ratio up to optimisation error. The numerator is capped by
+the fitted denominator, since λ → 0 attains it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from benchmark.data import RewardFn, as_transitions
+from benchmark.metrics.epic import (
+    DEFAULT_DISCOUNT,
+    DEFAULT_MAX_BATCH,
+    _check_discount,
+    _check_weights,
+    evaluate_reward,
+)
+
+DEFAULT_STEPS = 2000
+DEFAULT_LR = 1e-2
+DEFAULT_HIDDEN = (64, 64)
+POTENTIALS = ("mlp", "linear")
+# D^U_NPEC(Zero, R_B) below this fraction of R_B's RMS counts as zero: R_B is a
+# potential shaping up to optimisation error, and the paper defines D_NPEC = 0 there.
+ZERO_TOLERANCE = 1e-6
+
+
+def make_potential(
+    obs_dim: int, kind: str = "mlp", hidden: Sequence[int] = DEFAULT_HIDDEN
+) -> nn.Module:
+    """Φ: ``[B, obs_dim]`` -> ``[B]``; "linear" is a table when observations are one-hot."""
+    if kind == "linear":
+        layers: list[nn.Module] = [nn.Linear(obs_dim, 1)]
+    elif kind == "mlp":
+        layers, width = [], obs_dim
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, 1))
+    else:
+        raise ValueError(f"potential must be one of {POTENTIALS}, got {kind!r}")
+    return nn.Sequential(*layers, nn.Flatten(0))
+
+
+def fit_equivalent_residual(
+    source: torch.Tensor | None,
+    target: torch.Tensor,
+    obs: torch.Tensor,
+    next_obs: torch.Tensor,
+    *,
+    discount: float,
+    weights: torch.Tensor,
+    p: float = 2.0,
+    potential: str = "mlp",
+    hidden: Sequence[int] = DEFAULT_HIDDEN,
+    steps: int = DEFAULT_STEPS,
+    lr: float = DEFAULT_LR,
+    seed: int = 0,
+    progress: bool = False,
+) -> float:
+    """inf over λ > 0 and Φ of D_{L^p}(λ·source + γΦ(s') − Φ(s), target), by Adam.
+
+    Args:
+        source: ``[N]`` R_A at the transitions, or None for the zero reward (no λ).
+        target: ``[N]`` R_B at the transitions.
+        obs, next_obs: ``[N, obs_dim]`` flattened s and s'.
+        weights: ``[N]`` D_T probabilities (sum to 1).
+
+    Returns:
+        The fitted L^p distance (evaluated after the last step).
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        phi = make_potential(obs.shape[1], potential, hidden).to(obs.device, obs.dtype)
+    log_scale = torch.zeros((), device=obs.device, dtype=obs.dtype, requires_grad=True)
+    params = list(phi.parameters()) + ([log_scale] if source is not None else [])
+    opt = torch.optim.Adam(params, lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: 0.5 * (1 + math.cos(math.pi * i / steps))
+    )
+
+    def residual() -> torch.Tensor:
+        r = discount * phi(next_obs) - phi(obs) - target
+        if source is not None:
+            r = r + log_scale.exp() * source
+        return (weights * r.abs().pow(p)).sum()
+
+    for _ in tqdm(range(steps), desc="NPEC fit", disable=not progress, leave=False):
+        opt.zero_grad()
+        loss = residual()
+        loss.backward()
+        opt.step()
+        sched.step()
+    with torch.no_grad():
+        return float(residual().pow(1.0 / p))
+
+
+def npec_distance(
+    source: RewardFn,
+    target: RewardFn,
+    *,
+    transitions: Any,
+    discount: float = DEFAULT_DISCOUNT,
+    weights: Any = None,
+    p: float = 2.0,
+    potential: str = "mlp",
+    hidden: Sequence[int] = DEFAULT_HIDDEN,
+    steps: int = DEFAULT_STEPS,
+    lr: float = DEFAULT_LR,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    progress: bool = False,
+) -> float:
+    """D_NPEC(source, target) under the transitions' distribution (see module docstring).
+
+    Args:
+        source: R_A, the reward transformed by λ > 0 and potential shaping.
+        target: R_B, the reward approximated.
+        transitions: N draws from D_T (our or imitation's Transitions); dones are
+            ignored, as in EPIC.
+        discount: γ in [0, 1] of the shaping γΦ(s') − Φ(s).
+        weights: optional ``[N]`` importance weights of the transitions.
+        p: the L^p norm, p >= 1 (2 by default, as the paper's experiments).
+        potential: "mlp" (hidden layer widths ``hidden``) or "linear" (a table for
+            one-hot observations).
+        steps, lr: Adam steps (full batch, cosine-decayed lr) for each of the two fits.
+        seed: initialisation seed of Φ (same seed, same number).
+        device: where to fit; default the transitions' device.
+
+    Returns:
+        D_NPEC in [0, 1]; 0 when the target is itself a potential shaping (the
+        paper's convention for a zero denominator).
+    """
+    _check_discount(discount)
+    if not p >= 1:
+        raise ValueError(f"p must be >= 1 (an L^p norm), got {p}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if potential not in POTENTIALS:
+        raise ValueError(f"potential must be one of {POTENTIALS}, got {potential!r}")
+    t = as_transitions(transitions)
+    if len(t) < 2:
+        raise ValueError(f"transitions must hold at least 2 rows, got {len(t)}")
+    dev = torch.device(device) if device is not None else t.device
+    kw = dict(use_dones=False, device=dev, max_batch=max_batch)
+    r_a = evaluate_reward(source, t, name="source", **kw)
+    r_b = evaluate_reward(target, t, name="target", **kw)
+    n = len(t)
+    w = (
+        torch.full((n,), 1.0 / n, dtype=torch.float64, device=dev)
+        if weights is None
+        else torch.as_tensor(_check_weights(weights, n), device=dev)
+    )
+    w = w / w.sum()
+    # Standardise scales (D_NPEC is invariant to both: λ absorbs R_A's, and the ratio
+    # R_B's) so that one learning rate suits every reward.
+    scale_a = float((w * r_a.pow(2)).sum().sqrt())
+    scale_b = float((w * r_b.pow(2)).sum().sqrt())
+    if scale_b == 0.0:
+        return 0.0
+    source_n = r_a / scale_a if scale_a > 0 else None
+    target_n = r_b / scale_b
+    obs = t.obs.reshape(n, -1).to(dev, torch.float64)
+    next_obs = t.next_obs.reshape(n, -1).to(dev, torch.float64)
+    fit = dict(
+        discount=float(discount), weights=w, p=p, potential=potential, hidden=hidden,
+        steps=steps, lr=lr, seed=seed, progress=progress,
+    )  # fmt: skip
+    with torch.enable_grad():
+        denominator = fit_equivalent_residual(None, target_n, obs, next_obs, **fit)
+        if denominator <= ZERO_TOLERANCE:  # R_B is (numerically) a pure shaping
+            return 0.0
+        if source_n is None:  # R_A ≡ Zero: its class is just the shapings
+            return 1.0
+        numerator = fit_equivalent_residual(source_n, target_n, obs, next_obs, **fit)
+    return float(min(1.0, max(0.0, min(numerator, denominator) / denominator)))
