@@ -175,12 +175,29 @@ def tasks_show(name) -> None:
 
 @tasks.command("matrix")
 @click.argument("name")
-@click.option("--coverage", "coverage", default="random", show_default=True, help="Coverage distribution of the task.")
+@click.option(
+    "--coverage",
+    "coverage",
+    default="random",
+    show_default=True,
+    help="Coverage distribution of the task.",
+)
 @click.option("--n-transitions", default=4096, show_default=True, help="Transitions N_T from D_T.")
-@click.option("--n-samples", default=4096, show_default=True, help="Mean-term samples M from D_S, D_A.")
+@click.option(
+    "--n-samples", default=4096, show_default=True, help="Mean-term samples M from D_S, D_A."
+)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--exact", is_flag=True, help="Exact EPIC from the tabular arrays (finite tasks only).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=".", show_default=True, help="Where the heatmap PNG goes.")
+@click.option(
+    "--exact", is_flag=True, help="Exact EPIC from the tabular arrays (finite tasks only)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Where the heatmap PNG goes.",
+)
 def tasks_matrix(name, coverage, n_transitions, n_samples, seed, exact, out_dir) -> None:
     """EPIC distance between every pair of task NAME's rewards: a table and a heatmap PNG."""
     from rich.console import Console
@@ -194,7 +211,9 @@ def tasks_matrix(name, coverage, n_transitions, n_samples, seed, exact, out_dir)
         if exact:
             matrix = exact_epic_matrix(task, coverage)
         else:
-            matrix = epic_matrix(task, coverage, n_transitions=n_transitions, n_samples=n_samples, seed=seed)
+            matrix = epic_matrix(
+                task, coverage, n_transitions=n_transitions, n_samples=n_samples, seed=seed
+            )
     except (TaskError, ValueError) as e:
         raise click.ClickException(str(e)) from e
     Console().print(matrix_table(matrix))
@@ -207,8 +226,15 @@ def coverage() -> None:
 
 
 @coverage.command("build")
-@click.option("--task", "task_names", multiple=True, help="Only these tasks (repeatable; default all).")
-@click.option("--coverage", "coverages", multiple=True, help="Only these coverages (repeatable; default all of each task).")
+@click.option(
+    "--task", "task_names", multiple=True, help="Only these tasks (repeatable; default all)."
+)
+@click.option(
+    "--coverage",
+    "coverages",
+    multiple=True,
+    help="Only these coverages (repeatable; default all of each task).",
+)
 @click.option("--n-transitions", default=4096, show_default=True)
 @click.option("--n-samples", default=4096, show_default=True)
 @click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
@@ -218,8 +244,13 @@ def coverage_build(task_names, coverages, n_transitions, n_samples, seeds) -> No
     from benchmark.tasks import TaskError
 
     try:
-        paths = build_cache(list(task_names) or None, list(coverages) or None,
-                            n_transitions=n_transitions, n_samples=n_samples, seeds=seeds)
+        paths = build_cache(
+            list(task_names) or None,
+            list(coverages) or None,
+            n_transitions=n_transitions,
+            n_samples=n_samples,
+            seeds=seeds,
+        )
     except (TaskError, ValueError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"{len(paths)} coverage samples cached under {cache_root() / 'coverage'}")

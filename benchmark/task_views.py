@@ -1,0 +1,95 @@
+"""Terminal views of tasks for ``epic-bench tasks``: rich tables, no computation."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from benchmark.task_matrix import EpicMatrix
+from benchmark.tasks import Task, list_tasks, load_task
+
+
+def task_list_table() -> Table:
+    """One line per registered task: name, version, family, discount, horizon, description."""
+    table = Table(title="epic-bench tasks")
+    for column in ("task", "version", "family", "discount", "horizon", "description"):
+        table.add_column(column)
+    for name in list_tasks():
+        task = load_task(name)
+        table.add_row(
+            name,
+            str(task.version),
+            task.family,
+            f"{task.discount:g}",
+            str(task.horizon),
+            task.description,
+        )
+    return table
+
+
+def task_detail(task: Task) -> Group:
+    """Rewards, coverages, env variants, budgets and references of one task."""
+    head = Text.assemble(
+        (task.name, "bold"),
+        f"  v{task.version}  family {task.family}  discount {task.discount:g}  horizon {task.horizon}\n",
+        task.description,
+    )
+    rewards = Table(title="rewards")
+    rewards.add_column("name")
+    rewards.add_column("factory")
+    rewards.add_column("parameters")
+    for name in task.reward_names:
+        spec = task._rewards[name]
+        params = ", ".join(f"{k}={v}" for k, v in spec.params.items())
+        rewards.add_row(name, spec.factory, params)
+
+    coverages = Table(title="coverage distributions")
+    for column in ("name", "policy", "epsilon", "n_envs"):
+        coverages.add_column(column)
+    for name in task.coverage_names:
+        spec = task._coverages[name]
+        epsilon = f"{spec.epsilon:g}" if spec.policy == "mixture" else "-"
+        coverages.add_row(name, spec.policy, epsilon, str(spec.n_envs))
+
+    variants = Table(title="environment variants (reoptimization transfer is scored in test)")
+    variants.add_column("variant")
+    variants.add_column("parameters")
+    for variant, params in task.env_params.items():
+        shown = {k: v for k, v in params.items() if k not in ("horizon", "discount")}
+        variants.add_row(variant, ", ".join(f"{k}={v}" for k, v in shown.items()))
+
+    budgets = Table(title="transfer budgets")
+    for column in (
+        "budget",
+        "algorithm",
+        "total_timesteps",
+        "n_envs",
+        "eval_episodes",
+        "hyperparams",
+    ):
+        budgets.add_column(column)
+    for name, b in task.budgets.items():
+        hyper = ", ".join(f"{k}={v}" for k, v in b.hyperparams.items()) or "-"
+        budgets.add_row(
+            name, b.algorithm, f"{b.total_timesteps:,}", str(b.n_envs), str(b.eval_episodes), hyper
+        )
+
+    parts = [head, rewards, coverages, variants, budgets]
+    if task.reference:
+        parts.append(Text("reference: " + ", ".join(f"{k}={v}" for k, v in task.reference.items())))
+    return Group(*parts)
+
+
+def matrix_table(matrix: EpicMatrix) -> Table:
+    """The pairwise EPIC distances as a table; n/a where a reward is constant on the sample."""
+    kind = "exact" if matrix.exact else "sampled"
+    table = Table(title=f"EPIC distance, {matrix.task} / {matrix.coverage} coverage ({kind})")
+    table.add_column("")
+    for name in matrix.names:
+        table.add_column(name, justify="right")
+    for i, name in enumerate(matrix.names):
+        cells = ["n/a" if np.isnan(d) else f"{d:.3f}" for d in matrix.distances[i]]
+        table.add_row(name, *cells)
+    return table
