@@ -251,8 +251,14 @@ def test_sb3_ppo_trains_on_the_vec_env():
     from stable_baselines3 import PPO
 
     venv = pm.make_vec_env(TRAIN, n=4, seed=0)
-    model = PPO("MlpPolicy", venv, n_steps=32, batch_size=64, n_epochs=1, seed=0, device="cpu")
-    model.learn(total_timesteps=256)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny nets: extra threads only spin on a shared machine
+    try:
+        model = PPO("MlpPolicy", venv, n_steps=32, batch_size=64, n_epochs=1, seed=0, device="cpu")
+        model.learn(total_timesteps=256)
+    finally:
+        torch.set_num_threads(threads)
+    assert model.num_timesteps == 256
     acts, _ = model.predict(venv.reset(), deterministic=True)
     assert acts.shape == (4, 2)
 

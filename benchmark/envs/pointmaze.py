@@ -212,7 +212,9 @@ def expert_policy(params: Mapping[str, Any] | None = None, device: str = "cpu") 
     While the straight line to the goal is blocked by the wall, it steers for a
     point above the middle of the gap (or below it, if the wall is in the way of
     that too); once the line is clear, for the goal.
-    Force = mass * (kp (target - pos) - kd vel) + mass * drag * vel, clipped.
+    Force = mass * (kp (target - pos) - kd vel) + mass * drag * vel, clipped; kp = 4,
+    kd = 3 were the best of a small grid. ``device`` is accepted for the contract;
+    the policy runs on the device of the observations it is given.
     """
     p = resolve_params(params)
     lo, hi = wall_extent(p["gap"])
