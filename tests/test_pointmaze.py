@@ -235,3 +235,25 @@ def test_rewards_keep_dtype_and_bad_input_gets_clear_errors():
         )
     with pytest.raises(ValueError, match="unknown env parameter"):
         mz.PointMazeCore(2, {"wall": "left"})
+
+
+def test_sb3_sac_trains_on_the_vec_env():
+    from stable_baselines3 import SAC
+
+    venv = mz.make_vec_env(TEST, n=2, seed=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny nets: extra threads only spin on a shared machine
+    try:
+        model = SAC(
+            "MlpPolicy",
+            venv,
+            learning_starts=32,
+            batch_size=32,
+            buffer_size=1000,
+            seed=0,
+            device="cpu",
+        )
+        model.learn(total_timesteps=128)
+    finally:
+        torch.set_num_threads(threads)
+    assert model.num_timesteps == 128 and model.replay_buffer.size() == 64  # 2 envs x 64 steps
