@@ -402,9 +402,15 @@ def _validate_inputs(
             "have the same length M: pair j is used together as (a_j, s'_j)"
         )
     w = None if weights is None else _check_weights(weights, n)
+    # When the reward modules share one parameter dtype, convert the inputs once here
+    # rather than every batch (e.g. float64 numpy data for a float32 net).
+    dtypes = {p[1] for p in map(_module_placement, rewards) if p is not None}
+    if len(dtypes) == 1:
+        dtype = dtypes.pop()
+        t = Transitions(*(x.to(dev, dtype) for x in (t.obs, t.acts, t.next_obs, t.dones)))
+        return _Inputs(t, s.to(dtype), a.to(dtype), float(discount), w, max_batch, dev)
     t = t.to(dev)
-    dtype = t.obs.dtype
-    return _Inputs(t, s.to(dtype), a.to(t.acts.dtype), float(discount), w, max_batch, dev)
+    return _Inputs(t, s.to(t.obs.dtype), a.to(t.acts.dtype), float(discount), w, max_batch, dev)
 
 
 def _canonicalize_many(
@@ -492,15 +498,16 @@ def _mean_over_samples(
         acts_tile = a_samp[j0:j1].repeat(c, *([1] * (a_samp.ndim - 1)))
         next_tile = s_samp[j0:j1].repeat(c, *([1] * (s_samp.ndim - 1)))
         dones = torch.zeros(c * width, dtype=s_samp.dtype, device=inputs.device)
+        obs_buffer = torch.empty(
+            c * width, *states.shape[1:], dtype=states.dtype, device=inputs.device
+        )
         for u0 in range(0, n_states, c):
             u1 = min(n_states, u0 + c)
             rows = (u1 - u0) * width
-            obs_rep = (
-                states[u0:u1]
-                .unsqueeze(1)
-                .expand(u1 - u0, width, *states.shape[1:])
-                .reshape(rows, *states.shape[1:])
-            )
+            # Each state repeated `width` times, written into a reused buffer (no
+            # allocation per chunk).
+            obs_rep = obs_buffer[:rows]
+            obs_rep.view(u1 - u0, width, *states.shape[1:]).copy_(states[u0:u1].unsqueeze(1))
             for k, (reward, name) in enumerate(zip(rewards, names, strict=True)):
                 out = _call_reward(
                     reward,

@@ -1,0 +1,227 @@
+"""Throughput of the sample-based EPIC estimator against the forward passes it cannot avoid.
+
+An MLP reward (2 hidden layers of 256, HalfCheetah-sized obs 18 / acts 6) is compared
+with a second MLP, N_T transitions and M mean-term samples. Timed in one run,
+interleaved over repetitions (the machine is shared), medians reported:
+
+  (a) bare:       2·N_T·M forward passes of each reward in batches of ``max_batch`` rows
+                  on prebuilt inputs — the naive evaluation count of the mean terms;
+  (b) contiguous: `epic_distance` on trajectories with next_obs[t] = obs[t+1], where
+                  deduplication needs only ~N_T distinct states (target (b)/(a) <= 0.6);
+  (c) unrelated:  `epic_distance` on independent (s, s') pairs, 2·N_T distinct states:
+                  everything beyond (a) is overhead (target (c)/(a) <= 1.05);
+  (d) naive loop: per transition, evaluate both rewards at the transition and on M rows
+                  for s and for s'; a few hundred transitions timed, extrapolated to N_T.
+
+Prints the ratios and writes JSON to bench/results/epic_throughput.json.
+
+    .venv/bin/python bench/epic_throughput.py --n-transitions 1024 --n-samples 1024
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from benchmark.data import Transitions
+from benchmark.metrics.epic import DEFAULT_MAX_BATCH, epic_distance
+
+OBS_DIM, ACT_DIM, HIDDEN = 18, 6, 256
+
+
+class MLPReward(nn.Module):
+    """R(s, a, s') = MLP([s, a, s']): ``[B, 18], [B, 6], [B, 18], [B] -> [B]``."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.net = nn.Sequential(
+            nn.Linear(2 * OBS_DIM + ACT_DIM, HIDDEN),
+            nn.ReLU(),
+            nn.Linear(HIDDEN, HIDDEN),
+            nn.ReLU(),
+            nn.Linear(HIDDEN, 1),
+        )
+
+    def forward(self, obs, acts, next_obs, dones):
+        return self.net(torch.cat([obs, acts, next_obs], dim=1)).squeeze(1)
+
+
+def contiguous_transitions(n: int, episode_length: int, gen: torch.Generator) -> Transitions:
+    """Random-walk episodes of ``episode_length`` steps: next_obs[t] == obs[t+1] within one."""
+    parts, left = [], n
+    while left > 0:
+        steps = min(left, episode_length)
+        walk = torch.cumsum(0.1 * torch.randn(steps + 1, OBS_DIM, generator=gen), dim=0)
+        dones = torch.zeros(steps)
+        dones[-1] = 1.0
+        acts = torch.rand(steps, ACT_DIM, generator=gen) * 2 - 1
+        parts.append(Transitions(walk[:-1], acts, walk[1:], dones))
+        left -= steps
+    return Transitions.concatenate(parts)
+
+
+def unrelated_transitions(n: int, gen: torch.Generator) -> Transitions:
+    return Transitions(
+        torch.randn(n, OBS_DIM, generator=gen),
+        torch.rand(n, ACT_DIM, generator=gen) * 2 - 1,
+        torch.randn(n, OBS_DIM, generator=gen),
+        torch.zeros(n),
+    )
+
+
+def time_bare(rewards, rows: int, max_batch: int, gen: torch.Generator) -> float:
+    """(a): ``rows`` forward passes of each reward in batches of ``max_batch``."""
+    obs = torch.randn(max_batch, OBS_DIM, generator=gen)
+    acts = torch.rand(max_batch, ACT_DIM, generator=gen)
+    nxt = torch.randn(max_batch, OBS_DIM, generator=gen)
+    dones = torch.zeros(max_batch)
+    start = time.perf_counter()
+    with torch.no_grad():
+        for r0 in range(0, rows, max_batch):
+            b = min(max_batch, rows - r0)
+            for reward in rewards:
+                reward(obs[:b], acts[:b], nxt[:b], dones[:b])
+    return time.perf_counter() - start
+
+
+def time_epic(
+    rewards, transitions, state_samples, action_samples, max_batch
+) -> tuple[float, float]:
+    start = time.perf_counter()
+    d = epic_distance(
+        *rewards,
+        transitions=transitions,
+        state_samples=state_samples,
+        action_samples=action_samples,
+        discount=0.99,
+        max_batch=max_batch,
+    )
+    return time.perf_counter() - start, d
+
+
+def time_naive(rewards, transitions, state_samples, action_samples, n_loop: int) -> float:
+    """(d): one transition at a time, mean terms recomputed for s and s' (extrapolate)."""
+    m = state_samples.shape[0]
+    zeros_m = torch.zeros(m)
+    start = time.perf_counter()
+    with torch.no_grad():
+        for i in range(n_loop):
+            t = transitions[i : i + 1]
+            for reward in rewards:
+                r = reward(t.obs, t.acts, t.next_obs, torch.zeros(1))
+                m_s = reward(t.obs.expand(m, -1), action_samples, state_samples, zeros_m).mean()
+                m_n = reward(
+                    t.next_obs.expand(m, -1), action_samples, state_samples, zeros_m
+                ).mean()
+                _ = r + 0.99 * m_n - m_s
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n-transitions", type=int, default=4096)
+    parser.add_argument("--n-samples", type=int, default=4096)
+    parser.add_argument("--episode-length", type=int, default=1000, help="HalfCheetah's time limit")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--naive-transitions", type=int, default=200)
+    parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--output", type=Path, default=Path(__file__).parent / "results" / "epic_throughput.json"
+    )
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    gen = torch.Generator().manual_seed(args.seed)
+    n, m = args.n_transitions, args.n_samples
+    rewards = [MLPReward(args.seed).eval(), MLPReward(args.seed + 1).eval()]
+    contiguous = contiguous_transitions(n, args.episode_length, gen)
+    unrelated = unrelated_transitions(n, gen)
+    state_samples = torch.randn(m, OBS_DIM, generator=gen)
+    action_samples = torch.rand(m, ACT_DIM, generator=gen) * 2 - 1
+    n_loop = min(args.naive_transitions, n)
+    distinct_contiguous = torch.unique(
+        torch.cat([contiguous.obs, contiguous.next_obs]), dim=0
+    ).shape[0]
+
+    times: dict[str, list[float]] = {"bare": [], "contiguous": [], "unrelated": [], "naive": []}
+    distances: dict[str, float] = {}
+    for _ in tqdm(range(args.repeats), desc="repetitions"):
+        times["bare"].append(time_bare(rewards, 2 * n * m, args.max_batch, gen))
+        t, distances["contiguous"] = time_epic(
+            rewards, contiguous, state_samples, action_samples, args.max_batch
+        )
+        times["contiguous"].append(t)
+        t, distances["unrelated"] = time_epic(
+            rewards, unrelated, state_samples, action_samples, args.max_batch
+        )
+        times["unrelated"].append(t)
+        times["naive"].append(
+            time_naive(rewards, unrelated, state_samples, action_samples, n_loop) * n / n_loop
+        )
+
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ratios = {
+        "contiguous_over_bare": med["contiguous"] / med["bare"],
+        "unrelated_over_bare": med["unrelated"] / med["bare"],
+        "naive_over_bare": med["naive"] / med["bare"],
+    }
+    targets = {"contiguous_over_bare": 0.6, "unrelated_over_bare": 1.05}
+    rows_per_s = 2 * 2 * n * m / med["bare"]
+    print(
+        f"N_T = {n}, M = {m}, episode length {args.episode_length}, max_batch {args.max_batch}, "
+        f"{args.threads} threads, {args.repeats} interleaved repeats (medians)"
+    )
+    print(f"distinct states, contiguous: {distinct_contiguous} of {2 * n}")
+    print(f"(a) bare forward passes   {med['bare']:8.2f} s   ({rows_per_s:,.0f} rows/s)")
+    print(
+        f"(b) epic, contiguous      {med['contiguous']:8.2f} s   (b)/(a) = {ratios['contiguous_over_bare']:.3f}  target <= 0.6"
+    )
+    print(
+        f"(c) epic, unrelated       {med['unrelated']:8.2f} s   (c)/(a) = {ratios['unrelated_over_bare']:.3f}  target <= 1.05"
+    )
+    print(
+        f"(d) naive loop (extrap.)  {med['naive']:8.2f} s   (d)/(a) = {ratios['naive_over_bare']:.3f}  ({n_loop} transitions timed)"
+    )
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": "epic_throughput",
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "reward": f"MLP {2 * OBS_DIM + ACT_DIM}-{HIDDEN}-{HIDDEN}-1",
+        "device": "cpu",
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "distinct_states_contiguous": distinct_contiguous,
+        "naive_transitions_timed": n_loop,
+        "times_s": times,
+        "median_s": med,
+        "ratios": ratios,
+        "targets": targets,
+        "meets_targets": {k: ratios[k] <= v for k, v in targets.items()},
+        "bare_rows_per_s": rows_per_s,
+        "distances": distances,
+        "bare_rows": 2 * n * m * len(rewards),
+        "mean_term_chunks": math.ceil(2 * n / max(1, args.max_batch // m)),
+    }
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
