@@ -326,6 +326,7 @@ class EvaluationSummary:
     files: list[Path] = field(default_factory=list)
     wall_time_s: float = 0.0
     values: list[dict[str, Any]] = field(default_factory=list)  # metric, value per ok row
+    grid: Any = None  # DataFrame: the newest ok store row of every grid unit (now or earlier)
 
 
 def evaluate(
@@ -384,7 +385,25 @@ def evaluate(
         writer.close()
         summary.files = list(writer.files)
         summary.wall_time_s = time.perf_counter() - start
+    summary.grid = grid_results(units, results_dir)
     return summary
+
+
+def grid_results(units: Sequence[Unit], results_dir: str | Path = DEFAULT_RESULTS_DIR):
+    """The newest ``ok`` row in the store of each unit of the grid, as a DataFrame.
+
+    Transfer units contribute their ``transfer`` and ``transfer_train`` rows.
+    """
+    from benchmark.results import read_results, unit_key
+
+    df = read_results(results_dir)
+    df = df[df["status"] == STATUS_OK].sort_values("timestamp")
+    keys = {u.key() for u in units}
+    as_unit = df.assign(metric=df["metric"].replace({"transfer_train": "transfer"}))
+    mask = [unit_key(r) in keys for r in as_unit.to_dict("records")]
+    rows = df[mask]
+    return rows.drop_duplicates(["submission_sha256", "task", "metric", "coverage", "seed", "budget",
+                                 "n_transitions", "n_samples"], keep="last")  # fmt: skip
 
 
 def summary_text(summary: EvaluationSummary) -> str:
@@ -393,13 +412,13 @@ def summary_text(summary: EvaluationSummary) -> str:
         f"run {summary.run_id}: {summary.total} units, {summary.skipped} already in the store "
         f"(skipped), {summary.ok} ok, {len(summary.failed)} failed, {summary.wall_time_s:.1f} s"
     ]
-    means: dict[tuple[str, str], list[float]] = {}
-    for v in summary.values:
-        means.setdefault((v["task"], v["metric"]), []).append(v["value"])
-    for (task, metric), values in sorted(means.items()):
-        lines.append(
-            f"  {task:<14} {metric:<15} mean {sum(values) / len(values):.4f} over {len(values)} units"
-        )
+    if summary.grid is not None and len(summary.grid):
+        lines.append("  mean over coverages and seeds (this run and earlier ones in the store):")
+        groups = summary.grid.groupby(["task", "metric", "submission"])["value"]
+        for (task, metric, submission), values in groups:
+            lines.append(
+                f"    {task:<12} {metric:<15} {submission:<32} {values.mean():.4f}  ({len(values)} units)"
+            )
     for label, error in summary.failed:
         lines.append(f"  FAILED {label}: {error}")
     for path in summary.files:

@@ -161,6 +161,9 @@ def test_cli_evaluate_logs_offline_wandb_and_leaderboard_reads_it(
 
     again = runner.invoke(main, args, catch_exceptions=False)
     assert "6 already in the store" in again.output
+    # The summary still reports the grid's values, read back from the store.
+    shaped_line = next(line for line in again.output.splitlines() if "gw-shaped" in line)
+    assert "0.0000" in shaped_line and "(2 units)" in shaped_line
 
     board = runner.invoke(main, ["leaderboard", "--format", "csv"], catch_exceptions=False)
     lines = board.output.strip().splitlines()
