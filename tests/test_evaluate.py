@@ -182,3 +182,26 @@ def test_cli_rejects_unknown_task(submissions):
         ["evaluate", "--task", "atlantis", "--submissions-root", str(submissions), "--no-wandb"],
     )
     assert result.exit_code == 2 and "unknown task 'atlantis'" in result.output
+
+
+def test_ctrl_c_keeps_finished_units_and_leaves_no_half_file(submissions, tmp_path, monkeypatch):
+    subs = ev.select_submissions(root=submissions)
+    units = ev.expand_grid(subs, metrics=["epic"], coverages=["random"], seeds=2, **SMALL)
+    real = ev._compute
+    calls = []
+
+    def interrupted_on_third(unit, device, trust_pickle):  # Ctrl-C while unit 3 runs
+        calls.append(unit)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(unit, device, trust_pickle)
+
+    monkeypatch.setattr(ev, "_compute", interrupted_on_third)
+    results = tmp_path / "r"
+    with pytest.raises(KeyboardInterrupt):
+        ev.evaluate(units, results_dir=results, wandb=False, progress=False, flush_every_units=100)
+    assert len(read_results(results)) == 2
+    assert [p.name for p in results.iterdir() if not p.name.endswith(".parquet")] == []
+    monkeypatch.setattr(ev, "_compute", real)
+    resumed = ev.evaluate(units, results_dir=results, wandb=False, progress=False)
+    assert resumed.skipped == 2 and resumed.ok == len(units) - 2
