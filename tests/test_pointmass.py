@@ -278,3 +278,18 @@ def test_step_from_matches_the_core_from_arbitrary_states():
 def test_task_level_keys_are_accepted():
     core = pm.PointMassCore(2, {"horizon": 7, "discount": 0.99, "mass": 2.0})
     assert core.horizon == 7 and core.params["mass"] == 2.0 and "discount" not in core.params
+
+
+def test_partial_reset_restarts_only_masked_copies_and_their_clocks():
+    core = pm.PointMassCore(4, {"horizon": 5}, seed=0)
+    core.reset()
+    for _ in range(3):
+        core.step(torch.ones(4, 2))
+    before = core.state.clone()
+    mask = torch.tensor([True, False, True, False])
+    obs = core.reset(mask)
+    assert torch.equal(obs[~mask], before[~mask]) and (obs[mask, 2:4] == 0).all()
+    assert not torch.equal(obs[mask], before[mask])
+    ends = [core.step(torch.zeros(4, 2)).truncated.tolist() for _ in range(5)]
+    assert ends[1] == [False, True, False, True]  # unmasked copies hit 5 steps first
+    assert ends[4] == [True, False, True, False]  # masked copies restarted 3 steps later

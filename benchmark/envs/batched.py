@@ -105,7 +105,10 @@ class BatchedCore(ABC):
         self.act_low = torch.as_tensor(self.action_space.low, dtype=dtype, device=self.device)
         self.act_high = torch.as_tensor(self.action_space.high, dtype=dtype, device=self.device)
         self.state = torch.zeros(n, self.obs_dim, dtype=dtype, device=self.device)
-        self.elapsed = torch.zeros(n, dtype=torch.long, device=self.device)
+        # Step counters live on the host: the time limit is deterministic, and checking
+        # it there spares a device->host sync per step on CUDA.
+        self.elapsed = np.zeros(n, dtype=np.int64)
+        self._no_done = torch.zeros(n, dtype=torch.bool, device=self.device)
 
     @property
     def obs_dim(self) -> int:
@@ -145,13 +148,14 @@ class BatchedCore(ABC):
         """
         if mask is None:
             self.state = self.initial_obs(self.n)
-            self.elapsed.zero_()
+            self.elapsed[:] = 0
         else:
-            k = int(mask.sum())
+            host_mask = mask.cpu().numpy().astype(bool)
+            k = int(host_mask.sum())
             if k:
                 self.state = self.state.clone()
-                self.state[mask] = self.initial_obs(k)
-                self.elapsed[mask] = 0
+                self.state[mask.to(self.device)] = self.initial_obs(k)
+                self.elapsed[host_mask] = 0
         return self.state.clone()
 
     def step(self, actions: torch.Tensor) -> CoreStep:
@@ -167,12 +171,16 @@ class BatchedCore(ABC):
             )
         acts = torch.maximum(torch.minimum(acts, self.act_high), self.act_low)
         next_obs, reward = self.transition(self.state, acts)
-        self.elapsed = self.elapsed + 1
-        truncated = self.elapsed >= self.horizon
-        terminated = torch.zeros_like(truncated)
         self.state = next_obs
-        obs = self.reset(truncated) if bool(truncated.any()) else next_obs.clone()
-        return CoreStep(next_obs, reward, terminated, truncated, obs)
+        self.elapsed += 1
+        ended = self.elapsed >= self.horizon
+        if ended.any():
+            truncated = torch.from_numpy(ended).to(self.device)
+            obs = self.reset(truncated)
+        else:
+            truncated = self._no_done.clone()
+            obs = next_obs.clone()
+        return CoreStep(next_obs, reward, self._no_done.clone(), truncated, obs)
 
 
 class CoreEnv(gym.Env):
