@@ -120,6 +120,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(
+            "--device cuda: no CUDA device visible to torch here; run with --device cpu"
+        )
 
     gen = torch.Generator(device=device).manual_seed(0)
     core_actions = torch.rand(64, args.n, 2, generator=gen, device=device) * 2 - 1
