@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from benchmark import coverage as cov
-from benchmark.tasks import load_task
+from benchmark.tasks import list_tasks, load_task
 
 NT = 4000  # 8 envs x 500 steps = 25 whole episodes of 20 steps each
 
@@ -130,3 +130,62 @@ def test_build_cache_writes_every_file(grid, cache_dir):
     )
     assert len(paths) == 4 * 2
     assert all(p.is_file() for p in paths)
+
+
+@pytest.mark.parametrize("name", list_tasks())
+def test_every_task_coverage_is_ordered_seeded_and_shaped(name):
+    """The CoverageSample contract on real rollouts of every family (small sizes)."""
+    task = load_task(name)
+    policy = "mixture" if "mixture" in task.coverage_names else "random"
+    a = task.coverage(policy).sample(96, 40, seed=3, cache=False)
+    b = task.coverage(policy).sample(96, 40, seed=3, cache=False)
+    t = a.transitions
+    obs_shape = (task.observation_space.n,) if task.tabular else task.observation_space.shape
+    act_shape = (task.action_space.n,) if task.tabular else task.action_space.shape
+    assert t.obs.shape == t.next_obs.shape == (96, *obs_shape)
+    assert t.acts.shape == (96, *act_shape) and t.dones.shape == (96,)
+    assert a.state_samples.shape == (40, *obs_shape) and a.action_samples.shape == (40, *act_shape)
+    cont = t.dones[:-1] == 0
+    assert torch.equal(t.next_obs[:-1][cont], t.obs[1:][cont])
+    assert torch.equal(t.obs, b.transitions.obs) and torch.equal(a.action_samples, b.action_samples)
+
+
+@pytest.mark.parametrize("name", ["pointmass", "pointmaze"])
+def test_uniform_coverage_of_a_bounded_box_fills_it(name):
+    task = load_task(name)
+    s = task.coverage("uniform").sample(2000, 500, seed=0, cache=False)
+    low = torch.as_tensor(task.observation_space.low)
+    high = torch.as_tensor(task.observation_space.high)
+    obs = s.transitions.obs
+    assert ((obs >= low) & (obs <= high)).all() and (s.transitions.dones == 0).all()
+    # uniform: each coordinate's mean is the box centre, its spread (high-low)/sqrt(12)
+    np.testing.assert_allclose(obs.mean(0), (low + high) / 2, atol=0.06 * (high - low).max())
+    np.testing.assert_allclose(obs.std(0), (high - low) / 12**0.5, rtol=0.1)
+    acts = s.transitions.acts
+    assert acts.min() >= -1 and acts.max() <= 1 and acts.std(0).min() > 0.5
+
+
+def test_sampled_epic_on_a_coverage_sample_estimates_the_exact_epic(grid):
+    """What the arrays are for: epic_distance on samples -> epic_distance_tabular."""
+    from benchmark.metrics.epic import epic_distance, epic_distance_tabular
+
+    s = grid.coverage("expert").sample(4000, 2000, seed=0, cache=False)
+    exact_cov = grid.tabular.coverage["expert"]
+    for other in ("sparse", "no_control_cost", "opposite"):
+        exact = epic_distance_tabular(
+            grid.tabular.rewards["ground_truth"],
+            grid.tabular.rewards[other],
+            state_dist=exact_cov.state_dist,
+            action_dist=exact_cov.action_dist,
+            transition_dist=exact_cov.transition_dist,
+            discount=grid.discount,
+        )
+        sampled = epic_distance(
+            grid.reward("ground_truth"),
+            grid.reward(other),
+            transitions=s.transitions,
+            state_samples=s.state_samples,
+            action_samples=s.action_samples,
+            discount=grid.discount,
+        )
+        assert sampled == pytest.approx(exact, abs=0.01), other
