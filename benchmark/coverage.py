@@ -200,13 +200,18 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "epic-bench"
 
 
+# Bump when the sampling code changes what a (task file, coverage, sizes, seed) produces.
+CACHE_FORMAT = 1
+
+
 def cache_path(task: Task, coverage: str, n_transitions: int, n_samples: int, seed: int) -> Path:
     """Cache file; the key holds task version, a hash of its TOML, coverage, sizes and seed."""
+    key = hashlib.sha256(f"{task.toml_sha256}:{CACHE_FORMAT}".encode()).hexdigest()[:12]
     return (
         cache_root()
         / "coverage"
         / f"{task.name}-v{task.version}"
-        / f"{coverage}-nt{n_transitions}-m{n_samples}-seed{seed}-{task.toml_sha256[:12]}.safetensors"
+        / f"{coverage}-nt{n_transitions}-m{n_samples}-seed{seed}-{key}.safetensors"
     )
 
 
