@@ -24,6 +24,7 @@ task the exact counterparts are the average visitation over the horizon (``Tabul
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import warnings
