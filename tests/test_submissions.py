@@ -380,6 +380,36 @@ def test_submit_from_imitation_makes_a_safe_valid_submission(tmp_path, task, row
     assert [s.name for s in list_submissions(root)] == ["my-net"]
 
 
+def _as_imitation_scripts_build_it(task):
+    """imitation's scripts: RunningNorm input layer, NormalizedRewardNet output wrapper."""
+    from imitation.rewards.reward_nets import NormalizedRewardNet
+    from imitation.util.networks import RunningNorm
+
+    torch.manual_seed(3)
+    base = BasicRewardNet(
+        task.observation_space, task.action_space, normalize_input_layer=RunningNorm
+    )
+    t = task.coverage("random").sample(128, 8, 1).transitions
+    base.train()
+    base(t.obs, t.acts, t.next_obs, t.dones)  # updates the running statistics
+    return NormalizedRewardNet(base, RunningNorm).eval(), base
+
+
+def test_submit_unwraps_normalized_nets_and_keeps_running_norm_statistics(tmp_path, task, rows):
+    wrapped, base = _as_imitation_scripts_build_it(task)
+    source = tmp_path / "reward_net.pt"
+    torch.save(wrapped, source)
+    conversion = submit_from_imitation(
+        source, task="gridworld", name="normed", root=tmp_path, trust_pickle=True, config=FAST
+    )
+    sub = conversion.submission
+    assert conversion.report.passed and sub.format == "state-dict"
+    assert sub.model.options["normalize_input_layer"] == "RunningNorm"
+    with torch.no_grad():  # forward of the wrapper is the base's forward
+        torch.testing.assert_close(sub.load_reward()(*rows), base(*rows))
+        torch.testing.assert_close(sub.load_reward()(*rows), wrapped(*rows))
+
+
 def test_submit_falls_back_to_torch_export_for_unknown_architectures(tmp_path, task, rows):
     torch.manual_seed(2)
     net = CustomRewardNet(task.observation_space, task.action_space).eval()
