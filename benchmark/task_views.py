@@ -41,7 +41,7 @@ def task_detail(task: Task) -> Group:
     rewards.add_column("factory")
     rewards.add_column("parameters")
     for name in task.reward_names:
-        spec = task._rewards[name]
+        spec = task.reward_specs[name]
         params = ", ".join(f"{k}={v}" for k, v in spec.params.items())
         rewards.add_row(name, spec.factory, params)
 
@@ -49,7 +49,7 @@ def task_detail(task: Task) -> Group:
     for column in ("name", "policy", "epsilon", "n_envs"):
         coverages.add_column(column)
     for name in task.coverage_names:
-        spec = task._coverages[name]
+        spec = task.coverage_specs[name]
         epsilon = f"{spec.epsilon:g}" if spec.policy == "mixture" else "-"
         coverages.add_row(name, spec.policy, epsilon, str(spec.n_envs))
 

@@ -153,6 +153,8 @@ class Task:
                 "name", f"is {self.name!r} but the file is {self.path.name}; they must match"
             )
         self.version: int = c.value(data, "version", "", int)
+        if self.version < 1:
+            raise c.fail("version", f"must be a positive integer, got {self.version}")
         self.description: str = c.value(data, "description", "", str)
         self.discount: float = c.value(data, "discount", "", (int, float))
         if not 0.0 < self.discount <= 1.0:
@@ -283,6 +285,16 @@ class Task:
     def coverage_names(self) -> list[str]:
         return list(self._coverages)
 
+    @property
+    def reward_specs(self) -> dict[str, RewardSpec]:
+        """Factory name and parameters of each reward, as declared in the file."""
+        return dict(self._rewards)
+
+    @property
+    def coverage_specs(self) -> dict[str, CoverageSpec]:
+        """Policy, epsilon and n_envs of each coverage, as declared in the file."""
+        return dict(self._coverages)
+
     def reward(self, name: str, device: str = "cpu") -> RewardFn:
         """The named reward as a batched RewardFn: (obs, acts, next_obs, dones) -> [B]."""
         if name not in self._rewards:
@@ -358,7 +370,11 @@ def list_tasks(root: str | Path | None = None) -> list[str]:
 def load_task(name: str | Path, root: str | Path | None = None) -> Task:
     """Load and validate a task by name (from ``root``) or by the path of its TOML file."""
     candidate = Path(name)
-    if candidate.suffix == ".toml" and candidate.is_file():
+    if candidate.suffix == ".toml":
+        if not candidate.is_file():
+            raise TaskError(
+                f"no task file at {candidate}; pass a task name {list_tasks(root)} or a TOML path"
+            )
         return Task(candidate)
     directory = Path(root) if root is not None else default_root()
     path = directory / f"{name}.toml"

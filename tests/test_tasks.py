@@ -84,6 +84,11 @@ def test_unknown_names_list_the_valid_ones():
         task.make_env(0, "validation")
 
 
+def test_missing_task_file_path_is_named(tmp_path):
+    with pytest.raises(TaskError, match="no task file at"):
+        load_task(tmp_path / "absent.toml")
+
+
 def test_budgets_are_frozen():
     budget = load_task("gridworld").budgets["smoke"]
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -121,6 +126,7 @@ def _write(tmp_path, text: str, name: str = "gridworld"):
         (lambda s: s.replace("discount = 0.9\n", "", 1), "discount", "missing"),
         (lambda s: s.replace("discount = 0.9\n", 'discount = "high"\n', 1), "discount", "must be"),
         (lambda s: s.replace("horizon = 20", "horizon = 20.5"), "horizon", "must be int"),
+        (lambda s: s.replace("version = 1", "version = 0"), "version", "positive"),
         (lambda s: s.replace("version = 1", "version = 1\nseeds = 3"), "seeds", "unknown key"),
         (
             lambda s: s.replace('family = "gridworld"', 'family = "tetris"'),
