@@ -279,7 +279,8 @@ class Task:
 
     @property
     def reward_names(self) -> list[str]:
-        return list(self._rewards)
+        """``ground_truth`` first, then the others in file order."""
+        return ["ground_truth", *(n for n in self._rewards if n != "ground_truth")]
 
     @property
     def coverage_names(self) -> list[str]:
