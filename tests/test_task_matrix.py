@@ -61,16 +61,15 @@ def test_sampled_gridworld_matrix_converges_to_the_exact_one(coverage):
 def test_every_task_shaped_is_near_zero_and_opposite_is_farthest(name):
     task = load_task(name)
     assert name in OPPOSITE, f"add the opposite reward of task {name!r} to OPPOSITE"
-    # Small samples keep this fast. Random rollouts of the locomotion tasks start slow, so
-    # forward velocity varies little and `backward` shares the control cost: ~0.9, not 1.
+    # Small samples keep this fast (M only sets how well the mean term is estimated).
     small = task.tabular is None
     m = epic_matrix(
-        task, "random", n_transitions=1024 if small else 4000, n_samples=256 if small else 1000
+        task, "random", n_transitions=1024 if small else 4000, n_samples=64 if small else 1000
     )
     _check_pseudometric(m.distances)
     gt = m.distances[m.names.index("ground_truth")]
     assert m["ground_truth", "shaped"] < 0.02
-    assert m["ground_truth", OPPOSITE[name]] > 0.75
+    assert m["ground_truth", OPPOSITE[name]] > 0.8
     assert m["ground_truth", OPPOSITE[name]] == np.nanmax(gt)
 
 
