@@ -270,12 +270,13 @@ def _compute(unit: Unit, device: str, trust_pickle: bool) -> list[dict[str, Any]
     if unit.metric == "npec":
         from benchmark.metrics.npec import npec_distance
 
-        value = npec_distance(reward, truth, transitions=sample.transitions, discount=task.discount)
+        value = npec_distance(reward, truth, transitions=sample.transitions, discount=task.discount,
+                             seed=unit.seed, device=device)  # fmt: skip
         return [{"metric": "npec", "value": float(value)}]
     if unit.metric == "erc":
         from benchmark.metrics.erc import erc_distance
 
-        value = erc_distance(reward, truth, transitions=sample.transitions)
+        value = erc_distance(reward, truth, transitions=sample.transitions, device=device)
         return [{"metric": "erc", "value": float(value)}]
     raise EvaluationError(f"unknown metric {unit.metric!r}")
 
