@@ -1,0 +1,470 @@
+"""Reoptimization transfer: train a policy on the learned reward, score it on the ground truth.
+
+The procedure, top to bottom (CleanRL style), for one (task, budget, seed, variant):
+
+1. Train a policy with stable-baselines3 (``budget.algorithm``: PPO or SAC, as the
+   RL Zoo picks per task) in the task's ``variant`` environment (``test`` by default:
+   changed dynamics) with the reward replaced by the learned ``RewardFn``, evaluated
+   in one batched call per vectorized step (`benchmark.reward_wrapper`).
+2. Roll out the deterministic policy for a fixed, seeded set of evaluation episodes
+   and average the environment's own (ground-truth) undiscounted episode return: R.
+3. Normalize: (R − R_random) / (R_gt − R_random), where R_random is a uniformly
+   random policy on the same evaluation episodes and R_gt the return of a policy
+   trained on the ground-truth reward with the same algorithm, budget and seed.
+   Both references are cached per (task version, variant, budget, seed).
+
+Tabular tasks (``task.tabular`` not None, ``algorithm = "value_iteration"``) are
+reoptimized exactly instead: see `benchmark.metrics.tabular_transfer`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO, SAC
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+from benchmark.data import RewardFn
+from benchmark.metrics import tabular_transfer
+from benchmark.reward_wrapper import LearnedRewardVecEnv
+
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
+VARIANTS = ("train", "test")
+# Bump when the evaluation protocol changes (it is part of the reference cache key).
+PROTOCOL_VERSION = 1
+# Evaluation episodes use seeds far from the training envs' seeds.
+EVAL_SEED_OFFSET = 1_000_003
+# |R_gt − R_random| at or below this (relative to the returns' scale) means the budget
+# learned nothing: the normalized score would be a division by ~0.
+DEGENERATE_TOLERANCE = 1e-6
+# hyperparams keys that configure our wrappers (as in RL Zoo's yaml), not the SB3 constructor.
+WRAPPER_KEYS = ("normalize_reward",)
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """One reoptimization-transfer score.
+
+    ``ground_truth_return``, ``random_return`` and ``reference_return`` are mean
+    undiscounted ground-truth episode returns over the evaluation episodes (tabular
+    tasks: exact discounted values, see `tabular_transfer`). ``normalized`` is
+    (R − R_random) / (R_gt − R_random): 0 = random policy, 1 = ground-truth-trained;
+    NaN where the budget's ground-truth training did not beat random.
+    """
+
+    task: str
+    ground_truth_return: float
+    normalized: float
+    random_return: float
+    reference_return: float
+    variant: str
+    budget: str
+    seed: int
+    algorithm: str
+    timesteps: int
+    eval_episodes: int
+    wall_time_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TransferSummary:
+    """Scores over several seeds with a bootstrap CI of the mean normalized score."""
+
+    results: list[TransferResult]
+    normalized_mean: float
+    ci_low: float
+    ci_high: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "normalized_mean": self.normalized_mean,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def transfer_score(
+    reward: RewardFn,
+    task: Any,
+    *,
+    budget: str | Any = "smoke",
+    seed: int = 0,
+    device: str = "cpu",
+    variant: str = "test",
+    progress: bool = False,
+    use_cache: bool = True,
+) -> TransferResult:
+    """Train on ``reward`` in ``task``'s ``variant`` env and score the policy on the ground truth.
+
+    Args:
+        reward: the learned RewardFn ``(obs, acts, next_obs, dones) -> [B]``.
+        task: a `benchmark.tasks.Task` (or a task name).
+        budget: a name in ``task.budgets`` ("smoke", "standard", "full") or a Budget.
+        seed: seeds training and (offset) the evaluation episodes.
+        device: "cpu" or "cuda": where the env (if batched), policy and reward run.
+        variant: "test" (changed dynamics, the leaderboard's ``transfer``) or "train".
+        progress: show a progress bar while training.
+        use_cache: reuse cached reference returns (R_random, R_gt).
+    """
+    task = _resolve_task(task)
+    budget_name, budget_obj = _resolve_budget(task, budget)
+    _check_variant(variant)
+    start = time.perf_counter()
+    if budget_obj.algorithm == "value_iteration":
+        r, r_random, r_ref = _tabular_returns(reward, task, variant, device)
+    else:
+        r_random, r_ref = reference_returns(
+            task, budget_name, seed=seed, device=device, variant=variant, progress=progress,
+            use_cache=use_cache,
+        )  # fmt: skip
+        start = time.perf_counter()  # the submission's own cost, references excluded
+        model = train_policy(task, reward, budget_obj, seed=seed, device=device, variant=variant,
+                             progress=progress)  # fmt: skip
+        r = evaluate_policy(task, model, budget_obj, seed=seed, device=device, variant=variant)
+    return TransferResult(
+        task=task.name,
+        ground_truth_return=r,
+        normalized=normalized_score(r, r_random, r_ref, context=f"{task.name}/{budget_name}"),
+        random_return=r_random,
+        reference_return=r_ref,
+        variant=variant,
+        budget=budget_name,
+        seed=seed,
+        algorithm=budget_obj.algorithm,
+        timesteps=int(budget_obj.total_timesteps),
+        eval_episodes=int(budget_obj.eval_episodes),
+        wall_time_s=time.perf_counter() - start,
+    )
+
+
+def transfer_scores(
+    reward: RewardFn,
+    task: Any,
+    *,
+    budget: str | Any = "smoke",
+    seeds: Sequence[int] = (0, 1, 2),
+    device: str = "cpu",
+    variant: str = "test",
+    progress: bool = False,
+    use_cache: bool = True,
+) -> TransferSummary:
+    """`transfer_score` for each seed, with a percentile-bootstrap 95% CI of the mean over seeds."""
+    from benchmark.metrics import stats
+
+    if len(seeds) == 0:
+        raise ValueError("transfer_scores needs at least one seed, e.g. seeds=[0, 1, 2]")
+    results = [
+        transfer_score(
+            reward,
+            task,
+            budget=budget,
+            seed=s,
+            device=device,
+            variant=variant,
+            progress=progress,
+            use_cache=use_cache,
+        )  # fmt: skip
+        for s in seeds
+    ]
+    scores = np.array([r.normalized for r in results])
+    if not np.all(np.isfinite(scores)):
+        return TransferSummary(results, math.nan, math.nan, math.nan)
+    ci = stats.aggregate_seeds(scores)["mean"]
+    return TransferSummary(results, float(ci.estimate), float(ci.low), float(ci.high))
+
+
+def normalized_score(r: float, r_random: float, r_ref: float, *, context: str = "") -> float:
+    """(R − R_random) / (R_gt − R_random); NaN with a warning when R_gt does not beat R_random."""
+    gap = r_ref - r_random
+    if gap <= DEGENERATE_TOLERANCE * max(1.0, abs(r_ref), abs(r_random)):
+        warnings.warn(
+            f"{context}: the ground-truth-trained policy ({r_ref:.4g}) does not beat the random "
+            f"policy ({r_random:.4g}), so the normalized transfer score is undefined (NaN); "
+            "use a larger budget",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return math.nan
+    return (r - r_random) / gap
+
+
+def reference_returns(
+    task: Any,
+    budget: str | Any,
+    *,
+    seed: int,
+    device: str = "cpu",
+    variant: str = "test",
+    progress: bool = False,
+    use_cache: bool = True,
+) -> tuple[float, float]:
+    """(R_random, R_gt) for a (task, budget, seed, variant), from the cache or computed once.
+
+    Cache: ``$EPIC_BENCH_CACHE/transfer-refs/<task>-v<version>-<variant>-<budget>-seed<S>.json``
+    (default ``~/.cache/epic-bench``), written atomically; it stores a hash of the budget's
+    parameters and the protocol version, and is recomputed when either changed.
+    """
+    task = _resolve_task(task)
+    budget_name, budget_obj = _resolve_budget(task, budget)
+    if budget_obj.algorithm == "value_iteration":
+        _, r_random, r_ref = _tabular_returns(None, task, variant, device)
+        return r_random, r_ref
+    path = reference_cache_path(task, variant, budget_name, seed)
+    key = _budget_hash(budget_obj)
+    if use_cache and path.exists():
+        try:
+            cached = json.loads(path.read_text())
+            if cached["budget_hash"] == key and cached["protocol"] == PROTOCOL_VERSION:
+                return float(cached["random_return"]), float(cached["reference_return"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            warnings.warn(f"ignoring corrupt transfer reference cache {path}: {err}", stacklevel=2)
+    start = time.perf_counter()
+    r_random = evaluate_random(task, budget_obj, seed=seed, device=device, variant=variant)
+    model = train_policy(task, None, budget_obj, seed=seed, device=device, variant=variant,
+                         progress=progress)  # fmt: skip
+    r_ref = evaluate_policy(task, model, budget_obj, seed=seed, device=device, variant=variant)
+    record = {
+        "task": task.name, "version": task.version, "variant": variant, "budget": budget_name,
+        "budget_hash": key, "protocol": PROTOCOL_VERSION, "seed": seed,
+        "algorithm": budget_obj.algorithm, "timesteps": int(budget_obj.total_timesteps),
+        "random_return": r_random, "reference_return": r_ref, "device": str(device),
+        "wall_time_s": time.perf_counter() - start,
+    }  # fmt: skip
+    if use_cache:
+        _write_atomic(path, json.dumps(record, indent=2))
+    return r_random, r_ref
+
+
+def reference_cache_path(task: Any, variant: str, budget_name: str, seed: int) -> Path:
+    root = Path(os.environ.get("EPIC_BENCH_CACHE", Path.home() / ".cache" / "epic-bench"))
+    name = f"{task.name}-v{task.version}-{variant}-{budget_name}-seed{seed}.json"
+    return root / "transfer-refs" / name
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train_policy(
+    task: Any,
+    reward: RewardFn | None,
+    budget: Any,
+    *,
+    seed: int,
+    device: str = "cpu",
+    variant: str = "test",
+    progress: bool = False,
+) -> BaseAlgorithm:
+    """Train ``budget.algorithm`` for ``budget.total_timesteps`` on ``reward`` (None: the env's own).
+
+    ``budget.hyperparams`` go to the SB3 constructor, except ``normalize_reward``
+    (RL Zoo's ``normalize``), which wraps the env in ``VecNormalize(norm_obs=False)``
+    so that the scale of a learned reward does not change the optimization.
+    """
+    algo = ALGORITHMS.get(budget.algorithm)
+    if algo is None:
+        raise ValueError(
+            f"task {task.name}: unknown transfer algorithm {budget.algorithm!r}; "
+            f"use one of {sorted(ALGORITHMS)} or 'value_iteration' (tabular tasks)"
+        )
+    kwargs, wrappers = _sb3_kwargs(budget.hyperparams)
+    venv: VecEnv = task.make_vec_env(int(budget.n_envs), seed=seed, variant=variant, device=device)
+    if reward is not None:
+        venv = LearnedRewardVecEnv(venv, reward, device=device)
+    if wrappers.get("normalize_reward"):
+        venv = VecNormalize(venv, norm_obs=False, norm_reward=True,
+                            gamma=kwargs.get("gamma", 0.99))  # fmt: skip
+    with _single_thread_on_cpu(device):
+        model = algo("MlpPolicy", venv, seed=seed, device=device, verbose=0, **kwargs)
+        model.learn(int(budget.total_timesteps), progress_bar=progress)
+    return model
+
+
+@contextlib.contextmanager
+def _single_thread_on_cpu(device: str) -> Iterator[None]:
+    """Train small MLP policies on one intra-op thread.
+
+    Why: their matrices are too small to gain from threading (training or evaluation), and on a shared CPU the
+    OpenMP workers spin-wait: measured 9 s with 1 thread vs 174 s with 2 threads for
+    the PointMass smoke budget on a loaded 2-core machine (same numbers either way).
+    """
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _sb3_kwargs(hyperparams: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """TOML values → SB3 constructor arguments (activation names → torch modules, lists → tuples)."""
+    kwargs = dict(hyperparams or {})
+    wrappers = {k: kwargs.pop(k) for k in WRAPPER_KEYS if k in kwargs}
+    policy_kwargs = dict(kwargs.get("policy_kwargs", {}))
+    if isinstance(policy_kwargs.get("activation_fn"), str):
+        name = policy_kwargs["activation_fn"].lower()
+        activations = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU}
+        if name not in activations:
+            raise ValueError(f"activation_fn {name!r} unknown; use one of {sorted(activations)}")
+        policy_kwargs["activation_fn"] = activations[name]
+    if policy_kwargs:
+        kwargs["policy_kwargs"] = policy_kwargs
+    if isinstance(kwargs.get("train_freq"), list):
+        kwargs["train_freq"] = tuple(kwargs["train_freq"])
+    return kwargs, wrappers
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate_policy(
+    task: Any, model: BaseAlgorithm, budget: Any, *, seed: int, device: str = "cpu",
+    variant: str = "test",
+) -> float:  # fmt: skip
+    """Mean ground-truth return of the deterministic policy over the fixed evaluation episodes."""
+
+    def act(obs: np.ndarray, _rng: np.random.Generator) -> np.ndarray:
+        return model.predict(obs, deterministic=True)[0]
+
+    return _evaluate(task, act, budget, seed=seed, device=device, variant=variant)
+
+
+def evaluate_random(
+    task: Any, budget: Any, *, seed: int, device: str = "cpu", variant: str = "test"
+) -> float:
+    """Mean ground-truth return of the uniformly random policy over the same episodes."""
+    space = task.action_space
+
+    def act(obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        n = obs.shape[0]
+        if hasattr(space, "n"):
+            return rng.integers(int(space.n), size=n)
+        return rng.uniform(space.low, space.high, size=(n, *space.shape)).astype(space.dtype)
+
+    return _evaluate(task, act, budget, seed=seed, device=device, variant=variant)
+
+
+def _evaluate(task: Any, act: Any, budget: Any, *, seed: int, device: str, variant: str) -> float:
+    """One episode in each of ``eval_episodes`` envs seeded from ``seed``: a fixed episode set.
+
+    The first episode of each env is counted; envs that finish early keep stepping
+    (batched envs cannot pause) but their later rewards are ignored.
+    """
+    n = int(budget.eval_episodes)
+    eval_seed = EVAL_SEED_OFFSET + seed
+    venv = task.make_vec_env(n, seed=eval_seed, variant=variant, device=device)
+    rng = np.random.default_rng(eval_seed)
+    obs = venv.reset()
+    returns = np.zeros(n)
+    finished = np.zeros(n, dtype=bool)
+    max_steps = 100 * int(getattr(task, "horizon", None) or 10_000)
+    with _single_thread_on_cpu(device):
+        for _ in range(max_steps):
+            obs, rewards, dones, _ = venv.step(act(obs, rng))
+            returns += np.where(finished, 0.0, rewards)
+            finished |= np.asarray(dones, dtype=bool)
+            if finished.all():
+                venv.close()
+                return float(returns.mean())
+    raise RuntimeError(
+        f"task {task.name}: evaluation episodes did not end within {max_steps} steps"
+    )
+
+
+# --------------------------------------------------------------------------- tabular
+
+
+def _tabular_returns(
+    reward: RewardFn | None, task: Any, variant: str, device: str
+) -> tuple[float, float, float]:
+    """(R, R_random, R_gt) exactly: value iteration in the variant's transition table."""
+    mdp = task.tabular
+    if mdp is None:
+        raise ValueError(
+            f"task {task.name}: algorithm 'value_iteration' needs a tabular task (task.tabular); "
+            "use 'ppo' or 'sac' in its budgets"
+        )
+    transition = np.asarray(mdp.transitions[variant], dtype=np.float64)
+    gt = np.asarray(mdp.rewards["ground_truth"], dtype=np.float64)
+    initial = np.asarray(mdp.initial_state_dist, dtype=np.float64)
+    n_states, n_actions = transition.shape[0], transition.shape[1]
+    gamma = float(task.discount)
+
+    def value(policy: np.ndarray) -> float:
+        return tabular_transfer.policy_value(policy, gt, transition, initial, gamma)
+
+    r_ref = value(tabular_transfer.optimal_policy(gt, transition, gamma))
+    r_random = value(tabular_transfer.uniform_policy(n_states, n_actions))
+    if reward is None:
+        return r_ref, r_random, r_ref
+    learned = tabular_transfer.reward_table(reward, n_states, n_actions, device=device)
+    r = value(tabular_transfer.optimal_policy(learned, transition, gamma))
+    return r, r_random, r_ref
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _resolve_task(task: Any) -> Any:
+    if isinstance(task, str):
+        from benchmark.tasks import load_task
+
+        return load_task(task)
+    return task
+
+
+def _resolve_budget(task: Any, budget: str | Any) -> tuple[str, Any]:
+    if isinstance(budget, str):
+        if budget not in task.budgets:
+            raise KeyError(
+                f"task {task.name} has no budget {budget!r}; choose one of {sorted(task.budgets)}"
+            )
+        return budget, task.budgets[budget]
+    return str(getattr(budget, "name", "custom")), budget
+
+
+def _check_variant(variant: str) -> None:
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+
+
+def _budget_hash(budget: Any) -> str:
+    params = dataclasses.asdict(budget) if dataclasses.is_dataclass(budget) else vars(budget)
+    blob = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

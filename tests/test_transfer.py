@@ -1,0 +1,231 @@
+"""Reoptimization transfer on the real tasks: good rewards score ~1, a negated one ≤ ~0.
+
+Gridworld is reoptimized exactly (value iteration), so its scores are exact. PointMass
+trains PPO at the ``smoke`` budget on its batched torch environment with fixed seeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+
+from benchmark.metrics import transfer
+from benchmark.metrics.transfer import (
+    TransferResult,
+    normalized_score,
+    reference_cache_path,
+    reference_returns,
+    transfer_score,
+    transfer_scores,
+)
+from benchmark.tasks import load_task
+
+
+def negated(reward):
+    return lambda obs, acts, next_obs, dones: -reward(obs, acts, next_obs, dones)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EPIC_BENCH_CACHE", str(tmp_path / "cache"))
+
+
+# --------------------------------------------------------------------------- gridworld (exact)
+
+
+@pytest.fixture(scope="module")
+def gridworld():
+    return load_task("gridworld")
+
+
+@pytest.mark.parametrize("variant", ["test", "train"])
+@pytest.mark.parametrize("name", ["ground_truth", "shaped"])
+def test_gridworld_ground_truth_and_shaped_rewards_transfer_exactly(gridworld, name, variant):
+    result = transfer_score(
+        gridworld.reward(name), gridworld, budget="smoke", seed=0, variant=variant
+    )
+    assert result.normalized == pytest.approx(1.0, abs=1e-9)
+    assert result.ground_truth_return == pytest.approx(result.reference_return, abs=1e-9)
+    assert result.reference_return > result.random_return
+    assert result.algorithm == "value_iteration" and result.variant == variant
+
+
+def test_gridworld_rescaled_reward_transfers_exactly(gridworld):
+    gt = gridworld.reward("ground_truth")
+    result = transfer_score(lambda *x: 7.5 * gt(*x) - 3.0, gridworld, budget="smoke", seed=0)
+    assert result.normalized == pytest.approx(1.0, abs=1e-9)
+
+
+def test_gridworld_negated_reward_transfers_worse_than_random(gridworld):
+    result = transfer_score(
+        negated(gridworld.reward("ground_truth")), gridworld, budget="smoke", seed=0
+    )
+    assert result.normalized < 0.0
+    assert result.ground_truth_return < result.random_return
+
+
+def test_gridworld_test_variant_changes_the_dynamics_of_the_score(gridworld):
+    """The slippery test variant is harder: its ground-truth optimum is worth less."""
+    test = transfer_score(gridworld.reward("ground_truth"), gridworld, budget="smoke", seed=0)
+    train = transfer_score(
+        gridworld.reward("ground_truth"), gridworld, budget="smoke", seed=0, variant="train"
+    )
+    assert test.reference_return < train.reference_return
+
+
+# --------------------------------------------------------------------------- pointmass (PPO, smoke)
+
+
+@pytest.fixture(scope="module")
+def pointmass():
+    return load_task("pointmass")
+
+
+@pytest.fixture(scope="module")
+def pointmass_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("pointmass-cache")
+
+
+@pytest.fixture
+def shared_cache(pointmass_cache, monkeypatch):
+    """One reference computation (random + ground-truth-trained PPO) for the module's tests."""
+    monkeypatch.setenv("EPIC_BENCH_CACHE", str(pointmass_cache))
+
+
+def test_pointmass_ground_truth_reward_reproduces_the_reference(pointmass, shared_cache):
+    """Same algorithm, budget and seed: training on the gt RewardFn through the wrapper is
+    the reference run, so with deterministic seeding the returns agree."""
+    result = transfer_score(pointmass.reward("ground_truth"), pointmass, budget="smoke", seed=0)
+    assert result.reference_return > result.random_return + 50, "smoke budget must learn"
+    assert result.ground_truth_return == pytest.approx(result.reference_return, rel=1e-4)
+    assert result.normalized == pytest.approx(1.0, abs=1e-3)
+
+
+def test_pointmass_shaped_reward_transfers_well(pointmass, shared_cache):
+    result = transfer_score(pointmass.reward("shaped"), pointmass, budget="smoke", seed=0)
+    assert 0.8 < result.normalized < 1.3, result
+
+
+def test_pointmass_negated_reward_transfers_badly(pointmass, shared_cache):
+    result = transfer_score(
+        negated(pointmass.reward("ground_truth")), pointmass, budget="smoke", seed=0
+    )
+    assert result.normalized < 0.1, result
+
+
+# --------------------------------------------------------------------------- references cache
+
+
+def tiny_budget(pointmass, **changes):
+    """A budget of one small PPO update: enough to exercise caching and seeding."""
+    base = pointmass.budgets["smoke"]
+    hyperparams = {**base.hyperparams, "n_steps": 32, "batch_size": 128, "n_epochs": 1}
+    fields = {"total_timesteps": 256, "n_envs": 8, "eval_episodes": 4, "hyperparams": hyperparams}
+    return dataclasses.replace(base, **{**fields, **changes})
+
+
+def test_references_are_cached_and_reused(pointmass, monkeypatch):
+    budget = tiny_budget(pointmass)
+    monkeypatch.setattr(pointmass, "budgets", {**pointmass.budgets, "smoke": budget})
+    first = reference_returns(pointmass, "smoke", seed=3)
+    path = reference_cache_path(pointmass, "test", "smoke", 3)
+    assert path.name == f"pointmass-v{pointmass.version}-test-smoke-seed3.json"
+    record = json.loads(path.read_text())
+    assert (record["random_return"], record["reference_return"]) == first
+    # The cached values are what a second call returns (no recomputation).
+    record["reference_return"] = 123.0
+    path.write_text(json.dumps(record))
+    assert reference_returns(pointmass, "smoke", seed=3) == (first[0], 123.0)
+
+
+def test_changed_budget_recomputes_references(pointmass, monkeypatch):
+    budgets = dict(pointmass.budgets)
+    monkeypatch.setattr(pointmass, "budgets", budgets)
+    budgets["smoke"] = tiny_budget(pointmass)
+    reference_returns(pointmass, "smoke", seed=3)
+    path = reference_cache_path(pointmass, "test", "smoke", 3)
+    record = json.loads(path.read_text())
+    record["reference_return"] = 123.0
+    path.write_text(json.dumps(record))
+    budgets["smoke"] = tiny_budget(pointmass, eval_episodes=5)
+    assert reference_returns(pointmass, "smoke", seed=3)[1] != 123.0
+    assert json.loads(path.read_text())["budget_hash"] != record["budget_hash"]
+
+
+def test_corrupt_cache_is_recomputed_with_a_warning(pointmass, monkeypatch):
+    monkeypatch.setattr(
+        pointmass, "budgets", {**pointmass.budgets, "smoke": tiny_budget(pointmass)}
+    )
+    path = reference_cache_path(pointmass, "test", "smoke", 4)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{not json")
+    with pytest.warns(UserWarning, match="corrupt"):
+        r_random, _ = reference_returns(pointmass, "smoke", seed=4)
+    assert json.loads(path.read_text())["random_return"] == r_random
+
+
+def test_same_seed_same_numbers_and_seeds_differ(pointmass, monkeypatch):
+    monkeypatch.setattr(
+        pointmass, "budgets", {**pointmass.budgets, "smoke": tiny_budget(pointmass)}
+    )
+    reward = pointmass.reward("shaped")
+    a = transfer_score(reward, pointmass, budget="smoke", seed=5)
+    b = transfer_score(reward, pointmass, budget="smoke", seed=5)
+    assert a.ground_truth_return == b.ground_truth_return
+    assert a.random_return == b.random_return
+    # Another seed evaluates on another episode set.
+    budget = pointmass.budgets["smoke"]
+    assert transfer.evaluate_random(pointmass, budget, seed=6) != a.random_return
+
+
+# --------------------------------------------------------------------------- results and errors
+
+
+def test_result_to_dict_has_the_leaderboard_fields(gridworld):
+    d = transfer_score(gridworld.reward("sparse"), gridworld, budget="smoke", seed=0).to_dict()
+    for key in ("ground_truth_return", "normalized", "random_return", "reference_return",
+                "variant", "budget", "seed", "algorithm", "timesteps", "wall_time_s"):  # fmt: skip
+        assert key in d
+    assert TransferResult(**d).to_dict() == d
+
+
+def test_transfer_scores_aggregates_seeds_with_a_ci(gridworld):
+    summary = transfer_scores(
+        gridworld.reward("sparse"), gridworld, budget="smoke", seeds=[0, 1, 2]
+    )
+    assert len(summary.results) == 3 and [r.seed for r in summary.results] == [0, 1, 2]
+    assert summary.ci_low <= summary.normalized_mean <= summary.ci_high
+
+
+def test_degenerate_references_give_nan_with_a_warning():
+    with pytest.warns(RuntimeWarning, match="does not beat the random"):
+        assert math.isnan(normalized_score(-10.0, -100.0, -100.0 + 1e-9))
+    with pytest.warns(RuntimeWarning):
+        assert math.isnan(normalized_score(-10.0, -100.0, -120.0))
+    assert normalized_score(-55.0, -100.0, -10.0) == pytest.approx(0.5)
+
+
+def test_unknown_budget_and_variant_are_rejected_clearly(gridworld):
+    gt = gridworld.reward("ground_truth")
+    with pytest.raises(KeyError, match="choose one of"):
+        transfer_score(gt, gridworld, budget="huge", seed=0)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        transfer_score(gt, gridworld, budget="smoke", seed=0, variant="eval")
+
+
+def test_sb3_hyperparams_from_toml_are_converted():
+    kwargs, wrappers = transfer._sb3_kwargs(
+        {
+            "policy_kwargs": {"activation_fn": "relu", "net_arch": [8]},
+            "train_freq": [1, "step"],
+            "normalize_reward": True,
+            "gamma": 0.9,
+        }  # fmt: skip
+    )
+    assert kwargs["policy_kwargs"]["activation_fn"] is torch.nn.ReLU
+    assert kwargs["train_freq"] == (1, "step") and kwargs["gamma"] == 0.9
+    assert wrappers == {"normalize_reward": True} and "normalize_reward" not in kwargs
