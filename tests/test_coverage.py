@@ -189,3 +189,24 @@ def test_sampled_epic_on_a_coverage_sample_estimates_the_exact_epic(grid):
             discount=grid.discount,
         )
         assert sampled == pytest.approx(exact, abs=0.01), other
+
+
+@pytest.mark.slow  # a second interpreter importing torch + SB3 takes seconds
+def test_a_fresh_process_draws_the_same_numbers(grid, tmp_path):
+    """No hidden global RNG: another interpreter, with global seeds disturbed, agrees."""
+    import subprocess
+    import sys
+
+    script = (
+        "import random, sys, numpy, torch\n"
+        "random.seed(99); numpy.random.seed(99); torch.manual_seed(99)\n"
+        "from benchmark.tasks import load_task\n"
+        "s = load_task('pointmass').coverage('mixture').sample(300, 50, seed=8, cache=False)\n"
+        "torch.save({'obs': s.transitions.obs, 'acts': s.action_samples}, sys.argv[1])\n"
+    )
+    out = tmp_path / "sample.pt"
+    subprocess.run([sys.executable, "-c", script, str(out)], check=True, timeout=120)
+    theirs = torch.load(out, weights_only=True)
+    ours = load_task("pointmass").coverage("mixture").sample(300, 50, seed=8, cache=False)
+    assert torch.equal(theirs["obs"], ours.transitions.obs)
+    assert torch.equal(theirs["acts"], ours.action_samples)
