@@ -15,6 +15,8 @@ compared to ``task.reward("ground_truth")``. Transfer gives two rows per unit:
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -379,15 +381,31 @@ def evaluate(
         else:
             summary.failed.append((unit.label, rows[0]["error"].splitlines()[0]))
 
+    previous = _exit_on_sigterm()
     try:
         run_units(todo, record, executor=executor, device=device, run_id=run_id,
                   trust_pickle=trust_pickle, ray_address=ray_address, progress=progress)  # fmt: skip
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         writer.close()
         summary.files = list(writer.files)
         summary.wall_time_s = time.perf_counter() - start
     summary.grid = grid_results(units, results_dir)
     return summary
+
+
+def _exit_on_sigterm():
+    """Turn SIGTERM (a scheduler's preemption, ``kill``) into SystemExit so the finally
+    block flushes the finished units; returns the previous handler (None off the main thread).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def grid_results(units: Sequence[Unit], results_dir: str | Path = DEFAULT_RESULTS_DIR):

@@ -205,3 +205,27 @@ def test_ctrl_c_keeps_finished_units_and_leaves_no_half_file(submissions, tmp_pa
     monkeypatch.setattr(ev, "_compute", real)
     resumed = ev.evaluate(units, results_dir=results, wandb=False, progress=False)
     assert resumed.skipped == 2 and resumed.ok == len(units) - 2
+
+
+def test_sigterm_flushes_finished_units(submissions, tmp_path):
+    """A preempted run (SIGTERM) keeps the units it finished and leaves no half file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    results = tmp_path / "r"
+    cmd = [sys.executable, "-m", "benchmark.cli", "evaluate", "--task", "gridworld",
+           "--metric", "epic", "--seeds", "3", "--n-transitions", "128", "--n-samples", "32",
+           "--submissions-root", str(submissions), "--results-dir", str(results), "--no-wandb"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            env={**os.environ, "TQDM_MININTERVAL": "0"})  # fmt: skip
+    seen = b""
+    while b"| 2/36" not in seen and proc.poll() is None:
+        seen += os.read(proc.stderr.fileno(), 256)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0, "the run finished before it could be interrupted"
+    rows = read_results(results)
+    assert 2 <= len(rows) < 36
+    assert [p.name for p in results.iterdir() if not p.name.endswith(".parquet")] == []
