@@ -217,6 +217,12 @@ def test_step_from_and_uniform_states():
     core.state = obs.clone()
     torch.testing.assert_close(mz.step_from(TEST, obs, acts), core.step(acts).next_obs)
     assert not torch.equal(mz.step_from(TRAIN, obs, acts), mz.step_from(TEST, obs, acts))
+    # From anywhere, at any speed, no step's straight path passes through the wall.
+    for params in (TRAIN, TEST):
+        moved = mz.step_from(params, obs, acts)
+        assert not mz.blocks_segment(params["gap"], obs[:, :2], moved[:, :2]).any()
+        crossed = (obs[:, 1] < 0.5) != (moved[:, 1] < 0.5)
+        assert crossed.sum() > 50  # plenty of crossings, all through the gap
 
 
 def test_rewards_keep_dtype_and_bad_input_gets_clear_errors():
