@@ -229,3 +229,26 @@ def test_sigterm_flushes_finished_units(submissions, tmp_path):
     rows = read_results(results)
     assert 2 <= len(rows) < 36
     assert [p.name for p in results.iterdir() if not p.name.endswith(".parquet")] == []
+
+
+def test_runner_epic_equals_the_metric_module(submissions):
+    """The runner reuses C(ground truth) across submissions; numbers must not change."""
+    from benchmark.metrics.epic import epic_distance_with_ci
+
+    subs = ev.select_submissions(root=submissions)
+    units = ev.expand_grid(subs, metrics=["epic"], coverages=["mixture"], seeds=2, **SMALL)
+    task = ev._task("gridworld")
+    for unit in units:
+        if unit.submission == "gw-shaped":
+            continue  # distance 0: both sides are rounding noise
+        (row,) = ev.run_unit(unit)
+        sample = task.coverage(unit.coverage).sample(unit.n_transitions, unit.n_samples, unit.seed)
+        reward = ev._submission_reward(unit.submission_path, unit.submission_sha256, "cpu", False)
+        ref = epic_distance_with_ci(reward, task.reward("ground_truth"),
+                                    transitions=sample.transitions,
+                                    state_samples=sample.state_samples,
+                                    action_samples=sample.action_samples,
+                                    discount=task.discount, seed=unit.seed)  # fmt: skip
+        assert row["value"] == pytest.approx(ref.distance, abs=1e-9)
+        assert row["ci_low"] == pytest.approx(ref.ci_low, abs=1e-6)
+        assert row["ci_high"] == pytest.approx(ref.ci_high, abs=1e-6)
