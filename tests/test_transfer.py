@@ -229,3 +229,16 @@ def test_sb3_hyperparams_from_toml_are_converted():
     assert kwargs["policy_kwargs"]["activation_fn"] is torch.nn.ReLU
     assert kwargs["train_freq"] == (1, "step") and kwargs["gamma"] == 0.9
     assert wrappers == {"normalize_reward": True} and "normalize_reward" not in kwargs
+
+
+def test_normalize_reward_wraps_training_in_vec_normalize(pointmass):
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    budget = tiny_budget(pointmass)
+    budget = dataclasses.replace(
+        budget, hyperparams={**budget.hyperparams, "normalize_reward": True}
+    )
+    model = transfer.train_policy(pointmass, pointmass.reward("shaped"), budget, seed=0)
+    env = model.get_env()
+    assert isinstance(env, VecNormalize) and env.norm_reward and not env.norm_obs
+    assert math.isfinite(transfer.evaluate_policy(pointmass, model, budget, seed=0))

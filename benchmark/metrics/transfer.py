@@ -228,6 +228,7 @@ def reference_returns(
     """
     task = _resolve_task(task)
     budget_name, budget_obj = _resolve_budget(task, budget)
+    _check_variant(variant)
     if budget_obj.algorithm == "value_iteration":
         _, r_random, r_ref = _tabular_returns(None, task, variant, device)
         return r_random, r_ref
