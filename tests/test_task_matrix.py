@@ -135,3 +135,17 @@ def test_cli_coverage_build_caches_samples(tmp_path):
         (tmp_path / "cache" / "coverage" / "gridworld-v1").glob("random-nt64-m32-seed*.safetensors")
     )
     assert len(files) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list_tasks())
+def test_every_coverage_of_every_task_at_full_size(name):
+    """The sanity picture at the evaluation's default sizes, on every coverage."""
+    task = load_task(name)
+    for coverage in task.coverage_names:
+        m = epic_matrix(task, coverage, n_transitions=4096, n_samples=512)
+        _check_pseudometric(m.distances)
+        gt = m.distances[m.names.index("ground_truth")]
+        assert m["ground_truth", "shaped"] < 0.01, coverage
+        assert m["ground_truth", OPPOSITE[name]] > 0.8, coverage
+        assert m["ground_truth", OPPOSITE[name]] == np.nanmax(gt), coverage
