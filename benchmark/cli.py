@@ -184,7 +184,10 @@ def tasks_show(name) -> None:
 )
 @click.option("--n-transitions", default=4096, show_default=True, help="Transitions N_T from D_T.")
 @click.option(
-    "--n-samples", default=4096, show_default=True, help="Mean-term samples M from D_S, D_A."
+    "--n-samples",
+    default=1024,
+    show_default=True,
+    help="Mean-term samples M from D_S, D_A (cost grows as N_T x M; MuJoCo is slow at 4096).",
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option(
