@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -107,28 +108,40 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def read_offline_run(run_dir: str | Path) -> dict[str, Any]:
+def read_offline_run(run_dir: str | Path, *, timeout: float = 30.0) -> dict[str, Any]:
     """Read back an offline run folder (``.../wandb/offline-run-*``) without a server.
 
-    Returns ``{"group", "name", "config", "summary"}`` parsed from the run's ``.wandb``
-    transaction log (W&B's LevelDB-style record log of protobuf ``Record`` messages).
-    Why: lets tests and users check what would be synced, from the files on disk.
+    Returns ``{"group", "name", "config", "summary", "finished"}`` parsed from the run's
+    ``.wandb`` transaction log (W&B's LevelDB-style record log of protobuf ``Record``
+    messages). Why: lets tests and users check what would be synced, from the files on
+    disk. W&B's service writes the log asynchronously, even after ``run.finish()``
+    returns, so this waits up to ``timeout`` seconds for the run's exit record.
     """
+    deadline = time.monotonic() + timeout
+    while True:
+        out = _parse_offline_run(Path(run_dir))
+        if out["finished"] or time.monotonic() > deadline:
+            return out
+        time.sleep(0.2)
+
+
+def _parse_offline_run(run_dir: Path) -> dict[str, Any]:
     from wandb.proto import wandb_internal_pb2 as pb
 
-    files = sorted(Path(run_dir).glob("run-*.wandb"))
+    files = sorted(run_dir.glob("run-*.wandb"))
     if not files:
         raise FileNotFoundError(
             f"{run_dir}: no run-*.wandb file; is this a W&B offline run folder?"
         )
-    out: dict[str, Any] = {"group": "", "name": "", "config": {}, "summary": {}}
+    out: dict[str, Any] = {"group": "", "name": "", "config": {}, "summary": {}, "finished": False}
     for data in _log_records(files[0]):
         record = pb.Record()
         record.ParseFromString(data)
         kind = record.WhichOneof("record_type")
         if kind == "run":
-            out["group"] = record.run.run_group
-            out["name"] = record.run.display_name
+            # Later run records (updates) may leave these empty; keep the first values.
+            out["group"] = out["group"] or record.run.run_group
+            out["name"] = out["name"] or record.run.display_name
             for item in record.run.config.update:
                 out["config"][item.key] = json.loads(item.value_json)
         elif kind == "config":
@@ -138,6 +151,8 @@ def read_offline_run(run_dir: str | Path) -> dict[str, Any]:
             for item in record.summary.update:
                 key = item.key or "/".join(item.nested_key)
                 out["summary"][key] = json.loads(item.value_json)
+        elif kind == "exit":
+            out["finished"] = True
     out["config"].pop("_wandb", None)
     return out
 

@@ -34,6 +34,7 @@ def test_each_unit_is_an_offline_run_in_the_call_group(tmp_path):
     runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 2
     logged = [read_offline_run(r) for r in runs]
+    assert all(r["finished"] for r in logged)
     assert {r["group"] for r in logged} == {"grp-1"}
     by_metric = {r["config"]["metric"]: r for r in logged}
     transfer = by_metric["transfer"]
