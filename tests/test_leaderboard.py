@@ -115,3 +115,14 @@ def test_build_writes_readme_and_site(tmp_path):
     assert "Does EPIC predict transfer?" in text and "| gridworld | 3 | -1.000 |" in text
     page = site.read_text()
     assert page.count("<svg") == 2 and "https://" not in page.split("<svg")[0]
+
+
+def test_rounding_level_differences_tie(tmp_path):
+    rows = [
+        _row("truth", "epic", 0, 1e-8),
+        _row("shaped", "epic", 0, 3e-8),
+        _row("x", "epic", 0, 0.2),
+    ]
+    board = aggregate(_store(tmp_path, rows))
+    ranks = dict(zip(board["submission"], board["rank"], strict=True))
+    assert ranks == {"truth": 1, "shaped": 1, "x": 3}
