@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 
-from benchmark.metrics import transfer
+from benchmark.metrics import reoptimize, transfer
 from benchmark.metrics.transfer import (
     TransferResult,
     normalized_score,
@@ -218,7 +218,7 @@ def test_unknown_budget_and_variant_are_rejected_clearly(gridworld):
 
 
 def test_sb3_hyperparams_from_toml_are_converted():
-    kwargs, wrappers = transfer._sb3_kwargs(
+    kwargs, wrappers = reoptimize._sb3_kwargs(
         {
             "policy_kwargs": {"activation_fn": "relu", "net_arch": [8]},
             "train_freq": [1, "step"],
@@ -242,3 +242,10 @@ def test_normalize_reward_wraps_training_in_vec_normalize(pointmass):
     env = model.get_env()
     assert isinstance(env, VecNormalize) and env.norm_reward and not env.norm_obs
     assert math.isfinite(transfer.evaluate_policy(pointmass, model, budget, seed=0))
+
+
+def test_a_custom_budget_object_is_scored_and_its_references_cached(pointmass):
+    budget = tiny_budget(pointmass)
+    result = transfer_score(pointmass.reward("shaped"), pointmass, budget=budget, seed=0)
+    assert result.budget == "custom" and result.timesteps == budget.total_timesteps
+    assert reference_cache_path(pointmass, "test", "custom", 0).exists()

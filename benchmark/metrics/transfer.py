@@ -19,7 +19,6 @@ reoptimized exactly instead: see `benchmark.metrics.tabular_transfer`.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -28,32 +27,29 @@ import os
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from stable_baselines3 import PPO, SAC
-from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from benchmark.data import RewardFn
 from benchmark.metrics import tabular_transfer
-from benchmark.reward_wrapper import LearnedRewardVecEnv
+from benchmark.metrics.reoptimize import (  # noqa: F401  (re-exported: part of this API)
+    ALGORITHMS,
+    EVAL_SEED_OFFSET,
+    evaluate_policy,
+    evaluate_random,
+    train_policy,
+)
 
-ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
 VARIANTS = ("train", "test")
 # Bump when the evaluation protocol changes (it is part of the reference cache key).
 PROTOCOL_VERSION = 1
-# Evaluation episodes use seeds far from the training envs' seeds.
-EVAL_SEED_OFFSET = 1_000_003
 # |R_gt − R_random| at or below this (relative to the returns' scale) means the budget
 # learned nothing: the normalized score would be a division by ~0.
 DEGENERATE_TOLERANCE = 1e-6
-# hyperparams keys that configure our wrappers (as in RL Zoo's yaml), not the SB3 constructor.
-WRAPPER_KEYS = ("normalize_reward",)
 
 
 @dataclass(frozen=True)
@@ -136,7 +132,7 @@ def transfer_score(
         r, r_random, r_ref = _tabular_returns(reward, task, variant, device)
     else:
         r_random, r_ref = reference_returns(
-            task, budget_name, seed=seed, device=device, variant=variant, progress=progress,
+            task, budget_obj, seed=seed, device=device, variant=variant, progress=progress,
             use_cache=use_cache,
         )  # fmt: skip
         start = time.perf_counter()  # the submission's own cost, references excluded
@@ -264,138 +260,6 @@ def reference_cache_path(task: Any, variant: str, budget_name: str, seed: int) -
     return root / "transfer-refs" / name
 
 
-# --------------------------------------------------------------------------- training
-
-
-def train_policy(
-    task: Any,
-    reward: RewardFn | None,
-    budget: Any,
-    *,
-    seed: int,
-    device: str = "cpu",
-    variant: str = "test",
-    progress: bool = False,
-) -> BaseAlgorithm:
-    """Train ``budget.algorithm`` for ``budget.total_timesteps`` on ``reward`` (None: the env's own).
-
-    ``budget.hyperparams`` go to the SB3 constructor, except ``normalize_reward``
-    (RL Zoo's ``normalize``), which wraps the env in ``VecNormalize(norm_obs=False)``
-    so that the scale of a learned reward does not change the optimization.
-    """
-    algo = ALGORITHMS.get(budget.algorithm)
-    if algo is None:
-        raise ValueError(
-            f"task {task.name}: unknown transfer algorithm {budget.algorithm!r}; "
-            f"use one of {sorted(ALGORITHMS)} or 'value_iteration' (tabular tasks)"
-        )
-    kwargs, wrappers = _sb3_kwargs(budget.hyperparams)
-    venv: VecEnv = task.make_vec_env(int(budget.n_envs), seed=seed, variant=variant, device=device)
-    if reward is not None:
-        venv = LearnedRewardVecEnv(venv, reward, device=device)
-    if wrappers.get("normalize_reward"):
-        venv = VecNormalize(venv, norm_obs=False, norm_reward=True,
-                            gamma=kwargs.get("gamma", 0.99))  # fmt: skip
-    with _single_thread_on_cpu(device):
-        model = algo("MlpPolicy", venv, seed=seed, device=device, verbose=0, **kwargs)
-        model.learn(int(budget.total_timesteps), progress_bar=progress)
-    return model
-
-
-@contextlib.contextmanager
-def _single_thread_on_cpu(device: str) -> Iterator[None]:
-    """Train small MLP policies on one intra-op thread.
-
-    Why: their matrices are too small to gain from threading (training or evaluation), and on a shared CPU the
-    OpenMP workers spin-wait: measured 9 s with 1 thread vs 174 s with 2 threads for
-    the PointMass smoke budget on a loaded 2-core machine (same numbers either way).
-    """
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _sb3_kwargs(hyperparams: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """TOML values → SB3 constructor arguments (activation names → torch modules, lists → tuples)."""
-    kwargs = dict(hyperparams or {})
-    wrappers = {k: kwargs.pop(k) for k in WRAPPER_KEYS if k in kwargs}
-    policy_kwargs = dict(kwargs.get("policy_kwargs", {}))
-    if isinstance(policy_kwargs.get("activation_fn"), str):
-        name = policy_kwargs["activation_fn"].lower()
-        activations = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU}
-        if name not in activations:
-            raise ValueError(f"activation_fn {name!r} unknown; use one of {sorted(activations)}")
-        policy_kwargs["activation_fn"] = activations[name]
-    if policy_kwargs:
-        kwargs["policy_kwargs"] = policy_kwargs
-    if isinstance(kwargs.get("train_freq"), list):
-        kwargs["train_freq"] = tuple(kwargs["train_freq"])
-    return kwargs, wrappers
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-def evaluate_policy(
-    task: Any, model: BaseAlgorithm, budget: Any, *, seed: int, device: str = "cpu",
-    variant: str = "test",
-) -> float:  # fmt: skip
-    """Mean ground-truth return of the deterministic policy over the fixed evaluation episodes."""
-
-    def act(obs: np.ndarray, _rng: np.random.Generator) -> np.ndarray:
-        return model.predict(obs, deterministic=True)[0]
-
-    return _evaluate(task, act, budget, seed=seed, device=device, variant=variant)
-
-
-def evaluate_random(
-    task: Any, budget: Any, *, seed: int, device: str = "cpu", variant: str = "test"
-) -> float:
-    """Mean ground-truth return of the uniformly random policy over the same episodes."""
-    space = task.action_space
-
-    def act(obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        n = obs.shape[0]
-        if hasattr(space, "n"):
-            return rng.integers(int(space.n), size=n)
-        return rng.uniform(space.low, space.high, size=(n, *space.shape)).astype(space.dtype)
-
-    return _evaluate(task, act, budget, seed=seed, device=device, variant=variant)
-
-
-def _evaluate(task: Any, act: Any, budget: Any, *, seed: int, device: str, variant: str) -> float:
-    """One episode in each of ``eval_episodes`` envs seeded from ``seed``: a fixed episode set.
-
-    The first episode of each env is counted; envs that finish early keep stepping
-    (batched envs cannot pause) but their later rewards are ignored.
-    """
-    n = int(budget.eval_episodes)
-    eval_seed = EVAL_SEED_OFFSET + seed
-    venv = task.make_vec_env(n, seed=eval_seed, variant=variant, device=device)
-    rng = np.random.default_rng(eval_seed)
-    obs = venv.reset()
-    returns = np.zeros(n)
-    finished = np.zeros(n, dtype=bool)
-    max_steps = 100 * int(getattr(task, "horizon", None) or 10_000)
-    with _single_thread_on_cpu(device):
-        for _ in range(max_steps):
-            obs, rewards, dones, _ = venv.step(act(obs, rng))
-            returns += np.where(finished, 0.0, rewards)
-            finished |= np.asarray(dones, dtype=bool)
-            if finished.all():
-                venv.close()
-                return float(returns.mean())
-    raise RuntimeError(
-        f"task {task.name}: evaluation episodes did not end within {max_steps} steps"
-    )
-
-
 # --------------------------------------------------------------------------- tabular
 
 
@@ -445,7 +309,10 @@ def _resolve_budget(task: Any, budget: str | Any) -> tuple[str, Any]:
                 f"task {task.name} has no budget {budget!r}; choose one of {sorted(task.budgets)}"
             )
         return budget, task.budgets[budget]
-    return str(getattr(budget, "name", "custom")), budget
+    # A Budget object: named after the task budget it equals, else "custom" (the reference
+    # cache is keyed by the budget's hash as well, so custom budgets never collide).
+    name = next((n for n, b in task.budgets.items() if b == budget), "custom")
+    return name, budget
 
 
 def _check_variant(variant: str) -> None:
