@@ -4,6 +4,13 @@ The training data are the task's own coverage samples (every coverage, pooled), 
 targets the ground-truth reward on them. This is the "best case" learned reward: it
 sees the true reward directly, so its EPIC distance measures function-approximation
 error alone.
+
+Rows come from both parts of each coverage: its transitions (s, a, s') ~ D_T and, for a
+fraction ``independent_fraction``, triples (S, A, S') with S, S' ~ D_S and A ~ D_A drawn
+independently. EPIC's canonicalization evaluates the reward on exactly such triples;
+without them a net fitted to real transitions only (where s' is near s) extrapolates
+badly there. Measured on HalfCheetah, whose reward depends on x' − x: train R² 0.995
+on transitions alone, yet EPIC 0.69 to the ground truth on expert coverage.
 """
 
 from __future__ import annotations
@@ -25,21 +32,33 @@ class RegressionBudget:
     batch_size: int = 256
     lr: float = 1e-3
     hid_sizes: tuple[int, ...] = (64, 64)
+    independent_fraction: float = 0.5  # share of rows that are independent (S, A, S') triples
 
 
 BUDGETS = {
     "smoke": RegressionBudget(n_transitions=1024, steps=100),
-    "standard": RegressionBudget(n_transitions=8192, steps=3000),
+    "standard": RegressionBudget(n_transitions=8192, steps=10_000, hid_sizes=(128, 128)),
 }
 
 
 def train_regression(task, budget: RegressionBudget, seed: int) -> TrainResult:
     """Fit r_θ(s, a, s') to R(s, a, s') by Adam on mean squared error."""
     seed_everything(seed)
+    parts = []
+    n_independent = int(budget.n_transitions * budget.independent_fraction)
+    for i, name in enumerate(task.coverage_names):
+        sample = task.coverage(name).sample(
+            budget.n_transitions - n_independent, max(n_independent, 1), seed + i
+        )
+        parts.append(sample.transitions)
+        if n_independent > 0:
+            states, acts = sample.state_samples, sample.action_samples
+            perm = torch.randperm(len(states), generator=torch.Generator().manual_seed(seed + i))
+            parts.append(Transitions.create(states, acts, states[perm], torch.zeros(len(states))))
     data = Transitions.concatenate(
         [
-            task.coverage(name).sample(budget.n_transitions, 16, seed + i).transitions
-            for i, name in enumerate(task.coverage_names)
+            Transitions(*(x.to(torch.float32) for x in (p.obs, p.acts, p.next_obs, p.dones)))
+            for p in parts
         ]
     )
     data = Transitions(
@@ -79,6 +98,8 @@ def train_regression(task, budget: RegressionBudget, seed: int) -> TrainResult:
         metrics={"train_mse": mse, "train_r2": r2},
         description=(
             "BasicRewardNet (state, action, next state) regressed onto the ground-truth reward "
-            "by MSE over the task's pooled coverage samples."
+            "by MSE over the task's pooled coverage samples: transitions and, for "
+            f"{budget.independent_fraction:.0%} of rows, independent (S, A, S') triples from "
+            "D_S x D_A x D_S, where EPIC's canonicalization evaluates rewards."
         ),
     )
