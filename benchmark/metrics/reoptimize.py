@@ -70,6 +70,7 @@ def train_policy(
     with _single_thread_on_cpu(device):
         model = algo("MlpPolicy", venv, seed=seed, device=device, verbose=0, **kwargs)
         model.learn(int(budget.total_timesteps), progress_bar=progress)
+    venv.close()  # the policy is all evaluation needs; frees subprocess envs
     return model
 
 
@@ -77,9 +78,10 @@ def train_policy(
 def _single_thread_on_cpu(device: str) -> Iterator[None]:
     """Train small MLP policies on one intra-op thread.
 
-    Why: their matrices are too small to gain from threading (training or evaluation), and on a shared CPU the
-    OpenMP workers spin-wait: measured 9 s with 1 thread vs 174 s with 2 threads for
-    the PointMass smoke budget on a loaded 2-core machine (same numbers either way).
+    Why: their matrices are too small to gain from threading (training or evaluation),
+    and on a shared CPU the OpenMP workers spin-wait: measured 9 s with 1 thread vs
+    174 s with 2 threads for the PointMass smoke budget on a loaded 2-core machine
+    (same numbers either way).
     """
     if torch.device(device).type != "cpu":
         yield
