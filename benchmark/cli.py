@@ -375,5 +375,27 @@ def baselines_train(method, task_names, budget, seed, root) -> None:
             click.echo(f"wrote {sub.path} ({sub.format}, sha256 {sub.sha256[:12]})")
 
 
+@main.group()
+def transfer() -> None:
+    """Reoptimization transfer: reference returns (random and ground-truth-trained policies)."""
+
+
+@transfer.command("refs")
+@click.option("--task", "task_names", multiple=True, required=True, help="Task name (repeatable).")
+@click.option("--budget", type=click.Choice(["smoke", "standard", "full"]), default="standard", show_default=True)
+@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
+@click.option("--variant", "variants", multiple=True, type=click.Choice(["test", "train"]), help="Default both.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
+def transfer_refs(task_names, budget, seeds, variants, device) -> None:
+    """Compute and cache R_random and R_gt so later transfer scores only train the submission."""
+    from benchmark.metrics.transfer import VARIANTS, precompute_references
+
+    rows = precompute_references(task_names, budget=budget, seeds=range(seeds),
+                                 variants=variants or VARIANTS, device=device)  # fmt: skip
+    for r in rows:
+        click.echo(f"{r['task']:12s} {r['variant']:5s} {r['budget']:8s} seed {r['seed']}: "
+                   f"R_random {r['random_return']:10.3f}  R_gt {r['reference_return']:10.3f}")  # fmt: skip
+
+
 if __name__ == "__main__":
     main()

@@ -249,3 +249,17 @@ def test_a_custom_budget_object_is_scored_and_its_references_cached(pointmass):
     result = transfer_score(pointmass.reward("shaped"), pointmass, budget=budget, seed=0)
     assert result.budget == "custom" and result.timesteps == budget.total_timesteps
     assert reference_cache_path(pointmass, "test", "custom", 0).exists()
+
+
+def test_cli_transfer_refs_prints_the_references():
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    out = CliRunner().invoke(
+        main, ["transfer", "refs", "--task", "gridworld", "--budget", "smoke", "--seeds", "1"]
+    )
+    assert out.exit_code == 0, out.output
+    assert out.output.count("R_gt") == 2  # train and test variant, seed 0
+    r_random, r_ref = reference_returns(load_task("gridworld"), "smoke", seed=0, variant="test")
+    assert f"R_random {r_random:10.3f}  R_gt {r_ref:10.3f}" in out.output

@@ -336,3 +336,30 @@ def _write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def precompute_references(
+    task_names: Sequence[str],
+    *,
+    budget: str,
+    seeds: Sequence[int],
+    variants: Sequence[str] = VARIANTS,
+    device: str = "cpu",
+) -> list[dict[str, Any]]:
+    """Fill the reference cache (R_random, R_gt) for tasks x variants x seeds, with a progress bar.
+
+    Why: the references are the expensive, shared part of every transfer score; computing
+    them once up front (``epic-bench transfer refs``) lets later evaluations run in parallel
+    without each recomputing them.
+    """
+    from tqdm.auto import tqdm
+
+    grid = [(t, v, s) for t in task_names for v in variants for s in seeds]
+    tasks = {name: _resolve_task(name) for name in task_names}
+    rows = []
+    for name, variant, seed in tqdm(grid, desc="transfer references", unit="ref"):
+        task = tasks[name]
+        r_random, r_ref = reference_returns(task, budget, seed=seed, device=device, variant=variant)
+        rows.append({"task": name, "variant": variant, "budget": budget, "seed": seed,
+                     "random_return": r_random, "reference_return": r_ref})  # fmt: skip
+    return rows
