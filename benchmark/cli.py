@@ -23,9 +23,9 @@ def main() -> None:
 @click.option("--metric", "metrics", multiple=True, help="epic,npec,erc,transfer (comma list or repeated; default all).")
 @click.option("--coverage", "coverages", multiple=True, help="Only these coverage distributions (default: all of each task).")
 @click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per unit.")
-@click.option("--budget", type=click.Choice(["smoke", "standard", "full"]), default="standard", show_default=True, help="Transfer budget.")
-@click.option("--n-transitions", default=4096, show_default=True, help="Coverage transitions N_T per distance unit.")
-@click.option("--n-samples", default=4096, show_default=True, help="Mean-term samples M per distance unit.")
+@click.option("--budget", type=click.Choice(["smoke", "standard", "full"]), default="standard", show_default=True, help="Transfer budget; distance sample sizes N_T x M: smoke 256x64, standard 1024x256, full 4096x4096 (the paper's).")
+@click.option("--n-transitions", type=int, default=None, help="Override N_T, transitions from D_T per distance unit.")
+@click.option("--n-samples", type=int, default=None, help="Override M, mean-term samples per distance unit.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--ray-address", default=None, help="Existing Ray cluster ('auto', 'ray://head:10001'); default a local instance.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
@@ -45,9 +45,9 @@ def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_
         raise click.UsageError("give submission folders or --all, not both")
     try:
         subs = ev.select_submissions(submission_dirs, tasks=tasks, root=submissions_root)
+        n_t, m = ev.sample_sizes(budget, n_transitions, n_samples)
         units = ev.expand_grid(subs, tasks=tasks, metrics=ev.parse_metrics(metrics), coverages=coverages,
-                               seeds=seeds, budget=budget, n_transitions=n_transitions,
-                               n_samples=n_samples)  # fmt: skip
+                               seeds=seeds, budget=budget, n_transitions=n_t, n_samples=m)  # fmt: skip
     except ev.EvaluationError as e:
         raise click.UsageError(str(e)) from e
     if not units:

@@ -6,9 +6,9 @@ mean and interquartile mean (IQM) with 95% stratified-bootstrap CIs (rliable). R
 the best mean: lowest for distances (EPIC, NPEC, ERC), highest for transfer.
 
 Which rows count: only ``ok`` rows; of a unit run more than once (``--force``) the
-newest; of a task only its newest ``task_version``; and per submission/coverage the
-most precise configuration present (largest budget, then sample sizes), shown in the
-table so mixed precisions are visible rather than silently averaged.
+newest; of a task only its newest ``task_version``; and per task and metric one
+configuration (budget, N_T, M): the one with the most rows, ties to the most precise,
+named in each table's title so precisions are never silently mixed.
 
 The HTML site lives in `benchmark.leaderboard_site`.
 """
@@ -66,16 +66,14 @@ def select_rows(results: pd.DataFrame) -> pd.DataFrame:
     df = df.sort_values("timestamp").drop_duplicates(list(UNIT_KEY) + ["submission"], keep="last")
     newest = df.groupby("task")["task_version"].transform("max")
     df = df[df["task_version"] == newest]
-    df["_precision"] = list(
-        zip(
-            df["budget"].map(BUDGET_ORDER).fillna(0),
-            df["n_transitions"],
-            df["n_samples"],
-            strict=True,
-        )
-    )
-    best = df.groupby(["task", "metric", "coverage", "submission"])["_precision"].transform("max")
-    return df[df["_precision"] == best].drop(columns="_precision")
+    # One configuration per task and metric, so a table compares like with like: the
+    # one with the most rows, ties broken by precision (budget, then sample sizes).
+    config = ["budget", "n_transitions", "n_samples"]
+    counts = df.groupby(["task", "metric", *config]).size().rename("_rows").reset_index()
+    counts["_precision"] = counts["budget"].map(BUDGET_ORDER).fillna(0)
+    counts = counts.sort_values(["_rows", "_precision", "n_transitions", "n_samples"])
+    chosen = counts.drop_duplicates(["task", "metric"], keep="last")[["task", "metric", *config]]
+    return df.merge(chosen, on=["task", "metric", *config], how="inner")
 
 
 def aggregate(
@@ -202,9 +200,21 @@ DISPLAY_HEADER = [
 ]
 
 
-def _title(task: str, metric: str) -> str:
+def _title(task: str, metric: str, rows: pd.DataFrame | None = None) -> str:
     direction = "higher is better" if higher_is_better(metric) else "lower is better"
-    return f"{task} — {metric} ({direction})"
+    return f"{task} — {metric} ({direction}{config_text(rows)})"
+
+
+def config_text(rows: pd.DataFrame | None) -> str:
+    """ ", budget standard" / ", N_T=1024, M=256": the configuration a table shows."""
+    if rows is None or not len(rows):
+        return ""
+    first, text = rows.iloc[0], ""
+    if first["budget"]:
+        text += f", budget {first['budget']}"
+    if int(first["n_transitions"]):
+        text += f", N_T={int(first['n_transitions'])}, M={int(first['n_samples'])}"
+    return text
 
 
 def to_markdown(board: pd.DataFrame) -> str:
@@ -213,7 +223,7 @@ def to_markdown(board: pd.DataFrame) -> str:
         return "_No results yet. Run `epic-bench evaluate` first._\n"
     parts = []
     for task, metric, rows in sections(board):
-        parts.append(f"### {_title(task, metric)}\n")
+        parts.append(f"### {_title(task, metric, rows)}\n")
         parts.append("| " + " | ".join(DISPLAY_HEADER) + " |")
         parts.append("|" + "|".join("---" for _ in DISPLAY_HEADER) + "|")
         for cells in _display_rows(rows):
@@ -228,7 +238,7 @@ def to_rich_tables(board: pd.DataFrame) -> list:
 
     tables = []
     for task, metric, rows in sections(board):
-        table = Table(title=_title(task, metric), title_justify="left")
+        table = Table(title=_title(task, metric, rows), title_justify="left")
         for name in DISPLAY_HEADER:
             table.add_column(
                 name,

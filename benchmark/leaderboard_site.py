@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from benchmark.leaderboard import _records, higher_is_better, sections
+from benchmark.leaderboard import _records, config_text, higher_is_better, sections
 
 COLUMNS = [
     ("rank", "rank", "num"),
@@ -189,6 +189,7 @@ def render_site(board: pd.DataFrame, *, title: str = "epic-bench leaderboard") -
     by_task: dict[str, list[str]] = {t: [] for t in tasks}
     for task, metric, _rows in sections(board):
         direction = "higher is better" if higher_is_better(metric) else "lower is better"
+        direction += config_text(_rows)
         head = "".join(f"<th>{html.escape(label)}</th>" for _, label, _ in COLUMNS)
         by_task[task].append(
             f"<h3>{html.escape(metric)} <small>({direction})</small></h3>"

@@ -87,6 +87,7 @@ def test_filters_and_formats(tmp_path):
     assert set(board["task"]) == {"gridworld"} and set(board["metric"]) == {"epic"}
     assert "gridworld — epic" in render(board, "table")
     assert "| uniform | 1 | a |" in render(board, "markdown")
+    assert "N_T=64, M=32" in render(board, "markdown")
     assert pd.read_csv(__import__("io").StringIO(render(board, "csv")))["mean"][0] == pytest.approx(
         0.2
     )
@@ -126,3 +127,10 @@ def test_rounding_level_differences_tie(tmp_path):
     board = aggregate(_store(tmp_path, rows))
     ranks = dict(zip(board["submission"], board["rank"], strict=True))
     assert ranks == {"truth": 1, "shaped": 1, "x": 3}
+
+
+def test_one_configuration_per_table_the_most_complete(tmp_path):
+    rows = [_row(s, "epic", 0, 0.1) for s in ("a", "b", "c")]
+    rows.append(_row("a", "epic", 0, 0.3, n_transitions=4096, n_samples=4096))
+    board = aggregate(_store(tmp_path, rows))
+    assert set(board["n_transitions"]) == {64} and len(board) == 3
