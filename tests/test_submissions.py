@@ -34,6 +34,7 @@ from benchmark.submissions.conversion import example_inputs
 from benchmark.tasks import list_tasks, load_task
 
 REPO = Path(__file__).resolve().parents[1]
+LEARNED = ("preferences", "airl", "regression")
 FAST = ValidationConfig(n_transitions=64, batch_size=512, timing_repeats=1)
 
 
@@ -479,7 +480,7 @@ def test_committed_submissions_parse_and_cover_every_task_with_sanity_entries():
     assert [s.name for s in subs] == folders  # every committed folder is valid
     names = {s.name for s in subs}
     for task_name in {s.task for s in subs}:
-        for suffix in ("ground-truth", "shaped", "negated", "random"):
+        for suffix in ("ground-truth", "shaped", "negated", "random", *LEARNED):
             assert f"{task_name}-{suffix}" in names
     for sub in subs:
         assert sub.task in list_tasks()
