@@ -263,3 +263,29 @@ def test_cli_transfer_refs_prints_the_references():
     assert out.output.count("R_gt") == 2  # train and test variant, seed 0
     r_random, r_ref = reference_returns(load_task("gridworld"), "smoke", seed=0, variant="test")
     assert f"R_random {r_random:10.3f}  R_gt {r_ref:10.3f}" in out.output
+
+
+# --------------------------------------------------------------------------- slow: more seeds, MuJoCo
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_pointmass_smoke_transfer_is_reliable_across_seeds(pointmass, shared_cache, seed):
+    shaped = transfer_score(pointmass.reward("shaped"), pointmass, budget="smoke", seed=seed)
+    bad = transfer_score(
+        negated(pointmass.reward("ground_truth")), pointmass, budget="smoke", seed=seed
+    )
+    assert 0.8 < shaped.normalized < 1.3 and bad.normalized < 0.1
+
+
+@pytest.mark.slow
+def test_halfcheetah_smoke_pipeline_runs_sac_on_a_learned_mlp_reward():
+    """End to end on MuJoCo: SAC through the wrapper on an imitation reward net."""
+    from imitation.rewards.reward_nets import BasicRewardNet
+
+    task = load_task("halfcheetah")
+    net = BasicRewardNet(task.observation_space, task.action_space, use_next_state=True)
+    result = transfer_score(net, task, budget="smoke", seed=0)
+    assert result.algorithm == "sac" and result.timesteps == task.budgets["smoke"].total_timesteps
+    assert math.isfinite(result.ground_truth_return) and math.isfinite(result.random_return)
+    assert math.isfinite(result.reference_return)

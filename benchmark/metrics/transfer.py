@@ -158,8 +158,8 @@ def transfer_score(
 def transfer_scores(
     reward: RewardFn,
     task: Any,
-    *,
     budget: str | Any = "smoke",
+    *,
     seeds: Sequence[int] = (0, 1, 2),
     device: str = "cpu",
     variant: str = "test",
