@@ -7,7 +7,7 @@ under the transition distribution D_T,
 
     D_{L^p,D}(R, R') = (E_{(s,a,s') ~ D_T} |R(s,a,s') − R'(s,a,s')|^p)^{1/p},
 
-the paper defines (Definition 4.2) the unnormalized premetric as the distance from
+the paper defines (§4) the unnormalized premetric as the distance from
 R_B to the closest member of R_A's equivalence class,
 
     D^U_NPEC(R_A, R_B) = inf_{λ > 0, Φ} D_{L^p,D}(λ R_A + γ Φ(s') − Φ(s), R_B),
@@ -22,16 +22,18 @@ No square root or other power is applied on top: the L^p norm already carries th
 1/p. Letting λ → 0 shows D^U(R_A, R_B) ≤ D^U(Zero, R_B), so D_NPEC ∈ [0, 1]. We use
 p = 2, as the paper's experiments (least-squares regression).
 
-Caveats, as the paper says: NPEC is asymmetric (source R_A is transformed, target R_B
-is not) and not a metric; it is invariant to shaping and rescaling of the *source*
-only; and it needs an optimisation. (For p = 2 both infima are least-squares
-projections onto the shapings, and D_NPEC reduces to the sine of the angle between the
-two rewards' components orthogonal to the shapings — 1 when that angle is obtuse —
-which happens to be symmetric; for p ≠ 2 it is not.) Here both infima are found by Adam over Φ (an MLP
-over observations, or a linear map — a table for one-hot observations) and
-λ = exp(log λ), seeded and with a bounded number of steps, so the result is an upper
-bound on the true infimum ratio up to optimisation error. The numerator is capped by
-the fitted denominator, since λ → 0 attains it.
+Caveats, as the paper says: NPEC is not a metric and is asymmetric in general (the
+source R_A is transformed, the target R_B is not), and it needs an optimisation. For
+p = 2 both infima are least-squares projections onto the shapings and D_NPEC reduces
+to the sine of the angle between the two rewards' components orthogonal to the
+shapings (1 when that angle is obtuse), which happens to be symmetric; for p ≠ 2 it is
+not. It is invariant to potential shaping and positive rescaling of either reward.
+
+Here both infima are found by Adam over Φ (an MLP over observations, or a linear map —
+a table for one-hot observations) and λ = exp(log λ), seeded, full batch, with a
+bounded number of steps; each fitted distance is an upper bound on its infimum, up to
+optimisation error. The numerator is capped by the fitted denominator, since λ → 0
+attains it. As in EPIC, dones are ignored.
 """
 
 from __future__ import annotations
