@@ -160,3 +160,29 @@ def test_imitation_reward_net_plugs_in_unchanged():
     next_obs, rewards, _, _ = venv.step(acts)
     expected = net.predict_processed(obs, acts, next_obs, np.zeros(2, dtype=bool))
     np.testing.assert_allclose(rewards, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("task_name", ["pointmass", "gridworld"])
+def test_task_ground_truth_through_the_wrapper_equals_the_env_reward(task_name):
+    """On the benchmark's own VecEnvs (batched torch PointMass, Discrete gridworld): the
+    ground-truth RewardFn depends on s', so any off-by-one at auto-reset would show."""
+    from benchmark.tasks import load_task
+
+    task = load_task(task_name)
+    n = 8
+    venv = LearnedRewardVecEnv(
+        task.make_vec_env(n, seed=0, variant="test"), task.reward("ground_truth")
+    )
+    venv.reset()
+    rng = np.random.default_rng(0)
+    n_done = 0
+    for _ in range(task.horizon + 3):
+        if hasattr(task.action_space, "n"):
+            acts = rng.integers(task.action_space.n, size=n)
+        else:
+            acts = rng.uniform(-1, 1, size=(n, *task.action_space.shape)).astype(np.float32)
+        _, rewards, dones, infos = venv.step(acts)
+        gt = np.array([info["ground_truth_reward"] for info in infos])
+        np.testing.assert_allclose(rewards, gt, rtol=1e-5, atol=1e-5)
+        n_done += int(dones.sum())
+    assert n_done >= n, "every env must cross an episode boundary"
