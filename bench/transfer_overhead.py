@@ -45,6 +45,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--timesteps", type=int, default=None, help="override the budget's")
+    parser.add_argument(
+        "--hid-sizes", default="32,32", help="reward MLP hidden sizes (imitation's default)"
+    )
     parser.add_argument("--out", default="bench/results/transfer_overhead.json")
     args = parser.parse_args()
 
@@ -55,7 +58,10 @@ def main() -> None:
 
         budget = dataclasses.replace(budget, total_timesteps=args.timesteps)
     torch.manual_seed(0)
-    mlp = BasicRewardNet(task.observation_space, task.action_space, use_next_state=True)
+    hid_sizes = tuple(int(h) for h in args.hid_sizes.split(","))
+    mlp = BasicRewardNet(
+        task.observation_space, task.action_space, use_next_state=True, hid_sizes=hid_sizes
+    )
     mlp = mlp.to(args.device).eval()
     arms = {
         "env_reward": None,
@@ -81,6 +87,7 @@ def main() -> None:
         "total_timesteps": budget.total_timesteps,
         "n_envs": budget.n_envs,
         "device": args.device,
+        "reward_hid_sizes": list(hid_sizes),
         "repeats": args.repeats,
         "median_wall_s": med_wall,
         "median_cpu_s": med_cpu,
@@ -97,7 +104,7 @@ def main() -> None:
         },  # fmt: skip
     }
     print(
-        f"\n{args.task}/{args.budget} ({budget.algorithm}, {budget.total_timesteps} steps, "
+        f"\n{args.task}/{args.budget} (reward MLP {hid_sizes}, {budget.algorithm}, {budget.total_timesteps} steps, "
         f"{budget.n_envs} envs): learned-MLP / ground-truth training time = "
         f"{result['ratio_mlp_over_env_wall']:.3f} (wall), {result['ratio_mlp_over_env_cpu']:.3f} (cpu); "
         f"gt RewardFn through the wrapper / env reward = {result['ratio_gt_wrapped_over_env_cpu']:.3f} (cpu); "
@@ -106,7 +113,9 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(out.read_text()) if out.exists() else {}
-    existing[f"{args.task}/{args.budget}/{args.device}"] = result
+    existing[f"{args.task}/{args.budget}/{args.device}/mlp{args.hid_sizes.replace(',', 'x')}"] = (
+        result
+    )
     out.write_text(json.dumps(existing, indent=2) + "\n")
     print(f"wrote {out}")
 
