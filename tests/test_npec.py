@@ -150,3 +150,12 @@ def test_npec_errors(mdp):
         nan_table = mdp["reward"].copy()
         nan_table[0, 0, 0] = np.nan
         npec_distance(table_reward(nan_table), r, **kw)
+
+
+def test_npec_is_invariant_to_shaping_and_rescaling_of_the_target(mdp):
+    r_a = mdp["reward"]
+    r_b = r_a + 0.5 * np.random.default_rng(4).normal(size=r_a.shape)
+    plain = npec(mdp, r_a, r_b)
+    transformed = npec(mdp, r_a, 3.0 * r_b + shaping(mdp["potential"]))
+    assert 0.2 < plain < 0.95
+    assert transformed == pytest.approx(plain, abs=0.01)
