@@ -37,6 +37,7 @@ from benchmark.results import (
 
 METRICS = ("epic", "npec", "erc", "transfer")
 DISTANCE_METRICS = ("epic", "npec", "erc")
+NO_EPISODES = ("uniform",)  # coverage policies that draw independent transitions
 BUDGETS = ("smoke", "standard", "full")
 DEFAULT_SEEDS = 3
 # Coverage sample sizes (N_T transitions, M mean-term samples) of the distance metrics per
@@ -210,6 +211,10 @@ def expand_grid(
                 continue
             names = [c for c in task.coverage_names if not coverages or c in coverages]
             seen_coverages.update(names)
+            if metric == "erc":
+                # ERC compares episode returns; a "uniform" coverage draws independent
+                # transitions with no episodes, so ERC is undefined there.
+                names = [c for c in names if task.coverage(c).spec.policy not in NO_EPISODES]
             for coverage in names:
                 for seed in range(seeds):
                     units.append(Unit(**common, metric=metric, coverage=coverage, seed=seed,

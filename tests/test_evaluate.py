@@ -252,3 +252,11 @@ def test_runner_epic_equals_the_metric_module(submissions):
         assert row["value"] == pytest.approx(ref.distance, abs=1e-9)
         assert row["ci_low"] == pytest.approx(ref.ci_low, abs=1e-6)
         assert row["ci_high"] == pytest.approx(ref.ci_high, abs=1e-6)
+
+
+def test_erc_skips_coverages_without_episodes(submissions):
+    subs = ev.select_submissions(root=submissions)
+    units = ev.expand_grid(subs, metrics=["erc"], seeds=1, **SMALL)
+    task = ev._task("gridworld")
+    assert units and all(task.coverage(u.coverage).spec.policy != "uniform" for u in units)
+    assert "uniform" in task.coverage_names
