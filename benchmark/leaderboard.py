@@ -6,7 +6,8 @@ mean and interquartile mean (IQM) with 95% stratified-bootstrap CIs (rliable). R
 the best mean: lowest for distances (EPIC, NPEC, ERC), highest for transfer.
 
 Which rows count: only ``ok`` rows; of a unit run more than once (``--force``) the
-newest; of a task only its newest ``task_version``; and per task and metric one
+newest; of a task only its newest ``task_version``; of a submission name only its
+newest model (sha256); and per task and metric one
 configuration (budget, N_T, M): the one with the most rows, ties to the most precise,
 named in each table's title so precisions are never silently mixed.
 
@@ -66,6 +67,13 @@ def select_rows(results: pd.DataFrame) -> pd.DataFrame:
     df = df.sort_values("timestamp").drop_duplicates(list(UNIT_KEY) + ["submission"], keep="last")
     newest = df.groupby("task")["task_version"].transform("max")
     df = df[df["task_version"] == newest]
+    # A re-submitted model (new sha256 under the same name) replaces the old one.
+    current = (
+        df.sort_values("timestamp")
+        .groupby(["task", "submission"])["submission_sha256"]
+        .transform("last")
+    )
+    df = df[df["submission_sha256"] == current]
     # One configuration per task and metric, so a table compares like with like: the
     # one with the most rows, ties broken by precision (budget, then sample sizes).
     config = ["budget", "n_transitions", "n_samples"]

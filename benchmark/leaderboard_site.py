@@ -24,16 +24,16 @@ import pandas as pd
 from benchmark.leaderboard import _records, config_text, higher_is_better, sections
 
 COLUMNS = [
-    ("rank", "rank", "num"),
+    ("rank", "rank", "int"),
     ("submission", "submission", "str"),
     ("method", "method", "str"),
     ("coverage", "coverage", "str"),
-    ("n_seeds", "seeds", "num"),
+    ("n_seeds", "seeds", "int"),
     ("mean", "mean", "num"),
     ("mean_ci_low", "CI low", "num"),
     ("mean_ci_high", "CI high", "num"),
     ("iqm", "IQM", "num"),
-    ("n_failed", "failed", "num"),
+    ("n_failed", "failed", "int"),
 ]
 
 
@@ -148,12 +148,13 @@ _JS = """
   const data = JSON.parse(document.getElementById('board-data').textContent);
   const cols = JSON.parse(document.getElementById('board-columns').textContent);
   function fmt(v, kind){ if(v===null||v===undefined) return '—';
-    return kind==='num' && !Number.isInteger(v) ? v.toFixed(3) : String(v===''?'-':v); }
+    if(kind==='num') return v.toFixed(3); if(kind==='int') return String(v);
+    return String(v===''?'-':v); }
   function render(table, rows){
     const body = table.tBodies[0]; body.innerHTML='';
     for(const r of rows){ const tr=document.createElement('tr');
       for(const [key,,kind] of cols){ const td=document.createElement('td');
-        td.textContent=fmt(r[key],kind); if(kind==='num') td.className='num'; tr.appendChild(td);}
+        td.textContent=fmt(r[key],kind); if(kind!=='str') td.className='num'; tr.appendChild(td);}
       body.appendChild(tr);} }
   document.querySelectorAll('table.board').forEach(function(table){
     const rows = data.filter(r => r.task===table.dataset.task && r.metric===table.dataset.metric);
@@ -165,7 +166,7 @@ _JS = """
         th.classList.add(asc?'asc':'desc');
         rows.sort(function(a,b){ let x=a[key], y=b[key];
           if(x===null) return 1; if(y===null) return -1;
-          const c = kind==='num' ? x-y : String(x).localeCompare(String(y));
+          const c = kind==='str' ? String(x).localeCompare(String(y)) : x-y;
           return asc ? c : -c; });
         render(table, rows); }); }); });
 })();

@@ -134,3 +134,12 @@ def test_one_configuration_per_table_the_most_complete(tmp_path):
     rows.append(_row("a", "epic", 0, 0.3, n_transitions=4096, n_samples=4096))
     board = aggregate(_store(tmp_path, rows))
     assert set(board["n_transitions"]) == {64} and len(board) == 3
+
+
+def test_resubmitted_model_replaces_the_old_one(tmp_path):
+    old = [
+        _row("a", "epic", s, 0.5, timestamp=pd.Timestamp("2026-01-01", tz="UTC")) for s in range(2)
+    ]
+    new = [_row("a", "epic", s, 0.1, submission_sha256="f" * 64) for s in range(2)]
+    board = aggregate(_store(tmp_path, old + new))
+    assert len(board) == 1 and board.loc[0, "mean"] == pytest.approx(0.1)
