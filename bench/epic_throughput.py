@@ -13,7 +13,7 @@ interleaved over repetitions (the machine is shared), medians reported:
   (d) naive loop: per transition, evaluate both rewards at the transition and on M rows
                   for s and for s'; a few hundred transitions timed, extrapolated to N_T.
 
-Prints the ratios and writes JSON to bench/results/epic_throughput.json.
+Each repetition runs the four in a rotated order. Prints the ratios and writes JSON to bench/results/epic_throughput.json.
 
     .venv/bin/python bench/epic_throughput.py --n-transitions 1024 --n-samples 1024
 """
@@ -160,19 +160,26 @@ def main() -> None:
 
     times: dict[str, list[float]] = {"bare": [], "contiguous": [], "unrelated": [], "naive": []}
     distances: dict[str, float] = {}
-    for _ in tqdm(range(args.repeats), desc="repetitions"):
-        times["bare"].append(time_bare(rewards, 2 * n * m, args.max_batch, gen))
-        t, distances["contiguous"] = time_epic(
-            rewards, contiguous, state_samples, action_samples, args.max_batch
-        )
-        times["contiguous"].append(t)
-        t, distances["unrelated"] = time_epic(
-            rewards, unrelated, state_samples, action_samples, args.max_batch
-        )
-        times["unrelated"].append(t)
-        times["naive"].append(
-            time_naive(rewards, unrelated, state_samples, action_samples, n_loop) * n / n_loop
-        )
+
+    def run(name: str) -> None:
+        if name == "bare":
+            times["bare"].append(time_bare(rewards, 2 * n * m, args.max_batch, gen))
+        elif name == "naive":
+            t = time_naive(rewards, unrelated, state_samples, action_samples, n_loop)
+            times["naive"].append(t * n / n_loop)
+        else:
+            tr = contiguous if name == "contiguous" else unrelated
+            t, distances[name] = time_epic(
+                rewards, tr, state_samples, action_samples, args.max_batch
+            )
+            times[name].append(t)
+
+    order = list(times)
+    for rep in tqdm(range(args.repeats), desc="repetitions"):
+        # Rotate the order each repetition so that no variant always runs first (warm-up,
+        # other users' load on the shared machine).
+        for name in order[rep % len(order) :] + order[: rep % len(order)]:
+            run(name)
 
     med = {k: statistics.median(v) for k, v in times.items()}
     ratios = {
