@@ -38,6 +38,7 @@ def test_unknown_executor_is_refused(units):
         run_units(units, lambda u, r: None, executor="slurm")
 
 
+@pytest.mark.slow  # starting a Ray instance takes 20 s to minutes on a busy 2-core machine
 def test_ray_local_instance_equals_local_executor(units, tmp_path):
     pytest.importorskip("ray", reason="Ray is optional: pip install -e '.[ray]'")
     local = ev.evaluate(units, results_dir=tmp_path / "local", wandb=False, progress=False)
