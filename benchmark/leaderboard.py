@@ -108,7 +108,15 @@ def aggregate(
     # A failure counts only while the unit has no ok row (a re-run may have fixed it).
     ok_keys = {unit_key(r) for r in results[results["status"] == STATUS_OK].to_dict("records")}
     failed_rows = results[results["status"] != STATUS_OK]
-    still_failed = [unit_key(r) not in ok_keys for r in failed_rows.to_dict("records")]
+    # ... and only for the submission's current model (its newest sha256).
+    current = (
+        results.sort_values("timestamp").groupby(["task", "submission"])["submission_sha256"].last()
+    )
+    still_failed = [
+        unit_key(r) not in ok_keys
+        and current.get((r["task"], r["submission"])) == r["submission_sha256"]
+        for r in failed_rows.to_dict("records")
+    ]
     failed = (
         failed_rows[np.array(still_failed, dtype=bool)]
         .groupby(["task", "metric", "coverage", "submission"])

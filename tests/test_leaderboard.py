@@ -143,3 +143,11 @@ def test_resubmitted_model_replaces_the_old_one(tmp_path):
     new = [_row("a", "epic", s, 0.1, submission_sha256="f" * 64) for s in range(2)]
     board = aggregate(_store(tmp_path, old + new))
     assert len(board) == 1 and board.loc[0, "mean"] == pytest.approx(0.1)
+
+
+def test_failures_of_a_replaced_model_are_not_counted(tmp_path):
+    old = _row("a", "epic", 0, math.nan, status="failed", error="x",
+               timestamp=pd.Timestamp("2026-01-01", tz="UTC"))  # fmt: skip
+    new = [_row("a", "epic", s, 0.1, submission_sha256="f" * 64) for s in range(2)]
+    board = aggregate(_store(tmp_path, [old, *new]))
+    assert board.loc[0, "n_failed"] == 0
