@@ -132,7 +132,9 @@ def test_cli_coverage_build_caches_samples(tmp_path):
     )
     assert result.exit_code == 0, result.output
     files = sorted(
-        (tmp_path / "cache" / "coverage" / "gridworld-v1").glob("random-nt64-m32-seed*.safetensors")
+        (tmp_path / "cache" / "coverage" / f"gridworld-v{load_task('gridworld').version}").glob(
+            "random-nt64-m32-seed*.safetensors"
+        )
     )
     assert len(files) == 2
 

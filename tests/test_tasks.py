@@ -126,8 +126,16 @@ def _write(tmp_path, text: str, name: str = "gridworld"):
         (lambda s: s.replace("discount = 0.9\n", "", 1), "discount", "missing"),
         (lambda s: s.replace("discount = 0.9\n", 'discount = "high"\n', 1), "discount", "must be"),
         (lambda s: s.replace("horizon = 20", "horizon = 20.5"), "horizon", "must be int"),
-        (lambda s: s.replace("version = 1", "version = 0"), "version", "positive"),
-        (lambda s: s.replace("version = 1", "version = 1\nseeds = 3"), "seeds", "unknown key"),
+        (
+            lambda s: re.sub(r"^version = \d+", "version = 0", s, count=1, flags=re.M),
+            "version",
+            "positive",
+        ),
+        (
+            lambda s: re.sub(r"^(version = \d+)", r"\1\nseeds = 3", s, count=1, flags=re.M),
+            "seeds",
+            "unknown key",
+        ),
         (
             lambda s: s.replace('family = "gridworld"', 'family = "tetris"'),
             "env.family",
