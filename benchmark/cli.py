@@ -18,22 +18,72 @@ def main() -> None:
 
 @main.command()
 @click.argument("submission_dirs", nargs=-1, type=click.Path(exists=True, file_okay=False))
-@click.option("--all", "all_", is_flag=True, help="Every shipped submission (the default without DIRs).")
+@click.option(
+    "--all", "all_", is_flag=True, help="Every shipped submission (the default without DIRs)."
+)
 @click.option("--task", "tasks", multiple=True, help="Only these tasks (repeatable).")
-@click.option("--metric", "metrics", multiple=True, help="epic,npec,erc,transfer (comma list or repeated; default all).")
-@click.option("--coverage", "coverages", multiple=True, help="Only these coverage distributions (default: all of each task).")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    help="epic,npec,erc,transfer (comma list or repeated; default all).",
+)
+@click.option(
+    "--coverage",
+    "coverages",
+    multiple=True,
+    help="Only these coverage distributions (default: all of each task).",
+)
 @click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per unit.")
-@click.option("--budget", type=click.Choice(["smoke", "standard", "full"]), default="standard", show_default=True, help="Transfer budget; distance sample sizes N_T x M: smoke 256x64, standard 1024x256, full 4096x4096 (the paper's).")
-@click.option("--n-transitions", type=int, default=None, help="Override N_T, transitions from D_T per distance unit.")
-@click.option("--n-samples", type=int, default=None, help="Override M, mean-term samples per distance unit.")
+@click.option(
+    "--budget",
+    type=click.Choice(["smoke", "standard", "full"]),
+    default="standard",
+    show_default=True,
+    help="Transfer budget; distance sample sizes N_T x M: smoke 256x64, standard 1024x256, full 4096x4096 (the paper's).",
+)
+@click.option(
+    "--n-transitions",
+    type=int,
+    default=None,
+    help="Override N_T, transitions from D_T per distance unit.",
+)
+@click.option(
+    "--n-samples", type=int, default=None, help="Override M, mean-term samples per distance unit."
+)
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
-@click.option("--ray-address", default=None, help="Existing Ray cluster ('auto', 'ray://head:10001'); default a local instance.")
+@click.option(
+    "--ray-address",
+    default=None,
+    help="Existing Ray cluster ('auto', 'ray://head:10001'); default a local instance.",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
-@click.option("--results-dir", type=click.Path(file_okay=False), default="leaderboard/results", show_default=True)
-@click.option("--submissions-root", type=click.Path(file_okay=False), default=None, help="Where shipped submissions live (default ./submissions).")
+@click.option(
+    "--results-dir",
+    type=click.Path(file_okay=False),
+    default="leaderboard/results",
+    show_default=True,
+)
+@click.option(
+    "--submissions-root",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where shipped submissions live (default ./submissions).",
+)
 @click.option("--force", is_flag=True, help="Re-run units already in the store.")
-@click.option("--wandb/--no-wandb", "use_wandb", default=True, show_default=True, help="Log every unit to W&B.")
-@click.option("--wandb-mode", type=click.Choice(["offline", "online"]), default=None, help="Default $WANDB_MODE, else offline.")
+@click.option(
+    "--wandb/--no-wandb",
+    "use_wandb",
+    default=True,
+    show_default=True,
+    help="Log every unit to W&B.",
+)
+@click.option(
+    "--wandb-mode",
+    type=click.Choice(["offline", "online"]),
+    default=None,
+    help="Default $WANDB_MODE, else offline.",
+)
 @click.option("--trust-pickle", is_flag=True, help="Allow pickled submissions (runs their code).")
 def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_transitions, n_samples,
              executor, ray_address, device, results_dir, submissions_root, force, use_wandb, wandb_mode,
@@ -63,8 +113,19 @@ def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_
 @main.group(invoke_without_command=True)
 @click.option("--task", "tasks", multiple=True, help="Only these tasks (repeatable).")
 @click.option("--metric", "metrics", multiple=True, help="Only these metrics (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json", "html"]), default="table", show_default=True)
-@click.option("--results-dir", type=click.Path(file_okay=False), default="leaderboard/results", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "csv", "json", "html"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--results-dir",
+    type=click.Path(file_okay=False),
+    default="leaderboard/results",
+    show_default=True,
+)
 @click.pass_context
 def leaderboard(ctx, tasks, metrics, fmt, results_dir) -> None:
     """Show the leaderboard: seeds aggregated (mean, IQM, 95% CI), submissions ranked per task."""
@@ -81,8 +142,15 @@ def leaderboard(ctx, tasks, metrics, fmt, results_dir) -> None:
 
 
 @leaderboard.command("build")
-@click.option("--results-dir", type=click.Path(file_okay=False), default="leaderboard/results", show_default=True)
-@click.option("--out-dir", type=click.Path(file_okay=False), default="leaderboard", show_default=True)
+@click.option(
+    "--results-dir",
+    type=click.Path(file_okay=False),
+    default="leaderboard/results",
+    show_default=True,
+)
+@click.option(
+    "--out-dir", type=click.Path(file_okay=False), default="leaderboard", show_default=True
+)
 def leaderboard_build(results_dir, out_dir) -> None:
     """Write leaderboard/README.md and the static site leaderboard/site/index.html."""
     from benchmark import leaderboard as lb
@@ -105,16 +173,25 @@ def experts() -> None:
 
 @experts.command("train")
 @click.argument("task")
-@click.option("--timesteps", default=1_000_000, show_default=True, help="SAC environment steps (RL Zoo: 1e6).")
+@click.option(
+    "--timesteps", default=1_000_000, show_default=True, help="SAC environment steps (RL Zoo: 1e6)."
+)
 @click.option("--seed", default=0, show_default=True)
-@click.option("--eval-every", default=10_000, show_default=True, help="Evaluate, keep the best checkpoint every N steps.")
+@click.option(
+    "--eval-every",
+    default=10_000,
+    show_default=True,
+    help="Evaluate, keep the best checkpoint every N steps.",
+)
 @click.option("--threads", default=1, show_default=True, help="torch CPU threads.")
 def experts_train(task, timesteps, seed, eval_every, threads) -> None:
     """Train TASK's expert with SAC; the best checkpoint lands in experts/<name>/ as it trains."""
     from benchmark import experts as ex
 
     try:
-        spec = ex.train_task_expert(task, timesteps=timesteps, seed=seed, eval_every=eval_every, threads=threads)
+        spec = ex.train_task_expert(
+            task, timesteps=timesteps, seed=seed, eval_every=eval_every, threads=threads
+        )
     except ValueError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"best checkpoint: step {spec.timesteps}, return {spec.eval_return_mean:.1f}; "
@@ -135,7 +212,6 @@ def experts_eval(task, episodes, seed, write) -> None:
     except (ValueError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(" ".join(f"{k}={v}" for k, v in values.items()))
-
 
 
 # --- tasks and coverage (benchmark.tasks, benchmark.coverage, benchmark.task_matrix) ---
@@ -270,10 +346,24 @@ def _validation_config(trust_pickle, time_limit, batch_size, n_transitions):
 
 
 _check_options = [
-    click.option("--trust-pickle", is_flag=True, help="Allow imitation-pickle models (runs their code)."),
-    click.option("--time-limit", default=1.0, show_default=True, help="Seconds allowed per forward of --batch-size rows."),
-    click.option("--batch-size", default=4096, show_default=True, help="Rows in the timed forward."),
-    click.option("--n-transitions", default=256, show_default=True, help="Transitions per coverage for the output checks."),
+    click.option(
+        "--trust-pickle", is_flag=True, help="Allow imitation-pickle models (runs their code)."
+    ),
+    click.option(
+        "--time-limit",
+        default=1.0,
+        show_default=True,
+        help="Seconds allowed per forward of --batch-size rows.",
+    ),
+    click.option(
+        "--batch-size", default=4096, show_default=True, help="Rows in the timed forward."
+    ),
+    click.option(
+        "--n-transitions",
+        default=256,
+        show_default=True,
+        help="Transitions per coverage for the output checks.",
+    ),
 ]
 
 
@@ -295,21 +385,41 @@ def validate(submission_dirs, trust_pickle, time_limit, batch_size, n_transition
     for report in reports:
         click.echo(report.format())
     failed = [r.name for r in reports if not r.passed]
-    click.echo(f"{len(reports) - len(failed)}/{len(reports)} valid" + (f"; invalid: {', '.join(failed)}" if failed else ""))
+    click.echo(
+        f"{len(reports) - len(failed)}/{len(reports)} valid"
+        + (f"; invalid: {', '.join(failed)}" if failed else "")
+    )
     if failed:
         raise SystemExit(1)
 
 
 @main.command()
-@click.option("--from-imitation", "source", required=True, type=click.Path(dir_okay=False), help="A reward net saved by imitation (torch.save).")
+@click.option(
+    "--from-imitation",
+    "source",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="A reward net saved by imitation (torch.save).",
+)
 @click.option("--task", required=True, help="The task it was trained on (epic-bench tasks).")
 @click.option("--name", required=True, help="Submission name: lowercase letters, digits, dashes.")
-@click.option("--method", default="unspecified", show_default=True, help="How it was learned, e.g. 'preference comparisons'.")
+@click.option(
+    "--method",
+    default="unspecified",
+    show_default=True,
+    help="How it was learned, e.g. 'preference comparisons'.",
+)
 @click.option("--author", "authors", multiple=True, help="Author name (repeatable).")
 @click.option("--description", default=None, help="One or two sentences about the model.")
 @click.option("--paper", default=None, help="Link to a paper, if any.")
-@click.option("--format", "prefer", type=click.Choice(["state-dict", "torch-export"]), default="state-dict", show_default=True,
-              help="state-dict when the net is a known architecture (falls back to torch-export).")
+@click.option(
+    "--format",
+    "prefer",
+    type=click.Choice(["state-dict", "torch-export"]),
+    default="state-dict",
+    show_default=True,
+    help="state-dict when the net is a known architecture (falls back to torch-export).",
+)
 @click.option("--root", type=click.Path(file_okay=False), default="submissions", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing folder of that name.")
 @_with_check_options
@@ -334,14 +444,22 @@ def submit(source, task, name, method, authors, description, paper, prefer, root
 
 @main.command("submissions")
 @click.option("--root", type=click.Path(file_okay=False), default="submissions", show_default=True)
-@click.option("--check", is_flag=True, help="Run every validation check (loads each model), not only schema + sha256.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Run every validation check (loads each model), not only schema + sha256.",
+)
 @_with_check_options
 def submissions_cmd(root, check, trust_pickle, time_limit, batch_size, n_transitions) -> None:
     """List submissions with task, method, format and validity."""
     from benchmark.submissions import submissions_table
 
     try:
-        table, all_valid = submissions_table(root, _validation_config(trust_pickle, time_limit, batch_size, n_transitions), full=check)
+        table, all_valid = submissions_table(
+            root,
+            _validation_config(trust_pickle, time_limit, batch_size, n_transitions),
+            full=check,
+        )
     except FileNotFoundError as e:
         raise click.ClickException(str(e)) from e
     click.echo(table)
@@ -355,9 +473,16 @@ def baselines() -> None:
 
 
 @baselines.command("train")
-@click.option("--method", required=True, type=click.Choice(["preferences", "airl", "regression", "sanity"]))
+@click.option(
+    "--method", required=True, type=click.Choice(["preferences", "airl", "regression", "sanity"])
+)
 @click.option("--task", "task_names", required=True, multiple=True, help="Task (repeatable).")
-@click.option("--budget", default="standard", show_default=True, help="smoke or standard (see benchmark/baselines/*.py).")
+@click.option(
+    "--budget",
+    default="standard",
+    show_default=True,
+    help="smoke or standard (see benchmark/baselines/*.py).",
+)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--root", type=click.Path(file_okay=False), default="submissions", show_default=True)
 def baselines_train(method, task_names, budget, seed, root) -> None:
@@ -382,9 +507,20 @@ def transfer() -> None:
 
 @transfer.command("refs")
 @click.option("--task", "task_names", multiple=True, required=True, help="Task name (repeatable).")
-@click.option("--budget", type=click.Choice(["smoke", "standard", "full"]), default="standard", show_default=True)
+@click.option(
+    "--budget",
+    type=click.Choice(["smoke", "standard", "full"]),
+    default="standard",
+    show_default=True,
+)
 @click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
-@click.option("--variant", "variants", multiple=True, type=click.Choice(["test", "train"]), help="Default both.")
+@click.option(
+    "--variant",
+    "variants",
+    multiple=True,
+    type=click.Choice(["test", "train"]),
+    help="Default both.",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 def transfer_refs(task_names, budget, seeds, variants, device) -> None:
     """Compute and cache R_random and R_gt so later transfer scores only train the submission."""

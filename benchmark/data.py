@@ -18,9 +18,7 @@ import torch
 RewardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def as_float_tensor(
-    x: Any, *, name: str, device: torch.device | str | None = None
-) -> torch.Tensor:
+def as_float_tensor(x: Any, *, name: str, device: torch.device | str | None = None) -> torch.Tensor:
     """Convert an array-like to a floating-point torch tensor.
 
     Why: users hand us numpy arrays, lists and tensors of any dtype; every
@@ -30,7 +28,10 @@ def as_float_tensor(
     if isinstance(x, torch.Tensor):
         t = x
     elif isinstance(x, np.ndarray | np.generic | list | tuple | float | int):
-        t = torch.as_tensor(np.asarray(x))
+        array = np.asarray(x)
+        # torch cannot share memory with a read-only array (e.g. a memory-mapped or
+        # broadcast one); copy those rather than risk writes through a shared view.
+        t = torch.as_tensor(array if array.flags.writeable else array.copy())
     else:
         raise TypeError(f"{name} must be a torch tensor or numpy array, got {type(x).__name__}")
     if not torch.is_floating_point(t):
@@ -61,7 +62,9 @@ class Transitions:
         for f in fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, torch.Tensor):
-                raise TypeError(f"Transitions.{f.name} must be a torch tensor; use Transitions.create")
+                raise TypeError(
+                    f"Transitions.{f.name} must be a torch tensor; use Transitions.create"
+                )
             if value.shape[0] != n:
                 raise ValueError(
                     f"Transitions fields disagree on length: obs has {n} rows, "
