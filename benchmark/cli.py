@@ -163,6 +163,50 @@ def leaderboard_build(results_dir, out_dir) -> None:
     click.echo(f"wrote {readme}\nwrote {site}")
 
 
+@main.group()
+def results() -> None:
+    """Maintain the Parquet results store."""
+
+
+@results.command("prune")
+@click.option(
+    "--results-dir",
+    type=click.Path(file_okay=False),
+    default="leaderboard/results",
+    show_default=True,
+)
+@click.option(
+    "--submissions-root",
+    type=click.Path(file_okay=False),
+    default="submissions",
+    show_default=True,
+)
+@click.option("--drop-failed", is_flag=True, help="Also retire failed rows.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be dropped.")
+def results_prune(results_dir, submissions_root, drop_failed, dry_run) -> None:
+    """Drop rows of old task versions and retrained or removed submissions.
+
+    Kept rows are rewritten into one new file before the old files are removed.
+    """
+    from benchmark.pruning import prune_results
+    from benchmark.results import ResultsError
+
+    try:
+        report = prune_results(
+            results_dir,
+            submissions_root=submissions_root,
+            drop_failed=drop_failed,
+            dry_run=dry_run,
+        )
+    except ResultsError as e:
+        raise click.ClickException(str(e)) from e
+    reasons = ", ".join(f"{n} {why}" for why, n in sorted(report.reasons.items())) or "none"
+    verb = "would drop" if dry_run else "dropped"
+    click.echo(f"kept {report.kept} rows, {verb} {report.dropped} ({reasons})")
+    if report.file_written is not None:
+        click.echo(f"wrote {report.file_written}; removed {len(report.files_removed)} old files")
+
+
 # --- MuJoCo experts (benchmark.experts) ----------------------------------------------
 
 

@@ -1,0 +1,105 @@
+"""Retire results that no longer describe the shipped tasks and submissions.
+
+Why: a result row is keyed by the task's version and the submission's sha256. When a
+task is re-versioned (its dynamics, expert or coverage changed) or a submission is
+retrained, the old rows stay valid records of what was measured, but they are no longer
+the leaderboard's numbers. ``evaluate`` already ignores them when deciding what to run;
+pruning removes them from the store so tables and plots cannot mix versions.
+
+Pruning is the one operation that deletes result files, and it is explicit: the kept
+rows are first written to a new file (atomically, like every batch), and only then are
+the old files removed, so an interruption leaves duplicates, never a loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark import results
+from benchmark.submissions import list_submissions
+from benchmark.tasks import TaskError, list_tasks, load_task
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What a prune kept and dropped, with the reason for every dropped row."""
+
+    kept: int
+    dropped: int
+    reasons: dict[str, int] = field(default_factory=dict)
+    files_removed: tuple[Path, ...] = ()
+    file_written: Path | None = None
+
+
+def stale_reasons(
+    frame: pd.DataFrame, *, submissions_root: str | Path = "submissions", drop_failed: bool = False
+) -> pd.Series:
+    """Per row: why it is stale ("" when it is current).
+
+    Args:
+        frame: rows of the results store (``results.read_results``).
+        submissions_root: where the shipped submissions live.
+        drop_failed: also retire failed rows (their errors stay in W&B and git history).
+
+    Returns:
+        A string Series aligned with ``frame``.
+    """
+    task_versions = {}
+    for name in list_tasks():
+        try:
+            task_versions[name] = str(load_task(name).version)
+        except TaskError:
+            continue
+    shas = {s.name: s.sha256 for s in list_submissions(submissions_root)}
+
+    def reason(row: pd.Series) -> str:
+        if row["task"] not in task_versions:
+            return "unknown task"
+        if str(row["task_version"]) != task_versions[row["task"]]:
+            return "old task version"
+        if row["submission"] not in shas:
+            return "submission removed or invalid"
+        if row["submission_sha256"] != shas[row["submission"]]:
+            return "submission retrained"
+        if drop_failed and row["status"] == results.STATUS_FAILED:
+            return "failed"
+        return ""
+
+    if frame.empty:
+        return pd.Series([], dtype=str)
+    return frame.apply(reason, axis=1)
+
+
+def prune_results(
+    results_dir: str | Path = results.DEFAULT_RESULTS_DIR,
+    *,
+    submissions_root: str | Path = "submissions",
+    drop_failed: bool = False,
+    dry_run: bool = False,
+) -> PruneReport:
+    """Rewrite the store without stale rows (see `stale_reasons`); ``dry_run`` only counts."""
+    files = results.result_files(results_dir)
+    frame = results.read_results(results_dir)
+    why = stale_reasons(frame, submissions_root=submissions_root, drop_failed=drop_failed)
+    stale = why != ""
+    reasons = why[stale].value_counts().to_dict()
+    report = PruneReport(kept=int((~stale).sum()), dropped=int(stale.sum()), reasons=reasons)
+    if dry_run or report.dropped == 0:
+        return report
+    kept = frame[~stale]
+    written = None
+    if len(kept):
+        name = f"{results.new_run_id()}-pruned"
+        written = results.write_batch(kept.to_dict("records"), results_dir, name=name)
+    for path in files:
+        path.unlink()
+    return PruneReport(
+        kept=report.kept,
+        dropped=report.dropped,
+        reasons=reasons,
+        files_removed=tuple(files),
+        file_written=written,
+    )
