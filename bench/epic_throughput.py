@@ -34,7 +34,7 @@ from torch import nn
 from tqdm import tqdm
 
 from benchmark.data import Transitions
-from benchmark.metrics.epic import DEFAULT_MAX_BATCH, epic_distance
+from benchmark.metrics.epic import MAX_BATCH_CPU, epic_distance
 
 OBS_DIM, ACT_DIM, HIDDEN = 18, 6, 256
 
@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--episode-length", type=int, default=1000, help="HalfCheetah's time limit")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--naive-transitions", type=int, default=200)
-    parser.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH)
+    parser.add_argument("--max-batch", type=int, default=MAX_BATCH_CPU)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -15,11 +15,14 @@ from benchmark.metrics.epic import (
     DEFAULT_N_SAMPLES,
     DEFAULT_N_SEEDS,
     DEFAULT_N_TRANSITIONS,
+    MAX_BATCH_ACCELERATOR,
+    MAX_BATCH_CPU,
     canonicalize,
     canonicalize_tabular,
     epic_distance,
     epic_distance_tabular,
     epic_distance_with_ci,
+    resolve_max_batch,
 )
 
 # --- tabular rewards as RewardFns over one-hot observations and actions ---------------
@@ -68,7 +71,16 @@ def test_defaults_match_the_paper():
     assert DEFAULT_N_TRANSITIONS == DEFAULT_N_SAMPLES == 4096
     assert DEFAULT_N_SEEDS == 3
     assert DEFAULT_N_BOOTSTRAP == 1000
-    assert DEFAULT_MAX_BATCH == 2**16
+
+
+def test_batch_size_defaults_to_the_device_and_rejects_nonsense():
+    assert DEFAULT_MAX_BATCH is None
+    assert resolve_max_batch(None, torch.device("cpu")) == MAX_BATCH_CPU
+    assert resolve_max_batch(None, torch.device("cuda")) == MAX_BATCH_ACCELERATOR
+    assert resolve_max_batch(7, torch.device("cuda")) == 7
+    for bad in (0, -3, 2.5):
+        with pytest.raises(ValueError, match="max_batch must be a positive int"):
+            resolve_max_batch(bad, torch.device("cpu"))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

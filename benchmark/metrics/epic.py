@@ -47,8 +47,13 @@ DEFAULT_N_TRANSITIONS = 4096
 DEFAULT_N_SAMPLES = 4096
 DEFAULT_N_SEEDS = 3
 DEFAULT_N_BOOTSTRAP = 1000
-# Rows per reward forward pass: bounds memory whatever N_T and M are.
-DEFAULT_MAX_BATCH = 2**16
+# Rows per reward forward pass: bounds memory whatever N_T and M are. None picks by
+# device: on CPU, batches that stay in cache run about twice as fast as 65k-row ones
+# (bench/epic_throughput.py, MLP 256x256, one thread: 602k vs 296k rows/s); a GPU
+# needs the larger batches to stay busy.
+DEFAULT_MAX_BATCH: int | None = None
+MAX_BATCH_CPU = 2**13
+MAX_BATCH_ACCELERATOR = 2**16
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -156,7 +161,7 @@ def canonicalize(
     discount: float = DEFAULT_DISCOUNT,
     *,
     device: torch.device | str | None = None,
-    max_batch: int = DEFAULT_MAX_BATCH,
+    max_batch: int | None = DEFAULT_MAX_BATCH,
     deduplicate: bool = True,
 ) -> torch.Tensor:
     """Sample-based C(R) at each transition, including the constant term −γ c.
@@ -195,7 +200,7 @@ def epic_distance(
     discount: float = DEFAULT_DISCOUNT,
     weights: ArrayLike | None = None,
     device: torch.device | str | None = None,
-    max_batch: int = DEFAULT_MAX_BATCH,
+    max_batch: int | None = DEFAULT_MAX_BATCH,
     deduplicate: bool = True,
 ) -> float:
     """Sample-based EPIC distance between two reward functions.
@@ -257,7 +262,7 @@ def epic_distance_with_ci(
     confidence: float = stats.DEFAULT_CONFIDENCE,
     seed: int = 0,
     device: torch.device | str | None = None,
-    max_batch: int = DEFAULT_MAX_BATCH,
+    max_batch: int | None = DEFAULT_MAX_BATCH,
 ) -> EpicResult:
     """`epic_distance` plus a percentile-bootstrap CI over transitions (rows resampled).
 
@@ -290,6 +295,17 @@ def epic_distance_with_ci(
     )
 
 
+def resolve_max_batch(max_batch: int | None, device: torch.device) -> int:
+    """Rows per forward pass: ``max_batch`` if given, else the device's default."""
+    if max_batch is None:
+        return MAX_BATCH_CPU if device.type == "cpu" else MAX_BATCH_ACCELERATOR
+    if not isinstance(max_batch, int) or max_batch < 1:
+        raise ValueError(
+            f"max_batch must be a positive int (rows per forward pass), got {max_batch!r}"
+        )
+    return max_batch
+
+
 def evaluate_reward(
     reward: RewardFn,
     transitions: Transitions,
@@ -297,7 +313,7 @@ def evaluate_reward(
     name: str = "reward",
     use_dones: bool = True,
     device: torch.device | str | None = None,
-    max_batch: int = DEFAULT_MAX_BATCH,
+    max_batch: int | None = DEFAULT_MAX_BATCH,
 ) -> torch.Tensor:
     """R at each transition, in chunks of ``max_batch`` rows, under ``no_grad``.
 
@@ -305,6 +321,7 @@ def evaluate_reward(
     ValueError on wrong output shape or non-finite values.
     """
     dev = _pick_device([reward], transitions, device)
+    max_batch = resolve_max_batch(max_batch, dev)
     t = transitions.to(dev)
     dones = t.dones if use_dones else torch.zeros_like(t.dones)
     out = torch.empty(len(t), dtype=torch.float64, device=dev)
@@ -364,10 +381,8 @@ def _validate_inputs(
     rewards, transitions, state_samples, action_samples, discount, weights, max_batch, device
 ) -> _Inputs:
     _check_discount(discount)
-    if not isinstance(max_batch, int) or max_batch < 1:
-        raise ValueError(
-            f"max_batch must be a positive int (rows per forward pass), got {max_batch!r}"
-        )
+    if max_batch is not None:
+        resolve_max_batch(max_batch, torch.device("cpu"))  # validates early
     for i, r in enumerate(rewards):
         if not callable(r):
             raise TypeError(
@@ -408,8 +423,11 @@ def _validate_inputs(
     if len(dtypes) == 1:
         dtype = dtypes.pop()
         t = Transitions(*(x.to(dev, dtype) for x in (t.obs, t.acts, t.next_obs, t.dones)))
-        return _Inputs(t, s.to(dtype), a.to(dtype), float(discount), w, max_batch, dev)
+        return _Inputs(
+            t, s.to(dtype), a.to(dtype), float(discount), w, resolve_max_batch(max_batch, dev), dev
+        )
     t = t.to(dev)
+    max_batch = resolve_max_batch(max_batch, dev)
     return _Inputs(t, s.to(t.obs.dtype), a.to(t.acts.dtype), float(discount), w, max_batch, dev)
 
 

@@ -62,7 +62,7 @@ def erc_distance(
     transitions: Any,
     discount: float = 1.0,
     device: torch.device | str | None = None,
-    max_batch: int = DEFAULT_MAX_BATCH,
+    max_batch: int | None = DEFAULT_MAX_BATCH,
 ) -> float:
     """ERC distance between two rewards over the episodes in ``transitions``.
 

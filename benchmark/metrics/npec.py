@@ -156,7 +156,7 @@ def npec_distance(
     lr: float = DEFAULT_LR,
     seed: int = 0,
     device: torch.device | str | None = None,
-    max_batch: int = DEFAULT_MAX_BATCH,
+    max_batch: int | None = DEFAULT_MAX_BATCH,
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
 ) -> float:
