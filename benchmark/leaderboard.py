@@ -65,8 +65,9 @@ def select_rows(results: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return df
     df = df.sort_values("timestamp").drop_duplicates(list(UNIT_KEY) + ["submission"], keep="last")
-    newest = df.groupby("task")["task_version"].transform("max")
-    df = df[df["task_version"] == newest]
+    # Versions are stored as strings; compare them as numbers ("10" is newer than "9").
+    version = pd.to_numeric(df["task_version"], errors="coerce")
+    df = df[version == version.groupby(df["task"]).transform("max")]
     # A re-submitted model (new sha256 under the same name) replaces the old one.
     current = (
         df.sort_values("timestamp")

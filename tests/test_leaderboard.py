@@ -151,3 +151,13 @@ def test_failures_of_a_replaced_model_are_not_counted(tmp_path):
     new = [_row("a", "epic", s, 0.1, submission_sha256="f" * 64) for s in range(2)]
     board = aggregate(_store(tmp_path, [old, *new]))
     assert board.loc[0, "n_failed"] == 0
+
+
+def test_only_the_newest_task_version_counts_compared_as_numbers(tmp_path):
+    rows = [
+        _row("a", "epic", 0, 0.9, task_version="9"),
+        _row("a", "epic", 1, 0.1, task_version="10"),
+    ]
+    board = aggregate(_store(tmp_path, rows))
+    assert len(board) == 1
+    assert board.iloc[0]["mean"] == pytest.approx(0.1)
