@@ -263,3 +263,13 @@ def test_sb3_sac_trains_on_the_vec_env():
     finally:
         torch.set_num_threads(threads)
     assert model.num_timesteps == 128 and model.replay_buffer.size() == 64  # 2 envs x 64 steps
+
+
+@pytest.mark.parametrize(
+    ("obs_shape", "acts_shape"), [((5, 6), (5, 2)), ((5, 4), (5, 3)), ((4,), (1, 2))]
+)
+def test_step_from_rejects_wrong_shapes_naming_the_family(obs_shape, acts_shape):
+    with pytest.raises(
+        ValueError, match=r"pointmaze step_from: need obs \[B, 4\] and acts \[B, 2\]"
+    ):
+        mz.step_from(TRAIN, torch.zeros(obs_shape), torch.zeros(acts_shape))

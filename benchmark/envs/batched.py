@@ -63,6 +63,29 @@ def check_params(params: Mapping[str, Any], defaults: Mapping[str, Any], family:
     return merged
 
 
+def step_states(
+    family: str,
+    dynamics: Callable[[dict, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    params: dict,
+    obs: torch.Tensor,
+    acts: torch.Tensor,
+    obs_dim: int,
+    act_dim: int,
+) -> torch.Tensor:
+    """Successors ``[B, obs_dim]`` of arbitrary states under actions clipped to [-1, 1].
+
+    One step from states no rollout reached: what the ``uniform`` coverage needs from a
+    deterministic family. ``dynamics(params, obs, acts)`` returns (next_obs, reward).
+    """
+    if obs.ndim != 2 or obs.shape[1] != obs_dim or acts.shape != (obs.shape[0], act_dim):
+        raise ValueError(
+            f"{family} step_from: need obs [B, {obs_dim}] and acts [B, {act_dim}], got "
+            f"{tuple(obs.shape)} and {tuple(acts.shape)}"
+        )
+    acts = acts.to(obs.dtype).clamp(-1.0, 1.0)
+    return dynamics(params, obs, acts)[0]
+
+
 def make_generator(seed: int, device: torch.device | str) -> torch.Generator:
     """A torch generator on ``device`` seeded with ``seed`` (same seed, same numbers)."""
     generator = torch.Generator(device=torch.device(device))

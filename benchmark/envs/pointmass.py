@@ -45,7 +45,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from benchmark.envs.batched import BatchedCore, CoreEnv, CoreVecEnv, Policy, check_params
+from benchmark.envs.batched import (
+    BatchedCore,
+    CoreEnv,
+    CoreVecEnv,
+    Policy,
+    check_params,
+    step_states,
+)
 
 DEFAULTS: dict[str, Any] = {"mass": 1.0, "drag": 0.0, "dt": 0.1, "horizon": 100}
 ARENA = 2.0  # positions live in [-ARENA, ARENA]^2
@@ -134,13 +141,7 @@ def step_from(
     Deterministic dynamics, so ``generator`` is unused; it is in the signature for
     the coverage module's contract. Used for the ``uniform`` coverage.
     """
-    if obs.ndim != 2 or obs.shape[1] != 6 or acts.shape != (obs.shape[0], 2):
-        raise ValueError(
-            f"pointmass step_from: need obs [B, 6] and acts [B, 2], got {tuple(obs.shape)} "
-            f"and {tuple(acts.shape)}"
-        )
-    acts = acts.to(obs.dtype).clamp(-1.0, 1.0)
-    return dynamics(resolve_params(params), obs, acts)[0]
+    return step_states("pointmass", dynamics, resolve_params(params), obs, acts, 6, 2)
 
 
 def make_env(params: Mapping[str, Any] | None, seed: int) -> gym.Env:

@@ -56,7 +56,14 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from benchmark.envs.batched import BatchedCore, CoreEnv, CoreVecEnv, Policy, check_params
+from benchmark.envs.batched import (
+    BatchedCore,
+    CoreEnv,
+    CoreVecEnv,
+    Policy,
+    check_params,
+    step_states,
+)
 
 DEFAULTS: dict[str, Any] = {"gap": "left", "mass": 1.0, "drag": 0.0, "dt": 0.1, "horizon": 100}
 WALL_Y = 0.5
@@ -189,13 +196,7 @@ def step_from(
 
     Deterministic, so ``generator`` is unused (kept for the coverage contract).
     """
-    if obs.ndim != 2 or obs.shape[1] != 4 or acts.shape != (obs.shape[0], 2):
-        raise ValueError(
-            f"pointmaze step_from: need obs [B, 4] and acts [B, 2], got {tuple(obs.shape)} "
-            f"and {tuple(acts.shape)}"
-        )
-    acts = acts.to(obs.dtype).clamp(-1.0, 1.0)
-    return dynamics(resolve_params(params), obs, acts)[0]
+    return step_states("pointmaze", dynamics, resolve_params(params), obs, acts, 4, 2)
 
 
 def make_env(params: Mapping[str, Any] | None, seed: int) -> gym.Env:
