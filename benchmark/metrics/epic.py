@@ -381,8 +381,6 @@ def _validate_inputs(
     rewards, transitions, state_samples, action_samples, discount, weights, max_batch, device
 ) -> _Inputs:
     _check_discount(discount)
-    if max_batch is not None:
-        resolve_max_batch(max_batch, torch.device("cpu"))  # validates early
     for i, r in enumerate(rewards):
         if not callable(r):
             raise TypeError(
@@ -417,17 +415,15 @@ def _validate_inputs(
             "have the same length M: pair j is used together as (a_j, s'_j)"
         )
     w = None if weights is None else _check_weights(weights, n)
+    max_batch = resolve_max_batch(max_batch, dev)
     # When the reward modules share one parameter dtype, convert the inputs once here
     # rather than every batch (e.g. float64 numpy data for a float32 net).
     dtypes = {p[1] for p in map(_module_placement, rewards) if p is not None}
     if len(dtypes) == 1:
         dtype = dtypes.pop()
         t = Transitions(*(x.to(dev, dtype) for x in (t.obs, t.acts, t.next_obs, t.dones)))
-        return _Inputs(
-            t, s.to(dtype), a.to(dtype), float(discount), w, resolve_max_batch(max_batch, dev), dev
-        )
+        return _Inputs(t, s.to(dtype), a.to(dtype), float(discount), w, max_batch, dev)
     t = t.to(dev)
-    max_batch = resolve_max_batch(max_batch, dev)
     return _Inputs(t, s.to(t.obs.dtype), a.to(t.acts.dtype), float(discount), w, max_batch, dev)
 
 
