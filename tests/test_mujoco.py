@@ -199,3 +199,18 @@ def test_make_vec_env_seeds_each_copy():
     np.testing.assert_allclose(
         model.body_mass, 1.3 * mj.make_env({"id": "Hopper-v4"}, 0).unwrapped.model.body_mass
     )
+
+
+def test_building_envs_prints_no_deprecation_noise(capfd, tmp_path, monkeypatch):
+    """gymnasium 0.29's XML trips a MuJoCo 4 deprecation warning on every build; we drop it."""
+    monkeypatch.chdir(tmp_path)
+    for env_id in ("HalfCheetah-v4", "Hopper-v4"):
+        mj.make_env({"id": env_id}, seed=0).close()
+    captured = capfd.readouterr()
+    assert "settotalmass" not in captured.err + captured.out
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
+
+
+def test_other_mujoco_warnings_still_surface():
+    with pytest.warns(RuntimeWarning, match="MuJoCo: Nan, Inf or huge value in QACC"):
+        mj._forward_mujoco_warning("Nan, Inf or huge value in QACC at DOF 0")
