@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -96,6 +97,12 @@ class Raising(torch.nn.Module):
 class Slow(torch.nn.Module):
     def forward(self, obs, acts, next_obs, dones):
         time.sleep(0.2)
+        return obs.sum(dim=1)
+
+
+class Hanging(torch.nn.Module):
+    def forward(self, obs, acts, next_obs, dones):
+        threading.Event().wait()  # never set: forward never returns
         return obs.sum(dim=1)
 
 
@@ -321,6 +328,20 @@ def test_defective_models_fail_the_named_check(tmp_path, module, check, message)
     with pytest.raises(SubmissionError) as err:
         report.raise_for_failure()
     assert f"submission 'gw-defect': {check} check failed" in str(err.value)
+
+
+def test_a_hung_model_fails_run_instead_of_hanging_validate(tmp_path, task):
+    hung = _write_pickle(tmp_path, "gw-hung", Hanging())
+    good = _write_net(
+        tmp_path, "gw-good", BasicRewardNet(task.observation_space, task.action_space), task
+    )
+    config = ValidationConfig(**{**FAST.__dict__, "trust_pickle": True, "call_timeout_s": 0.5})
+    start = time.perf_counter()
+    reports = validate_many([hung.path, good.path], config)
+    assert time.perf_counter() - start < 30
+    assert [r.passed for r in reports] == [False, True]
+    assert [r.check for r in reports[0].failures] == ["run"]
+    assert "did not return within 0.5 s" in reports[0].failures[0].detail
 
 
 def test_one_broken_submission_does_not_stop_the_others(tmp_path, task):

@@ -7,11 +7,13 @@ CheckResult; the first failure makes the later checks "skip".
 Checks, in order: schema, task, file, sha256 (load_submission), load (safe loading),
 run (forward on every coverage of the task), shape ([B]), dtype (floating), finite (no
 NaN/inf), determinism (same inputs -> same outputs, rows independent of the batch) and
-speed (one forward of ``batch_size`` rows under ``time_limit_s``).
+speed (one forward of ``batch_size`` rows under ``time_limit_s``). Every forward runs
+under ``call_timeout_s``, so a model that never returns fails "run" instead of hanging.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +95,9 @@ class ValidationConfig:
     # few thousand rows is fastest single-threaded on a shared machine, where OpenMP
     # hand-offs between busy cores cost more than the matmuls (measured 100x on 2 cores).
     threads: int | None = 1
+    # Seconds any single forward may take before the model is declared hung (None: wait
+    # forever). Generous: it catches infinite loops and deadlocks, "speed" judges slowness.
+    call_timeout_s: float | None = 120.0
 
 
 class _CheckFailed(Exception):
@@ -171,7 +176,38 @@ def _coverage_transitions(
     return samples
 
 
-def _call(reward, t: Transitions, what: str) -> object:
+def _call(reward, t: Transitions, what: str, timeout_s: float | None):
+    """``reward`` on ``t``, with a named failure if it raises or runs past ``timeout_s``.
+
+    Why a thread: Python cannot interrupt a forward stuck in C++ or in an endless loop,
+    but it can stop waiting for it. The daemon thread is abandoned (it dies with the
+    process), so ``validate`` reports the hang and goes on to the next submission.
+    """
+    if timeout_s is None:
+        return _call_now(reward, t, what)
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = _call_now(reward, t, what)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="epic-bench-validate-call", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise _CheckFailed(
+            "run",
+            f"the model did not return within {timeout_s:g} s on {what}; it looks hung "
+            "(an endless loop or a deadlock in forward)",
+        )
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]
+
+
+def _call_now(reward, t: Transitions, what: str):
     try:
         return reward(t.obs, t.acts, t.next_obs, t.dones)
     except Exception as exc:
@@ -193,7 +229,10 @@ def _model_checks(
         coverages = _coverage_transitions(submission, config)
     except Exception as exc:  # the task cannot sample: not the model's fault, but no verdict
         raise _CheckFailed("run", f"could not sample the task's coverage: {exc}") from exc
-    outputs = [(name, t, _call(reward, t, f"coverage '{name}'")) for name, t in coverages]
+    outputs = [
+        (name, t, _call(reward, t, f"coverage '{name}'", config.call_timeout_s))
+        for name, t in coverages
+    ]
     passed.append(CheckResult("run", "pass", f"coverages {', '.join(n for n, _ in coverages)}"))
 
     for name, t, out in outputs:
@@ -222,7 +261,7 @@ def _model_checks(
     passed.append(CheckResult("finite", "pass"))
 
     for name, t, out in outputs:
-        again = _call(reward, t, f"coverage '{name}' (second call)")
+        again = _call(reward, t, f"coverage '{name}' (second call)", config.call_timeout_s)
         if not torch.equal(out, again):
             raise _CheckFailed(
                 "determinism",
@@ -231,7 +270,7 @@ def _model_checks(
                 "remove randomness from forward",
             )
         half = len(t) // 2
-        part = _call(reward, t[:half], f"half of coverage '{name}'")
+        part = _call(reward, t[:half], f"half of coverage '{name}'", config.call_timeout_s)
         if not torch.allclose(part, out[:half], rtol=1e-4, atol=1e-5):
             raise _CheckFailed(
                 "determinism",
@@ -249,12 +288,18 @@ def _time_batch(reward, coverages: list[tuple[str, Transitions]], config: Valida
     reps = -(-config.batch_size // len(rows))
     index = torch.arange(len(rows) * reps, device=rows.device) % len(rows)
     batch = rows[index[: config.batch_size]]
-    _call(reward, batch, f"a batch of {config.batch_size} rows")  # warm-up
+    what = f"a batch of {config.batch_size} rows"
+
+    def forward_seconds(*inputs) -> float:
+        # Timed inside the worker thread so its start-up is not charged to the model.
+        start = time.perf_counter()
+        reward(*inputs)
+        return time.perf_counter() - start
+
+    _call(forward_seconds, batch, what, config.call_timeout_s)  # warm-up
     best = float("inf")
     for _ in range(config.timing_repeats):
-        start = time.perf_counter()
-        _call(reward, batch, f"a batch of {config.batch_size} rows")
-        best = min(best, time.perf_counter() - start)
+        best = min(best, _call(forward_seconds, batch, what, config.call_timeout_s))
         if best > config.time_limit_s:
             break
     if best > config.time_limit_s:
