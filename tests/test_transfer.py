@@ -142,6 +142,14 @@ def test_references_are_cached_and_reused(pointmass, monkeypatch):
     assert reference_returns(pointmass, "smoke", seed=3) == (first[0], 123.0)
 
 
+def test_reference_cache_is_per_device_type(pointmass):
+    cpu = reference_cache_path(pointmass, "test", "smoke", 0)
+    assert reference_cache_path(pointmass, "test", "smoke", 0, "cpu") == cpu
+    gpu = reference_cache_path(pointmass, "test", "smoke", 0, "cuda:0")
+    assert gpu != cpu and gpu.name.endswith("-seed0-cuda.json")
+    assert reference_cache_path(pointmass, "test", "smoke", 0, "cuda") == gpu
+
+
 def test_changed_budget_recomputes_references(pointmass, monkeypatch):
     budgets = dict(pointmass.budgets)
     monkeypatch.setattr(pointmass, "budgets", budgets)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from benchmark.data import RewardFn
 from benchmark.metrics import tabular_transfer
@@ -219,8 +220,10 @@ def reference_returns(
     """(R_random, R_gt) for a (task, budget, seed, variant), from the cache or computed once.
 
     Cache: ``$EPIC_BENCH_CACHE/transfer-refs/<task>-v<version>-<variant>-<budget>-seed<S>.json``
-    (default ``~/.cache/epic-bench``), written atomically; it stores a hash of the budget's
-    parameters and the protocol version, and is recomputed when either changed.
+    (default ``~/.cache/epic-bench``; ``-cuda`` before ``.json`` for GPU runs, since RL
+    training is not bitwise equal across devices), written atomically; it stores a hash
+    of the budget's parameters and the protocol version, and is recomputed when either
+    changed.
     """
     task = _resolve_task(task)
     budget_name, budget_obj = _resolve_budget(task, budget)
@@ -228,7 +231,7 @@ def reference_returns(
     if budget_obj.algorithm == "value_iteration":
         _, r_random, r_ref = _tabular_returns(None, task, variant, device)
         return r_random, r_ref
-    path = reference_cache_path(task, variant, budget_name, seed)
+    path = reference_cache_path(task, variant, budget_name, seed, device)
     key = _budget_hash(budget_obj)
     if use_cache and path.exists():
         try:
@@ -254,9 +257,17 @@ def reference_returns(
     return r_random, r_ref
 
 
-def reference_cache_path(task: Any, variant: str, budget_name: str, seed: int) -> Path:
+def reference_cache_path(
+    task: Any, variant: str, budget_name: str, seed: int, device: str = "cpu"
+) -> Path:
+    """Where the references of one (task version, variant, budget, seed, device type) live.
+
+    CPU files carry no device suffix (the common case, and the name caches already have).
+    """
     root = Path(os.environ.get("EPIC_BENCH_CACHE", Path.home() / ".cache" / "epic-bench"))
-    name = f"{task.name}-v{task.version}-{variant}-{budget_name}-seed{seed}.json"
+    device_type = torch.device(device).type
+    suffix = "" if device_type == "cpu" else f"-{device_type}"
+    name = f"{task.name}-v{task.version}-{variant}-{budget_name}-seed{seed}{suffix}.json"
     return root / "transfer-refs" / name
 
 
