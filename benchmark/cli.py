@@ -26,7 +26,7 @@ def main() -> None:
     "--metric",
     "metrics",
     multiple=True,
-    help="epic,npec,erc,transfer (comma list or repeated; default all).",
+    help="epic,npec,erc,transfer,transfer_train (comma list or repeated; default all).",
 )
 @click.option(
     "--coverage",

@@ -56,8 +56,7 @@ class WandbTracker:
     def log_unit(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """One run for one unit: config = provenance of the first row, summary = values.
 
-        A transfer unit has two rows (``transfer`` and ``transfer_train``), logged as two
-        metrics of the same run.
+        A unit usually has one row; several rows are logged as several metrics of one run.
         """
         import wandb
 

@@ -130,11 +130,17 @@ def test_failing_unit_is_recorded_and_the_rest_go_on(submissions, tmp_path):
     assert "no_such_reward" in failed["error"].iloc[0]
 
 
-def test_transfer_rows_for_test_and_train_variants(submissions, tmp_path):
+def test_transfer_and_transfer_train_are_separate_units(submissions, tmp_path):
     subs = ev.select_submissions(root=submissions)
-    units = ev.expand_grid(subs, metrics=["transfer"], seeds=1, budget="smoke")
-    ev.evaluate(units, results_dir=tmp_path / "r", wandb=False, progress=False)
+    score_only = ev.expand_grid(subs, metrics=["transfer"], seeds=1, budget="smoke")
+    first = ev.evaluate(score_only, results_dir=tmp_path / "r", wandb=False, progress=False)
+    assert set(read_results(tmp_path / "r")["metric"]) == {"transfer"}
+    both = ev.expand_grid(subs, metrics=["transfer", "transfer_train"], seeds=1, budget="smoke")
+    second = ev.evaluate(both, results_dir=tmp_path / "r", wandb=False, progress=False)
+    # The test-variant units are resumed from the store; only the train variant runs.
+    assert (second.skipped, second.ok) == (first.ok, len(both) - first.ok)
     df = read_results(tmp_path / "r").set_index(["submission", "metric"])["value"]
+    assert len(df) == len(both)
     # Value iteration on a shaped, rescaled ground truth finds the optimal policy: 1 exactly.
     assert df[("gw-shaped", "transfer")] == pytest.approx(1.0, abs=1e-6)
     assert df[("gw-shaped", "transfer_train")] == pytest.approx(1.0, abs=1e-6)
