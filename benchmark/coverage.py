@@ -111,6 +111,39 @@ def random_actions(space: gym.Space, n: int, generator: torch.Generator) -> torc
 
 def rollout(task: Task, spec: CoverageSpec, n: int, seed: int) -> Transitions:
     """n transitions of the coverage policy in the task's train env (module docstring)."""
+    fields = _rollout_streams(task, spec, n, seed)
+    n_envs, steps = fields[0].shape[:2]
+    fields[3][:, -1] = 1.0  # a cut stream ends an episode fragment
+    flat = [f.reshape(n_envs * steps, *f.shape[2:])[:n] for f in fields]
+    flat[3][-1] = 1.0  # so does the last stream when n is not a multiple of n_envs
+    return Transitions(*flat)
+
+
+def complete_episodes(task: Task, spec: CoverageSpec, n: int, seed: int) -> Transitions:
+    """The complete episodes of a rollout of ``n`` transitions, episode by episode.
+
+    Why: episode-return metrics (ERC) need whole episodes, but `rollout` cuts each of its
+    ``n_envs`` streams wherever ``n`` runs out and marks the cut as an episode end. Here
+    each stream's unfinished tail is dropped instead, so every ``dones = 1`` is a real
+    termination or time limit. Fewer than ``n`` transitions come back.
+    """
+    fields = _rollout_streams(task, spec, n, seed)
+    parts = []
+    for stream in range(fields[0].shape[0]):
+        ends = torch.nonzero(fields[3][stream]).flatten()
+        if len(ends):
+            parts.append(Transitions(*(f[stream, : int(ends[-1]) + 1] for f in fields)))
+    if not parts:
+        raise ValueError(
+            f"no episode of coverage '{spec.name}' ends within {n} transitions "
+            f"({spec.n_envs} streams); roll out more transitions"
+        )
+    return Transitions.concatenate(parts)
+
+
+def _rollout_streams(task: Task, spec: CoverageSpec, n: int, seed: int) -> list[torch.Tensor]:
+    """obs, acts, next_obs, dones of ``n_envs`` streams of ceil(n / n_envs) steps each,
+    shaped ``[n_envs, steps, ...]``, with the dones the environments reported."""
     n_envs = max(1, min(spec.n_envs, n))
     steps = math.ceil(n / n_envs)
     generator = torch.Generator().manual_seed(derive_seed(seed, 2))
@@ -144,11 +177,8 @@ def rollout(task: Task, spec: CoverageSpec, n: int, seed: int) -> Transitions:
             obs = new_obs
     finally:
         venv.close()
-    # [steps, n_envs, ...] -> each env's stream in turn: [n_envs * steps, ...]
-    fields = [torch.stack(col).transpose(0, 1).contiguous() for col in zip(*rows, strict=True)]
-    fields[3][:, -1] = 1.0  # a cut stream ends an episode fragment
-    flat = [f.reshape(n_envs * steps, *f.shape[2:])[:n] for f in fields]
-    return Transitions(*flat)
+    # [steps, n_envs, ...] -> one stream per env: [n_envs, steps, ...]
+    return [torch.stack(col).transpose(0, 1).contiguous() for col in zip(*rows, strict=True)]
 
 
 def _uniform(task: Task, n: int, generator: torch.Generator) -> Transitions:
@@ -202,7 +232,8 @@ def cache_root() -> Path:
 
 
 # Bump when the sampling code changes what a (task file, coverage, sizes, seed) produces.
-CACHE_FORMAT = 1
+# 2: the last transition is an episode end also when N is not a multiple of n_envs.
+CACHE_FORMAT = 2
 
 
 def cache_path(task: Task, coverage: str, n_transitions: int, n_samples: int, seed: int) -> Path:
@@ -216,30 +247,39 @@ def cache_path(task: Task, coverage: str, n_transitions: int, n_samples: int, se
     )
 
 
-_KEYS = ("obs", "acts", "next_obs", "dones", "state_samples", "action_samples")
+def episodes_cache_path(task: Task, coverage: str, n_transitions: int, seed: int) -> Path:
+    """Cache file of `Coverage.episodes`, next to the samples, keyed the same way."""
+    sample_path = cache_path(task, coverage, n_transitions, 0, seed)
+    return sample_path.with_name(sample_path.name.replace("-m0-", "-episodes-"))
 
 
-def _save(path: Path, sample: CoverageSample, metadata: dict[str, str]) -> None:
-    t = sample.transitions
-    tensors = dict(
-        zip(
-            _KEYS,
-            (t.obs, t.acts, t.next_obs, t.dones, sample.state_samples, sample.action_samples),
-            strict=True,
-        )
-    )
+_TRANSITION_KEYS = ("obs", "acts", "next_obs", "dones")
+_KEYS = (*_TRANSITION_KEYS, "state_samples", "action_samples")
+
+
+def _save(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    """Write atomically: a temporary file renamed into place, never a half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
     os.replace(tmp, path)
 
 
-def _load(path: Path, n_transitions: int, n_samples: int) -> CoverageSample:
+def _transition_tensors(t: Transitions) -> dict[str, torch.Tensor]:
+    return dict(zip(_TRANSITION_KEYS, (t.obs, t.acts, t.next_obs, t.dones), strict=True))
+
+
+def _load_tensors(path: Path, keys: tuple[str, ...]) -> dict[str, torch.Tensor]:
     tensors = load_file(str(path))
-    if set(tensors) != set(_KEYS):
-        raise ValueError(f"keys {sorted(tensors)} differ from {sorted(_KEYS)}")
+    if set(tensors) != set(keys):
+        raise ValueError(f"keys {sorted(tensors)} differ from {sorted(keys)}")
+    return tensors
+
+
+def _load(path: Path, n_transitions: int, n_samples: int) -> CoverageSample:
+    tensors = _load_tensors(path, _KEYS)
     sample = CoverageSample(
-        Transitions(*(tensors[k] for k in _KEYS[:4])),
+        Transitions(*(tensors[k] for k in _TRANSITION_KEYS)),
         tensors["state_samples"],
         tensors["action_samples"],
     )
@@ -275,17 +315,44 @@ class Coverage:
             except (SafetensorError, ValueError, OSError, RuntimeError) as e:
                 warnings.warn(f"rebuilding corrupt coverage cache file {path}: {e}", stacklevel=2)
         sample = draw(self.task, self.spec, n_transitions, n_samples, seed)
-        _save(
-            path,
-            sample,
-            {
-                "task": self.task.name,
-                "version": str(self.task.version),
-                "toml_sha256": self.task.toml_sha256,
-                "coverage": self.name,
-            },
-        )
+        tensors = _transition_tensors(sample.transitions)
+        tensors.update(state_samples=sample.state_samples, action_samples=sample.action_samples)
+        _save(path, tensors, self._metadata())
         return sample
+
+    def episodes(self, n_transitions: int, seed: int, *, cache: bool = True) -> Transitions:
+        """The complete episodes of a rollout of ``n_transitions`` (see `complete_episodes`).
+
+        For episode-return metrics. The rollout is the D_T stream of ``seed`` (the same
+        seed derivation as `sample`), cached on disk next to the samples.
+        """
+        if not isinstance(n_transitions, int) or n_transitions < 1:
+            raise ValueError(f"n_transitions must be a positive integer, got {n_transitions!r}")
+        if self.spec.policy == "uniform":
+            raise ValueError(
+                f"coverage '{self.name}' draws independent transitions (policy 'uniform'); "
+                "it has no episodes"
+            )
+        path = episodes_cache_path(self.task, self.name, n_transitions, seed)
+        if cache and path.is_file():
+            try:
+                tensors = _load_tensors(path, _TRANSITION_KEYS)
+                return Transitions(*(tensors[k] for k in _TRANSITION_KEYS))
+            except (SafetensorError, ValueError, OSError, RuntimeError) as e:
+                warnings.warn(f"rebuilding corrupt coverage cache file {path}: {e}", stacklevel=2)
+        stream_seed = derive_seed(seed, _TRANSITIONS_STREAM)
+        episodes = complete_episodes(self.task, self.spec, n_transitions, stream_seed)
+        if cache:
+            _save(path, _transition_tensors(episodes), self._metadata())
+        return episodes
+
+    def _metadata(self) -> dict[str, str]:
+        return {
+            "task": self.task.name,
+            "version": str(self.task.version),
+            "toml_sha256": self.task.toml_sha256,
+            "coverage": self.name,
+        }
 
     def exact(self) -> TabularCoverage:
         """The exact D_S, D_A, D_T arrays (finite tasks only)."""

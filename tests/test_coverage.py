@@ -212,3 +212,45 @@ def test_a_fresh_process_draws_the_same_numbers(grid, tmp_path):
     ours = load_task("pointmass").coverage("mixture").sample(300, 50, seed=8, cache=False)
     assert torch.equal(theirs["obs"], ours.transitions.obs)
     assert torch.equal(theirs["acts"], ours.action_samples)
+
+
+def test_episodes_keep_only_complete_episodes_of_the_same_rollout(grid):
+    """8 streams of ceil(210 / 8) = 27 steps: one whole 20-step episode each, 7-step tails cut."""
+    spec = grid.coverage("random").spec
+    stream_seed = cov.derive_seed(0, 0)
+    episodes = grid.coverage("random").episodes(210, seed=0)
+    fragments = cov.rollout(grid, spec, 210, stream_seed)
+    ends = torch.nonzero(episodes.dones).flatten()
+    assert len(episodes) == 8 * grid.horizon
+    assert ends.tolist() == [grid.horizon * (i + 1) - 1 for i in range(8)]
+    inside = episodes.dones[:-1] == 0
+    assert torch.equal(episodes.next_obs[:-1][inside], episodes.obs[1:][inside])
+    # The same streams as the EPIC rollout of that seed, without the cut-off tails that
+    # the rollout marks as episode ends.
+    assert int(fragments.dones.sum()) == 16
+    for i in range(8):
+        whole = slice(20 * i, 20 * i + 20)
+        stream = slice(27 * i, 27 * i + 20)
+        assert torch.equal(episodes.obs[whole], fragments.obs[stream])
+        assert torch.equal(episodes.acts[whole], fragments.acts[stream])
+
+
+def test_episodes_are_cached_and_a_corrupt_file_is_rebuilt(grid, cache_dir):
+    first = grid.coverage("expert").episodes(400, seed=1)
+    path = cov.episodes_cache_path(grid, "expert", 400, 1)
+    assert path.is_file() and path.parent.is_relative_to(cache_dir)
+    again = grid.coverage("expert").episodes(400, seed=1)
+    assert torch.equal(again.obs, first.obs) and torch.equal(again.dones, first.dones)
+    path.write_bytes(b"not safetensors")
+    with pytest.warns(UserWarning, match="corrupt coverage cache"):
+        rebuilt = grid.coverage("expert").episodes(400, seed=1)
+    assert torch.equal(rebuilt.next_obs, first.next_obs)
+
+
+def test_episodes_errors_name_the_problem(grid):
+    with pytest.raises(ValueError, match="no episodes"):
+        grid.coverage("uniform").episodes(400, seed=0)
+    with pytest.raises(ValueError, match="no episode of coverage 'random' ends within 16"):
+        grid.coverage("random").episodes(16, seed=0, cache=False)
+    with pytest.raises(ValueError, match="positive integer"):
+        grid.coverage("random").episodes(0, seed=0)
