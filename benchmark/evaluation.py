@@ -52,6 +52,22 @@ DEFAULT_SEEDS = 3
 # --n-transitions/--n-samples) gives the paper's sizes.
 DISTANCE_SAMPLES = {"smoke": (256, 64), "standard": (1024, 256), "full": (4096, 4096)}
 DEFAULT_N_TRANSITIONS, DEFAULT_N_SAMPLES = DISTANCE_SAMPLES["standard"]
+# ERC correlates episode returns, so its sample is complete episodes: a rollout long
+# enough for at least this many whatever N_T is (a correlation of a handful of returns
+# is noise; N_T = 1024 on HalfCheetah holds one 1000-step episode per stream).
+ERC_MIN_EPISODES = 32
+
+
+def erc_rollout_length(task: Any, n_transitions: int) -> int:
+    """Transitions to roll out for ERC: N_T, or enough for ERC_MIN_EPISODES episodes.
+
+    Each of a coverage's ``n_envs`` streams loses its unfinished last episode, so
+    (ERC_MIN_EPISODES + n_envs) x horizon transitions hold at least ERC_MIN_EPISODES
+    complete ones (episodes that terminate early only add more). One length per task
+    (the largest ``n_envs`` of its coverages), so its ERC table compares like with like.
+    """
+    n_envs = max(task.coverage(c).spec.n_envs for c in task.coverage_names)
+    return max(n_transitions, (ERC_MIN_EPISODES + n_envs) * task.horizon)
 
 
 def sample_sizes(budget: str, n_transitions: int | None = None, n_samples: int | None = None):
@@ -220,10 +236,16 @@ def expand_grid(
                 # transitions with no episodes, so ERC is undefined there.
                 names = [c for c in names if task.coverage(c).spec.policy not in NO_EPISODES]
             for coverage in names:
+                # ERC uses complete episodes and no mean-term samples (M = 0).
+                sizes = (
+                    (erc_rollout_length(task, n_transitions), 0)
+                    if metric == "erc"
+                    else (n_transitions, n_samples)
+                )
                 for seed in range(seeds):
                     units.append(Unit(**common, metric=metric, coverage=coverage, seed=seed,
-                                      budget="", n_transitions=n_transitions,
-                                      n_samples=n_samples))  # fmt: skip
+                                      budget="", n_transitions=sizes[0],
+                                      n_samples=sizes[1]))  # fmt: skip
     unknown = [c for c in coverages if c not in seen_coverages]
     if unknown and any(m in DISTANCE_METRICS for m in metrics):
         raise EvaluationError(
@@ -272,6 +294,12 @@ def _compute(unit: Unit, device: str, trust_pickle: bool) -> list[dict[str, Any]
                              variant=TRANSFER_VARIANTS[unit.metric])  # fmt: skip
         return [{"metric": unit.metric, "value": float(res.normalized)}]
     truth = _ground_truth(unit.task, device)
+    if unit.metric == "erc":
+        from benchmark.metrics.erc import erc_distance
+
+        episodes = task.coverage(unit.coverage).episodes(unit.n_transitions, unit.seed)
+        value = erc_distance(reward, truth, transitions=episodes, device=device)
+        return [{"metric": "erc", "value": float(value)}]
     sample = task.coverage(unit.coverage).sample(unit.n_transitions, unit.n_samples, unit.seed)
     if unit.metric == "epic":
         return [_epic(unit, reward, task, sample, device)]
@@ -281,11 +309,6 @@ def _compute(unit: Unit, device: str, trust_pickle: bool) -> list[dict[str, Any]
         value = npec_distance(reward, truth, transitions=sample.transitions, discount=task.discount,
                              seed=unit.seed, device=device)  # fmt: skip
         return [{"metric": "npec", "value": float(value)}]
-    if unit.metric == "erc":
-        from benchmark.metrics.erc import erc_distance
-
-        value = erc_distance(reward, truth, transitions=sample.transitions, device=device)
-        return [{"metric": "erc", "value": float(value)}]
     raise EvaluationError(f"unknown metric {unit.metric!r}")
 
 

@@ -223,14 +223,21 @@ def _title(task: str, metric: str, rows: pd.DataFrame | None = None) -> str:
 
 
 def config_text(rows: pd.DataFrame | None) -> str:
-    """ ", budget standard" / ", N_T=1024, M=256": the configuration a table shows."""
+    """ ", budget standard" / ", N_T=1024, M=256": the configuration a table shows.
+
+    M = 0 marks a metric without mean-term samples (ERC), whose N_T transitions were
+    rolled out and cut to complete episodes.
+    """
     if rows is None or not len(rows):
         return ""
     first, text = rows.iloc[0], ""
     if first["budget"]:
         text += f", budget {first['budget']}"
-    if int(first["n_transitions"]):
-        text += f", N_T={int(first['n_transitions'])}, M={int(first['n_samples'])}"
+    n_t, m = int(first["n_transitions"]), int(first["n_samples"])
+    if n_t and m:
+        text += f", N_T={n_t}, M={m}"
+    elif n_t:
+        text += f", complete episodes of {n_t} rolled-out transitions"
     return text
 
 

@@ -266,3 +266,36 @@ def test_erc_skips_coverages_without_episodes(submissions):
     task = ev._task("gridworld")
     assert units and all(task.coverage(u.coverage).spec.policy != "uniform" for u in units)
     assert "uniform" in task.coverage_names
+
+
+def test_erc_units_use_enough_complete_episodes(submissions, tmp_path):
+    subs = ev.select_submissions(root=submissions)
+    units = ev.expand_grid(subs, metrics=["erc"], seeds=1, **SMALL)
+    task = ev._task("gridworld")
+    # 128 transitions over 8 streams would be 8 fragments of 16 steps, not one episode.
+    expected = (ev.ERC_MIN_EPISODES + 8) * task.horizon
+    assert {(u.n_transitions, u.n_samples) for u in units} == {(expected, 0)}
+    ev.evaluate(units, results_dir=tmp_path / "r", wandb=False, progress=False)
+    df = read_results(tmp_path / "r")
+    assert set(df["status"]) == {"ok"} and set(df["n_samples"]) == {0}
+    # The value is ERC on the complete episodes of that rollout, recomputed here.
+    from benchmark.metrics.erc import erc_distance
+
+    row = df[(df["submission"] == "gw-nocost") & (df["coverage"] == "mixture")].iloc[0]
+    episodes = task.coverage("mixture").episodes(expected, 0)
+    assert int(episodes.dones.sum()) >= ev.ERC_MIN_EPISODES
+    sub = next(s for s in subs if s.name == "gw-nocost")
+    truth = task.reward("ground_truth")
+    assert row["value"] == pytest.approx(
+        erc_distance(sub.load_reward(), truth, transitions=episodes), abs=1e-12
+    )
+
+
+@pytest.mark.parametrize("name", ["pointmass", "pointmaze", "halfcheetah", "hopper"])
+def test_erc_rollout_length_leaves_min_episodes_after_cutting_tails(name):
+    task = ev._task(name)
+    n = ev.erc_rollout_length(task, 1024)
+    n_envs = max(task.coverage(c).spec.n_envs for c in task.coverage_names)
+    per_stream = math.ceil(n / n_envs)
+    # Worst case, no episode ends early: each stream keeps per_stream // horizon episodes.
+    assert n_envs * (per_stream // task.horizon) >= ev.ERC_MIN_EPISODES

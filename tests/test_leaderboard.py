@@ -161,3 +161,14 @@ def test_only_the_newest_task_version_counts_compared_as_numbers(tmp_path):
     board = aggregate(_store(tmp_path, rows))
     assert len(board) == 1
     assert board.iloc[0]["mean"] == pytest.approx(0.1)
+
+
+def test_table_titles_say_what_sample_each_metric_used(tmp_path):
+    rows = [_row("a", "epic", 0, 0.1), _row("a", "transfer", 0, 0.9)]
+    rows.append(_row("a", "erc", 0, 0.2, coverage="random", n_transitions=800, n_samples=0))
+    text = render(aggregate(_store(tmp_path, rows)), "markdown")
+    assert "gridworld — epic (lower is better, N_T=64, M=32)" in text
+    assert (
+        "gridworld — erc (lower is better, complete episodes of 800 rolled-out transitions)" in text
+    )
+    assert "gridworld — transfer (higher is better, budget standard)" in text
