@@ -64,6 +64,10 @@ def stale_reasons(
             return "submission removed or invalid"
         if row["submission_sha256"] != shas[row["submission"]]:
             return "submission retrained"
+        if row["metric"] == "erc" and int(row["n_samples"]) != 0:
+            # Before ERC units used complete episodes (n_samples = 0), ERC ran on the
+            # EPIC sample, whose cut rollout streams counted as episodes.
+            return "erc on episode fragments"
         if drop_failed and row["status"] == results.STATUS_FAILED:
             return "failed"
         return ""

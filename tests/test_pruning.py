@@ -73,3 +73,25 @@ def test_cli_prune_reports_reasons(store):
     assert result.exit_code == 0, result.output
     assert "kept 2 rows, dropped 2" in result.output
     assert sorted(results.read_results(out)["seed"]) == [0, 3]
+
+
+def test_erc_rows_on_episode_fragments_are_retired(store):
+    root, out = store
+    sub = load_submission(root / "gridworld-random")
+    common = dict(
+        submission=sub.name,
+        submission_sha256=sub.sha256,
+        method=sub.method,
+        task="gridworld",
+        task_version=str(load_task("gridworld").version),
+        metric="erc",
+        coverage="random",
+        seed=0,
+        value=0.5,
+    )
+    old = results.make_row(**common, n_transitions=1024, n_samples=256)
+    new = results.make_row(**common, n_transitions=1024, n_samples=0)
+    results.write_batch([old, new], out, name="c")
+    report = prune_results(out, submissions_root=root, dry_run=True)
+    assert report.reasons["erc on episode fragments"] == 1
+    assert report.kept == 3  # the two current epic rows and the episode-based erc row
