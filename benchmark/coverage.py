@@ -238,19 +238,22 @@ CACHE_FORMAT = 2
 
 def cache_path(task: Task, coverage: str, n_transitions: int, n_samples: int, seed: int) -> Path:
     """Cache file; the key holds task version, a hash of its TOML, coverage, sizes and seed."""
-    key = hashlib.sha256(f"{task.toml_sha256}:{CACHE_FORMAT}".encode()).hexdigest()[:12]
-    return (
-        cache_root()
-        / "coverage"
-        / f"{task.name}-v{task.version}"
-        / f"{coverage}-nt{n_transitions}-m{n_samples}-seed{seed}-{key}.safetensors"
-    )
+    name = f"{coverage}-nt{n_transitions}-m{n_samples}-seed{seed}-{_cache_key(task)}"
+    return _cache_dir(task) / f"{name}.safetensors"
 
 
 def episodes_cache_path(task: Task, coverage: str, n_transitions: int, seed: int) -> Path:
-    """Cache file of `Coverage.episodes`, next to the samples, keyed the same way."""
-    sample_path = cache_path(task, coverage, n_transitions, 0, seed)
-    return sample_path.with_name(sample_path.name.replace("-m0-", "-episodes-"))
+    """Cache file of `Coverage.episodes`, next to the samples and keyed the same way."""
+    name = f"{coverage}-episodes-nt{n_transitions}-seed{seed}-{_cache_key(task)}"
+    return _cache_dir(task) / f"{name}.safetensors"
+
+
+def _cache_dir(task: Task) -> Path:
+    return cache_root() / "coverage" / f"{task.name}-v{task.version}"
+
+
+def _cache_key(task: Task) -> str:
+    return hashlib.sha256(f"{task.toml_sha256}:{CACHE_FORMAT}".encode()).hexdigest()[:12]
 
 
 _TRANSITION_KEYS = ("obs", "acts", "next_obs", "dones")
