@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmark.coverage import cache_root
 from benchmark.data import RewardFn
 from benchmark.metrics import tabular_transfer
 from benchmark.metrics.reoptimize import (  # noqa: F401  (re-exported: part of this API)
@@ -264,7 +265,7 @@ def reference_cache_path(
 
     CPU files carry no device suffix (the common case, and the name caches already have).
     """
-    root = Path(os.environ.get("EPIC_BENCH_CACHE", Path.home() / ".cache" / "epic-bench"))
+    root = cache_root()
     device_type = torch.device(device).type
     suffix = "" if device_type == "cpu" else f"-{device_type}"
     name = f"{task.name}-v{task.version}-{variant}-{budget_name}-seed{seed}{suffix}.json"
