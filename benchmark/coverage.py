@@ -28,9 +28,10 @@ import hashlib
 import math
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 POLICIES = ("random", "expert", "mixture", "uniform")
 _TRANSITIONS_STREAM, _SAMPLES_STREAM = 0, 1
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -291,6 +293,22 @@ def _load(path: Path, n_transitions: int, n_samples: int) -> CoverageSample:
     return sample
 
 
+def _load_episodes(path: Path) -> Transitions:
+    tensors = _load_tensors(path, _TRANSITION_KEYS)
+    return Transitions(*(tensors[k] for k in _TRANSITION_KEYS))
+
+
+def _read_cache(path: Path, load: Callable[[], T]) -> T | None:
+    """``load()`` if ``path`` exists; None (with a warning) when it is corrupt, to rebuild it."""
+    if not path.is_file():
+        return None
+    try:
+        return load()
+    except (SafetensorError, ValueError, OSError, RuntimeError) as e:
+        warnings.warn(f"rebuilding corrupt coverage cache file {path}: {e}", stacklevel=3)
+        return None
+
+
 class Coverage:
     """A task's named coverage distribution. ``Task.coverage(name)`` builds one."""
 
@@ -312,11 +330,9 @@ class Coverage:
         if not cache:
             return draw(self.task, self.spec, n_transitions, n_samples, seed)
         path = cache_path(self.task, self.name, n_transitions, n_samples, seed)
-        if path.is_file():
-            try:
-                return _load(path, n_transitions, n_samples)
-            except (SafetensorError, ValueError, OSError, RuntimeError) as e:
-                warnings.warn(f"rebuilding corrupt coverage cache file {path}: {e}", stacklevel=2)
+        cached = _read_cache(path, lambda: _load(path, n_transitions, n_samples))
+        if cached is not None:
+            return cached
         sample = draw(self.task, self.spec, n_transitions, n_samples, seed)
         tensors = _transition_tensors(sample.transitions)
         tensors.update(state_samples=sample.state_samples, action_samples=sample.action_samples)
@@ -337,12 +353,9 @@ class Coverage:
                 "it has no episodes"
             )
         path = episodes_cache_path(self.task, self.name, n_transitions, seed)
-        if cache and path.is_file():
-            try:
-                tensors = _load_tensors(path, _TRANSITION_KEYS)
-                return Transitions(*(tensors[k] for k in _TRANSITION_KEYS))
-            except (SafetensorError, ValueError, OSError, RuntimeError) as e:
-                warnings.warn(f"rebuilding corrupt coverage cache file {path}: {e}", stacklevel=2)
+        cached = _read_cache(path, lambda: _load_episodes(path)) if cache else None
+        if cached is not None:
+            return cached
         stream_seed = derive_seed(seed, _TRANSITIONS_STREAM)
         episodes = complete_episodes(self.task, self.spec, n_transitions, stream_seed)
         if cache:
