@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -198,10 +199,13 @@ def train_expert(
     from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
 
+    from benchmark.metrics.reoptimize import quiet_logger  # training only: keep imports light
+
     torch.set_num_threads(threads)
     params = mujoco_envs.check_params(params)
     env = DropX(mujoco_envs.make_env(params, seed))
     model = SAC("MlpPolicy", env, seed=seed, verbose=0, device="cpu", **ZOO_SAC)
+    model.set_logger(quiet_logger())
 
     space = env.action_space
     base_spec = dict(
@@ -241,7 +245,12 @@ def train_expert(
                 log(f"[{name}] new best exported to {final}")
             return True
 
-    model.learn(total_timesteps=timesteps, callback=EvalAndKeepBest(), progress_bar=progress_bar)
+    try:
+        model.learn(
+            total_timesteps=timesteps, callback=EvalAndKeepBest(), progress_bar=progress_bar
+        )
+    finally:  # the candidate folder is scratch: removed however training ends
+        shutil.rmtree(candidate, ignore_errors=True)
     return read_spec(final)
 
 

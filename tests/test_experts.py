@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import tempfile
 
 import numpy as np
 import pytest
@@ -129,7 +130,10 @@ def test_export_reproduces_sb3_deterministic_actions(tmp_path):
     np.testing.assert_allclose(policy(torch.as_tensor(obs)).numpy(), sb3, atol=1e-6)
 
 
-def test_train_expert_keeps_a_loadable_best_checkpoint(tmp_path):
+def test_train_expert_keeps_a_loadable_best_checkpoint(tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # where mkdtemp puts candidates
     logs: list[str] = []
     spec = experts.train_expert(
         "tiny",
@@ -144,6 +148,10 @@ def test_train_expert_keeps_a_loadable_best_checkpoint(tmp_path):
     assert spec.timesteps in (50, 100) and spec.eval_episodes == 1
     assert any("step 100" in line for line in logs)
     assert experts.load_expert(tmp_path / "tiny")(torch.zeros(2, 12)).shape == (2, 3)
+    # Neither the candidate folder nor an SB3 log folder is left behind (torch's own
+    # compile cache, torchinductor_<user>, is a persistent cache by design).
+    left = [p.name for p in scratch.iterdir() if not p.name.startswith("torchinductor_")]
+    assert left == []
 
 
 def test_missing_expert_says_how_to_train():

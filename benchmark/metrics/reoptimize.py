@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO, SAC
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from benchmark.data import RewardFn
@@ -69,9 +70,19 @@ def train_policy(
                             gamma=kwargs.get("gamma", 0.99))  # fmt: skip
     with _single_thread_on_cpu(device):
         model = algo("MlpPolicy", venv, seed=seed, device=device, verbose=0, **kwargs)
+        model.set_logger(quiet_logger())
         model.learn(int(budget.total_timesteps), progress_bar=progress)
     venv.close()  # the policy is all evaluation needs; frees subprocess envs
     return model
+
+
+def quiet_logger() -> Logger:
+    """An SB3 logger with no outputs.
+
+    Why: without one, every ``learn`` call creates an empty ``$TMPDIR/SB3-<date>`` folder
+    (SB3's default logger) that nothing removes; our runs log through W&B instead.
+    """
+    return Logger(folder=None, output_formats=[])
 
 
 @contextlib.contextmanager
