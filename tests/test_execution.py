@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+
 import pytest
 
 from benchmark import evaluation as ev
@@ -40,7 +43,15 @@ def test_unknown_executor_is_refused(units):
 
 @pytest.mark.slow  # starting a Ray instance takes 20 s to minutes on a busy 2-core machine
 def test_ray_local_instance_equals_local_executor(units, tmp_path):
-    pytest.importorskip("ray", reason="Ray is optional: pip install -e '.[ray]'")
+    # Skip only where Ray is neither installed nor expected: with the `ray` extra
+    # installed, or EPIC_BENCH_EXPECT_RAY=1 (.ci/run's slow pass), a broken Ray fails here.
+    expected = os.environ.get("EPIC_BENCH_EXPECT_RAY") == "1"
+    if importlib.util.find_spec("ray") is None and not expected:
+        pytest.skip(
+            "Ray is optional: pip install -e '.[ray]' (EPIC_BENCH_EXPECT_RAY=1 requires it)"
+        )
+    import ray  # noqa: F401  (an ImportError here is a failure, not a skip)
+
     local = ev.evaluate(units, results_dir=tmp_path / "local", wandb=False, progress=False)
     remote = ev.evaluate(
         units, results_dir=tmp_path / "ray", executor="ray", wandb=False, progress=False
