@@ -111,6 +111,37 @@ class Noisy(torch.nn.Module):
         return obs.sum(dim=1) + torch.randn(obs.shape[0])
 
 
+class InfOnly(torch.nn.Module):
+    def forward(self, obs, acts, next_obs, dones):
+        return torch.full((obs.shape[0],), float("inf"))  # no NaN at all: only inf
+
+
+class IntegerReward(torch.nn.Module):
+    def forward(self, obs, acts, next_obs, dones):
+        return obs.argmax(dim=1)  # int64, not floating point
+
+
+class BatchMean(torch.nn.Module):
+    def forward(self, obs, acts, next_obs, dones):
+        r = obs.argmax(dim=1).float()
+        return r - r.mean()  # each row's reward depends on the rest of the batch
+
+
+class BatchSizeDependent(torch.nn.Module):
+    def forward(self, obs, acts, next_obs, dones):
+        return obs.argmax(dim=1).float() * obs.shape[0]
+
+
+class Stateful(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, obs, acts, next_obs, dones):
+        self.calls += 1
+        return obs.argmax(dim=1).float() + self.calls
+
+
 class CustomRewardNet(RewardNet):
     """Not a named architecture: conversion must fall back to torch-export."""
 
@@ -310,6 +341,11 @@ def test_schema_errors_say_what_to_fix(tmp_path, edit, message):
     [
         (WrongShape(), "shape", r"expected rewards of shape \[64\]"),
         (NaNReward(), "finite", "NaN"),
+        (InfOnly(), "finite", "0 NaN and 64 inf"),
+        (IntegerReward(), "dtype", "expected floating-point rewards .*torch.int64"),
+        (BatchMean(), "determinism", "change with the batch"),
+        (BatchSizeDependent(), "determinism", "change with the batch"),
+        (Stateful(), "determinism", "two calls on the same inputs .* differ"),
         (Raising(), "run", "RuntimeError.*broken"),
         (Noisy(), "determinism", "differ"),
         (Slow(), "speed", "limit is 0.05 s"),
