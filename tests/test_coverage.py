@@ -254,3 +254,46 @@ def test_episodes_errors_name_the_problem(grid):
         grid.coverage("random").episodes(16, seed=0, cache=False)
     with pytest.raises(ValueError, match="positive integer"):
         grid.coverage("random").episodes(0, seed=0)
+
+
+SEEDED_TASKS = ("gridworld", "pointmass", "pointmaze")
+
+
+@pytest.mark.parametrize("name", SEEDED_TASKS)
+def test_a_new_seed_changes_transitions_state_and_action_samples_of_every_policy(name):
+    task = load_task(name)
+    for coverage in task.coverage_names:
+        a = task.coverage(coverage).sample(96, 64, seed=0, cache=False)
+        b = task.coverage(coverage).sample(96, 64, seed=1, cache=False)
+        for field, x, y in (
+            ("transitions.obs", a.transitions.obs, b.transitions.obs),
+            ("transitions.acts", a.transitions.acts, b.transitions.acts),
+            ("transitions.next_obs", a.transitions.next_obs, b.transitions.next_obs),
+            ("state_samples", a.state_samples, b.state_samples),
+            ("action_samples", a.action_samples, b.action_samples),
+        ):
+            assert not torch.equal(x, y), f"{name}/{coverage}: seed 1 repeats seed 0's {field}"
+
+
+def _rows_as_multiset(x: torch.Tensor) -> list[tuple[float, ...]]:
+    return sorted(map(tuple, x.reshape(len(x), -1).tolist()))
+
+
+@pytest.mark.parametrize("name", ["pointmass", "pointmaze"])
+def test_state_and_action_samples_come_from_a_stream_independent_of_the_transitions(name):
+    """D_S and D_A are drawn by a second, independent rollout (module docstring).
+
+    Were they drawn from the transitions' own seed stream, the M state samples would be
+    a permutation of the first M transitions' states (continuous states never repeat by
+    chance), and EPIC's mean terms would reuse the very transitions they correct.
+    """
+    task = load_task(name)
+    m = 64
+    for coverage in task.coverage_names:
+        s = task.coverage(coverage).sample(m, m, seed=0, cache=False)
+        states, actions = _rows_as_multiset(s.state_samples), _rows_as_multiset(s.action_samples)
+        assert states != _rows_as_multiset(s.transitions.obs), coverage
+        assert actions != _rows_as_multiset(s.transitions.acts), coverage
+        overlap = set(states) & set(_rows_as_multiset(s.transitions.obs))
+        if task.coverage(coverage).spec.policy == "uniform":
+            assert not overlap, coverage  # uniform states never coincide by chance
