@@ -347,3 +347,32 @@ def test_constant_reward_is_a_clear_error_not_nan():
     for reward in (constant, shaping_only):
         with pytest.raises(ValueError, match="reward_b is constant after canonicalization"):
             epic_distance(reward_net(0), reward, **_ok_inputs())
+
+
+def test_epic_interval_follows_the_importance_weights():
+    """C(R) by hand: with D_A symmetric in a_0 (E[A_0] = 0 exactly), R_A = a_0 and
+    R_B = a_0 sign(s_0) canonicalize to themselves, so they agree exactly where s_0 > 0
+    and are uncorrelated overall. Weights 1 on s_0 > 0 and 0 elsewhere give EPIC 0 and
+    an interval at 0; without weights the distance is about sqrt(1/2)."""
+    g = torch.Generator().manual_seed(0)
+    n, m = 400, 64
+    obs = torch.randn(n, 2, generator=g, dtype=torch.float64)
+    acts = torch.randn(n, 2, generator=g, dtype=torch.float64)
+    t = Transitions.create(obs, acts, torch.randn(n, 2, generator=g, dtype=torch.float64),
+                           torch.zeros(n))  # fmt: skip
+    half = torch.randn(m // 2, 2, generator=g, dtype=torch.float64)
+    inputs = dict(transitions=t, state_samples=torch.randn(m, 2, generator=g, dtype=torch.float64),
+                  action_samples=torch.cat([half, -half]), discount=0.9, seed=0)  # fmt: skip
+
+    def reward_a(o, a, o2, d):
+        return a[:, 0]
+
+    def reward_b(o, a, o2, d):
+        return a[:, 0] * torch.sign(o[:, 0])
+
+    weights = (obs[:, 0] > 0).double().numpy()
+    weighted = epic_distance_with_ci(reward_a, reward_b, weights=weights, **inputs)
+    plain = epic_distance_with_ci(reward_a, reward_b, **inputs)
+    assert weighted.distance == pytest.approx(0.0, abs=1e-6)
+    assert weighted.ci_high < 1e-6
+    assert plain.ci_low > 0.5 and plain.distance == pytest.approx(np.sqrt(0.5), abs=0.1)

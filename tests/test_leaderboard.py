@@ -172,3 +172,41 @@ def test_table_titles_say_what_sample_each_metric_used(tmp_path):
         "gridworld — erc (lower is better, complete episodes of 800 rolled-out transitions)" in text
     )
     assert "gridworld — transfer (higher is better, budget standard)" in text
+
+
+# Each metric's direction, from its definition: the distances (EPIC, NPEC, ERC) are 0 for
+# equivalent rewards, the transfer scores are 1 for a policy as good as the ground truth's.
+DIRECTION = {"epic": "lower", "npec": "lower", "erc": "lower", "transfer": "higher",
+             "transfer_train": "higher"}  # fmt: skip
+
+
+def test_every_metric_of_the_runner_has_a_declared_direction():
+    from benchmark.evaluation import METRICS
+
+    assert set(METRICS) == set(DIRECTION)
+
+
+@pytest.mark.parametrize("metric", sorted(DIRECTION))
+def test_rank_one_is_the_better_value_in_the_metrics_direction(tmp_path, metric):
+    transfer = metric.startswith("transfer")
+    config = dict(coverage="", budget="standard", n_transitions=0, n_samples=0) if transfer else {}
+    rows = [
+        _row(name, metric, s, value, **config)
+        for s in range(3)
+        for name, value in (("low", 0.2 + 0.01 * s), ("high", 0.7 - 0.01 * s))
+    ]
+    board = aggregate(_store(tmp_path, rows))
+    ranks = {r.submission: r.rank for r in board.itertuples()}
+    best = "high" if DIRECTION[metric] == "higher" else "low"
+    assert ranks[best] == 1 and len(ranks) == 2 and set(ranks.values()) == {1, 2}
+
+
+def test_mean_is_the_mean_of_unequal_seeds_not_their_iqm(tmp_path):
+    values = [0.0, 0.1, 0.2, 1.0]  # mean 0.325, IQM (middle two) 0.15
+    rows = [
+        _row("a", "transfer", s, v, coverage="", budget="standard", n_transitions=0, n_samples=0)
+        for s, v in enumerate(values)
+    ]
+    (row,) = aggregate(_store(tmp_path, rows)).itertuples()
+    assert row.mean == pytest.approx(0.325, abs=1e-12)
+    assert row.iqm == pytest.approx(0.15, abs=1e-12)

@@ -137,3 +137,20 @@ def test_errors_are_clear():
         aggregate_seeds(np.zeros((2, 2, 2)))
     with pytest.raises(ValueError, match="scores contains 1 non-finite"):
         aggregate_seeds(np.array([0.1, np.nan, 0.3]))
+
+
+def test_weighted_bootstrap_interval_follows_the_weights():
+    """Rows of weight 0 must not move the interval: here they hold all the disagreement.
+
+    x and y agree exactly on the first half and are opposite on the second, so the
+    weighted distance (weights 1, then 0) is 0 and the unweighted one about sqrt(1/2).
+    """
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=400)
+    y = np.concatenate([x[:200], -x[200:]])
+    w = np.concatenate([np.ones(200), np.zeros(200)])
+    weighted = bootstrap_pearson_distance(x, y, w, seed=0)
+    plain = bootstrap_pearson_distance(x, y, seed=0)
+    assert weighted.estimate == pytest.approx(0.0, abs=1e-7)
+    assert weighted.high < 1e-6
+    assert plain.low > 0.5 and plain.estimate == pytest.approx(np.sqrt(0.5), abs=0.1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import tempfile
 
 import pytest
 import torch
@@ -297,3 +298,29 @@ def test_halfcheetah_smoke_pipeline_runs_sac_on_a_learned_mlp_reward():
     assert result.algorithm == "sac" and result.timesteps == task.budgets["smoke"].total_timesteps
     assert math.isfinite(result.ground_truth_return) and math.isfinite(result.random_return)
     assert math.isfinite(result.reference_return)
+
+
+def test_transfer_scores_mean_is_the_mean_of_unequal_seed_scores(pointmass, monkeypatch):
+    """Four seeds of a tiny PPO budget score differently; the summary's mean is their
+    arithmetic mean (the IQM of four would drop the two extremes)."""
+    monkeypatch.setattr(
+        pointmass, "budgets", {**pointmass.budgets, "smoke": tiny_budget(pointmass)}
+    )
+    summary = transfer_scores(pointmass.reward("shaped"), pointmass, budget="smoke",
+                              seeds=[0, 1, 2, 3])  # fmt: skip
+    scores = [r.normalized for r in summary.results]
+    assert len(set(scores)) == 4, scores
+    trimmed = sorted(scores)[1:3]
+    assert abs(sum(trimmed) / 2 - sum(scores) / 4) > 1e-6  # mean and IQM differ here
+    assert summary.normalized_mean == pytest.approx(sum(scores) / 4, abs=1e-12)
+    assert (
+        min(scores) <= summary.ci_low <= summary.normalized_mean <= summary.ci_high <= max(scores)
+    )
+
+
+def test_training_leaves_no_temporary_folder(pointmass, tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    reoptimize.train_policy(pointmass, pointmass.reward("shaped"), tiny_budget(pointmass), seed=0)
+    assert [p.name for p in scratch.iterdir() if not p.name.startswith("torchinductor_")] == []
