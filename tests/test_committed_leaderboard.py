@@ -15,7 +15,7 @@ import pytest
 
 from benchmark.evaluation import NO_EPISODES
 from benchmark.leaderboard import aggregate, select_rows
-from benchmark.results import read_results
+from benchmark.results import read_results, unit_key
 from benchmark.submissions import list_submissions
 from benchmark.tasks import load_task
 
@@ -63,3 +63,77 @@ def test_every_submission_has_every_metric_on_every_coverage(board_rows, submiss
             )
     transfer = rows[(rows["metric"] == "transfer") & (rows["budget"] == "standard")]
     assert len(transfer) >= 1, f"{submission.name}: no transfer at the standard budget"
+
+
+# --- the committed values are the ones the mathematics fixes ---------------------------
+
+# The sanity entries' EPIC is fixed by theory (Gleave et al. 2021, Prop. 1 and Sec. 4):
+# 0 for the ground truth and a positively rescaled, potential-shaped copy, 1 for its
+# negation. Submissions run in float32, and D_rho = sqrt((1 - rho) / 2) is of the order of
+# the relative rounding error of the canonical rewards, so equal rewards give a few float32
+# epsilons (1.2e-7; the board holds up to ~8e-7). EPIC_ZERO is ~100 epsilons: far below
+# any real difference (a shaping term left in moves EPIC by 1e-3 or more). For the
+# negation, 1 - D = (1 + rho) / 4 to first order, i.e. rounding squared: 1e-6 is loose.
+EPIC_ZERO = 1e-5
+EPIC_ONE = 1e-6
+TASKS = sorted({s.task for s in SUBMISSIONS})
+
+
+def _values(board_rows, task: str, submission: str, metric: str):
+    rows = board_rows[(board_rows["submission"] == submission) & (board_rows["metric"] == metric)]
+    assert len(rows), f"{submission}: no {metric} rows on the board"
+    assert set(rows["task"]) == {task}
+    return rows["value"]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_ground_truth_and_shaped_sanity_entries_have_epic_zero(board_rows, task):
+    for entry in ("ground-truth", "shaped"):
+        values = _values(board_rows, task, f"{task}-{entry}", "epic")
+        assert values.abs().max() <= EPIC_ZERO, f"{task}-{entry}: EPIC up to {values.max()}"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_negated_sanity_entry_has_epic_one(board_rows, task):
+    values = _values(board_rows, task, f"{task}-negated", "epic")
+    assert (values - 1.0).abs().max() <= EPIC_ONE, f"{task}-negated: EPIC {values.min()}"
+
+
+def test_gridworld_ground_truth_transfers_exactly():
+    """Value iteration on the ground truth is the reference policy itself: score 1."""
+    rows = select_rows(read_results(REPO / "leaderboard" / "results"))
+    for entry in ("ground-truth", "shaped"):
+        values = _values(rows, "gridworld", f"gridworld-{entry}", "transfer")
+        assert (values - 1.0).abs().max() <= 1e-9, f"gridworld-{entry}: {list(values)}"
+
+
+def test_every_row_is_a_unit_of_its_submissions_grid(board_rows):
+    """Each row's configuration (sha256, task version, coverage, seed, budget, N_T, M) is
+    the key of a unit that `expand_grid` makes for its submission at the row's sizes."""
+    from benchmark.evaluation import expand_grid
+
+    by_name = {s.name: s for s in SUBMISSIONS}
+    for (name, metric, n_t, m), rows in board_rows.groupby(
+        ["submission", "metric", "n_transitions", "n_samples"]
+    ):
+        sub = by_name[name]
+        task = load_task(sub.task)
+        assert set(rows["task"]) == {sub.task} and set(rows["method"]) == {sub.method}
+        assert set(rows["submission_sha256"]) == {sub.sha256}
+        assert set(rows["task_version"]) == {str(task.version)}
+        if metric.startswith("transfer"):
+            sizes = {}
+            budgets = set(rows["budget"])
+            assert len(budgets) == 1 and (n_t, m) == (0, 0)
+            budget = budgets.pop()
+        else:
+            # ERC units record their rollout length and M = 0; the grid derives them from
+            # the standard N_T = 1024.
+            erc = metric == "erc"
+            sizes = dict(n_transitions=1024 if erc else int(n_t), n_samples=256 if erc else int(m))
+            budget = "standard"
+        units = expand_grid([sub], metrics=[metric], seeds=int(rows["seed"].max()) + 1,
+                            budget=budget, **sizes)  # fmt: skip
+        keys = {u.key() for u in units}
+        for r in rows.to_dict("records"):
+            assert unit_key(r) in keys, f"{name}: row {unit_key(r)} is no unit of its grid"
