@@ -49,7 +49,8 @@ def main() -> None:
     from benchmark import evaluation as ev
     from benchmark.metrics.epic import epic_distance_with_ci
     from benchmark.results import SCHEMA, make_row, write_batch
-    from benchmark.submissions import write_submission
+    from benchmark.submissions import load_submission, write_submission
+    from benchmark.tasks import load_task
 
     for name, reward in (("gw-nocost", "no_control_cost"), ("gw-opposite", "opposite"),
                          ("gw-shaped", "shaped")):  # fmt: skip
@@ -61,12 +62,12 @@ def main() -> None:
                            n_transitions=args.n_transitions, n_samples=args.n_samples)  # fmt: skip
     # Warm the coverage cache and module caches so every variant sees the same state.
     ev.evaluate(units, results_dir=work / "warm", wandb=False, progress=False)
-    task = ev._task("gridworld")
-    truth = ev._ground_truth("gridworld", "cpu")
+    task = load_task("gridworld")
+    truth = task.reward("ground_truth")
 
     def bare() -> None:
         for u in units:
-            reward = ev._submission_reward(u.submission_path, u.submission_sha256, "cpu", False)
+            reward = load_submission(u.submission_path).load_reward()
             s = task.coverage(u.coverage).sample(u.n_transitions, u.n_samples, u.seed)
             epic_distance_with_ci(reward, truth, transitions=s.transitions,
                                   state_samples=s.state_samples, action_samples=s.action_samples,

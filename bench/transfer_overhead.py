@@ -1,7 +1,7 @@
 """Overhead of training on a learned reward: time(learned MLP reward) / time(ground truth).
 
 Reoptimization transfer trains on a learned RewardFn through
-`benchmark.reward_wrapper.LearnedRewardVecEnv` (one batched reward call per vector
+`benchmark.envs.reward_wrapper.LearnedRewardVecEnv` (one batched reward call per vector
 step). This measures what that costs against training on the environment's own
 reward, with the same algorithm, budget and seed, in the same run, interleaved
 (A B C A B C ...) so that load on a shared machine hits every arm alike. Target:

@@ -188,8 +188,8 @@ def results_prune(results_dir, submissions_root, drop_failed, dry_run) -> None:
 
     Kept rows are rewritten into one new file before the old files are removed.
     """
-    from benchmark.pruning import prune_results
     from benchmark.results import ResultsError
+    from benchmark.results.pruning import prune_results
 
     try:
         report = prune_results(
@@ -207,7 +207,7 @@ def results_prune(results_dir, submissions_root, drop_failed, dry_run) -> None:
         click.echo(f"wrote {report.file_written}; removed {len(report.files_removed)} old files")
 
 
-# --- MuJoCo experts (benchmark.experts) ----------------------------------------------
+# --- MuJoCo experts (benchmark.tools.experts) ----------------------------------------
 
 
 @main.group()
@@ -230,7 +230,7 @@ def experts() -> None:
 @click.option("--threads", default=1, show_default=True, help="torch CPU threads.")
 def experts_train(task, timesteps, seed, eval_every, threads) -> None:
     """Train TASK's expert with SAC; the best checkpoint lands in experts/<name>/ as it trains."""
-    from benchmark import experts as ex
+    from benchmark.tools import experts as ex
 
     try:
         spec = ex.train_task_expert(
@@ -249,7 +249,7 @@ def experts_train(task, timesteps, seed, eval_every, threads) -> None:
 @click.option("--write", is_flag=True, help="Record the return in the task TOML's [reference].")
 def experts_eval(task, episodes, seed, write) -> None:
     """Ground-truth return (mean ± std) of TASK's committed expert."""
-    from benchmark import experts as ex
+    from benchmark.tools import experts as ex
 
     try:
         values = ex.evaluate_task_expert(task, episodes=episodes, seed=seed, write=write)
@@ -258,7 +258,7 @@ def experts_eval(task, episodes, seed, write) -> None:
     click.echo(" ".join(f"{k}={v}" for k, v in values.items()))
 
 
-# --- tasks and coverage (benchmark.tasks, benchmark.coverage, benchmark.task_matrix) ---
+# --- tasks and coverage (benchmark.tasks, benchmark.tools) ---------------------------
 
 
 def _load_task_or_exit(name: str):
@@ -277,7 +277,7 @@ def tasks(ctx) -> None:
     if ctx.invoked_subcommand is None:
         from rich.console import Console
 
-        from benchmark.task_views import task_list_table
+        from benchmark.tools.task_views import task_list_table
 
         Console().print(task_list_table())
 
@@ -288,7 +288,7 @@ def tasks_show(name) -> None:
     """Rewards, coverages, discount, env variants and budgets of task NAME."""
     from rich.console import Console
 
-    from benchmark.task_views import task_detail
+    from benchmark.tools.task_views import task_detail
 
     Console().print(task_detail(_load_task_or_exit(name)))
 
@@ -325,9 +325,9 @@ def tasks_matrix(name, coverage, n_transitions, n_samples, seed, exact, out_dir)
     """EPIC distance between every pair of task NAME's rewards: a table and a heatmap PNG."""
     from rich.console import Console
 
-    from benchmark.task_matrix import epic_matrix, exact_epic_matrix, save_heatmap
-    from benchmark.task_views import matrix_table
     from benchmark.tasks import TaskError
+    from benchmark.tools.task_matrix import epic_matrix, exact_epic_matrix, save_heatmap
+    from benchmark.tools.task_views import matrix_table
 
     task = _load_task_or_exit(name)
     try:
@@ -363,8 +363,8 @@ def coverage() -> None:
 @click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
 def coverage_build(task_names, coverages, n_transitions, n_samples, seeds) -> None:
     """Precompute and cache coverage samples, with a progress bar."""
-    from benchmark.coverage import build_cache, cache_root
-    from benchmark.tasks import TaskError
+    from benchmark.paths import cache_root
+    from benchmark.tasks import TaskError, build_cache
 
     try:
         paths = build_cache(

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import coverage as cov
-from benchmark.tasks import list_tasks, load_task
+from benchmark.tasks import build_cache, list_tasks, load_task
+from benchmark.tasks import coverage as cov
 
 NT = 4000  # 8 envs x 500 steps = 25 whole episodes of 20 steps each
 
@@ -127,7 +127,7 @@ def test_bad_sizes_are_rejected(grid):
 
 
 def test_build_cache_writes_every_file(grid, cache_dir):
-    paths = cov.build_cache(
+    paths = build_cache(
         ["gridworld"], None, n_transitions=100, n_samples=50, seeds=2, progress=False
     )
     assert len(paths) == 4 * 2

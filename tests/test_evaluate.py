@@ -16,9 +16,11 @@ from click.testing import CliRunner
 
 from benchmark import evaluation as ev
 from benchmark.cli import main
+from benchmark.evaluation import unit as unit_mod
+from benchmark.evaluation.tracking import read_offline_run
 from benchmark.results import read_results
-from benchmark.submissions import write_submission
-from benchmark.tracking import read_offline_run
+from benchmark.submissions import load_submission, write_submission
+from benchmark.tasks import load_task
 
 SMALL = dict(n_transitions=128, n_samples=32)
 
@@ -50,7 +52,7 @@ def submissions(tmp_path, monkeypatch) -> Path:
 def test_grid_has_one_unit_per_submission_metric_coverage_seed(submissions):
     subs = ev.select_submissions(root=submissions, tasks=["gridworld"])
     units = ev.expand_grid(subs, metrics=["epic", "transfer"], seeds=2, budget="smoke", **SMALL)
-    n_coverages = len(ev._task("gridworld").coverage_names)
+    n_coverages = len(load_task("gridworld").coverage_names)
     assert len(units) == 3 * (n_coverages * 2 + 2)
     assert len({u.key() for u in units}) == len(units)
     transfer = [u for u in units if u.metric == "transfer"]
@@ -193,7 +195,7 @@ def test_cli_rejects_unknown_task(submissions):
 def test_ctrl_c_keeps_finished_units_and_leaves_no_half_file(submissions, tmp_path, monkeypatch):
     subs = ev.select_submissions(root=submissions)
     units = ev.expand_grid(subs, metrics=["epic"], coverages=["random"], seeds=2, **SMALL)
-    real = ev._compute
+    real = unit_mod._compute
     calls = []
 
     def interrupted_on_third(unit, device, trust_pickle):  # Ctrl-C while unit 3 runs
@@ -202,13 +204,13 @@ def test_ctrl_c_keeps_finished_units_and_leaves_no_half_file(submissions, tmp_pa
             raise KeyboardInterrupt
         return real(unit, device, trust_pickle)
 
-    monkeypatch.setattr(ev, "_compute", interrupted_on_third)
+    monkeypatch.setattr(unit_mod, "_compute", interrupted_on_third)
     results = tmp_path / "r"
     with pytest.raises(KeyboardInterrupt):
         ev.evaluate(units, results_dir=results, wandb=False, progress=False, flush_every_units=100)
     assert len(read_results(results)) == 2
     assert [p.name for p in results.iterdir() if not p.name.endswith(".parquet")] == []
-    monkeypatch.setattr(ev, "_compute", real)
+    monkeypatch.setattr(unit_mod, "_compute", real)
     resumed = ev.evaluate(units, results_dir=results, wandb=False, progress=False)
     assert resumed.skipped == 2 and resumed.ok == len(units) - 2
 
@@ -243,13 +245,13 @@ def test_runner_epic_equals_the_metric_module(submissions):
 
     subs = ev.select_submissions(root=submissions)
     units = ev.expand_grid(subs, metrics=["epic"], coverages=["mixture"], seeds=2, **SMALL)
-    task = ev._task("gridworld")
+    task = load_task("gridworld")
     for unit in units:
         if unit.submission == "gw-shaped":
             continue  # distance 0: both sides are rounding noise
         (row,) = ev.run_unit(unit)
         sample = task.coverage(unit.coverage).sample(unit.n_transitions, unit.n_samples, unit.seed)
-        reward = ev._submission_reward(unit.submission_path, unit.submission_sha256, "cpu", False)
+        reward = load_submission(unit.submission_path).load_reward()
         ref = epic_distance_with_ci(reward, task.reward("ground_truth"),
                                     transitions=sample.transitions,
                                     state_samples=sample.state_samples,
@@ -263,7 +265,7 @@ def test_runner_epic_equals_the_metric_module(submissions):
 def test_erc_skips_coverages_without_episodes(submissions):
     subs = ev.select_submissions(root=submissions)
     units = ev.expand_grid(subs, metrics=["erc"], seeds=1, **SMALL)
-    task = ev._task("gridworld")
+    task = load_task("gridworld")
     assert units and all(task.coverage(u.coverage).spec.policy != "uniform" for u in units)
     assert "uniform" in task.coverage_names
 
@@ -271,7 +273,7 @@ def test_erc_skips_coverages_without_episodes(submissions):
 def test_erc_units_use_enough_complete_episodes(submissions, tmp_path):
     subs = ev.select_submissions(root=submissions)
     units = ev.expand_grid(subs, metrics=["erc"], seeds=1, **SMALL)
-    task = ev._task("gridworld")
+    task = load_task("gridworld")
     # 128 transitions over 8 streams would be 8 fragments of 16 steps, not one episode.
     expected = (ev.ERC_MIN_EPISODES + 8) * task.horizon
     assert {(u.n_transitions, u.n_samples) for u in units} == {(expected, 0)}
@@ -293,7 +295,7 @@ def test_erc_units_use_enough_complete_episodes(submissions, tmp_path):
 
 @pytest.mark.parametrize("name", ["pointmass", "pointmaze", "halfcheetah", "hopper"])
 def test_erc_rollout_length_leaves_min_episodes_after_cutting_tails(name):
-    task = ev._task(name)
+    task = load_task(name)
     n = ev.erc_rollout_length(task, 1024)
     n_envs = max(task.coverage(c).spec.n_envs for c in task.coverage_names)
     per_stream = math.ceil(n / n_envs)

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from benchmark import evaluation as ev
-from benchmark.execution import run_units
+from benchmark.evaluation.executors import run_units
 from benchmark.results import read_results
 from benchmark.submissions import write_submission
 
@@ -38,7 +38,7 @@ def units(tmp_path, monkeypatch):
 
 def test_unknown_executor_is_refused(units):
     with pytest.raises(ValueError, match="unknown executor 'slurm'"):
-        run_units(units, lambda u, r: None, executor="slurm")
+        run_units(units, ev.run_unit, lambda u, r: None, executor="slurm")
 
 
 @pytest.mark.slow  # starting a Ray instance takes 20 s to minutes on a busy 2-core machine

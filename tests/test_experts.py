@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark import experts
 from benchmark.envs import mujoco as mj
 from benchmark.rewards import locomotion as loco
+from benchmark.tools import experts
 
 COMMITTED = {"halfcheetah": "HalfCheetah-v4", "hopper": "Hopper-v4"}
 # Full-episode thresholds the issue asks of the committed experts.

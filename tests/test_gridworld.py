@@ -5,10 +5,10 @@ import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
-from benchmark.coverage import encode
 from benchmark.envs import gridworld
 from benchmark.rewards import gridworld as rewards
 from benchmark.tasks import load_task
+from benchmark.tasks.coverage import encode
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from benchmark.leaderboard import aggregate, build, render
-from benchmark.leaderboard_site import spearman
+from benchmark.leaderboard.analysis import spearman
 from benchmark.results import make_row, read_results, write_batch
 
 

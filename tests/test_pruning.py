@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from benchmark import results
 from benchmark.cli import main
-from benchmark.pruning import prune_results
+from benchmark.results.pruning import prune_results
 from benchmark.submissions import load_submission
 from benchmark.tasks import load_task
 

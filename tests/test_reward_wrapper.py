@@ -14,7 +14,7 @@ import pytest
 import torch
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from benchmark.reward_wrapper import LearnedRewardVecEnv
+from benchmark.envs.reward_wrapper import LearnedRewardVecEnv
 
 PENDULUM_DT, PENDULUM_G, PENDULUM_MAX_SPEED, PENDULUM_MAX_TORQUE = 0.05, 10.0, 8.0, 2.0
 

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.task_matrix import epic_matrix, exact_epic_matrix
 from benchmark.tasks import list_tasks, load_task
+from benchmark.tools.task_matrix import epic_matrix, exact_epic_matrix
 
 # The reward of each task that wants the opposite of its ground truth.
 OPPOSITE = {

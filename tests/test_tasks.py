@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.coverage import encode
 from benchmark.tasks import Budget, TaskError, list_tasks, load_task
+from benchmark.tasks.coverage import encode
 
 TASKS = list_tasks()
 REQUIRED = {"gridworld", "pointmass", "halfcheetah", "hopper"}

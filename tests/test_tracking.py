@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from benchmark.evaluation.tracking import WandbTracker, read_offline_run
 from benchmark.results import make_row
-from benchmark.tracking import WandbTracker, read_offline_run
 
 
 def _row(metric: str, value: float, seed: int = 0, **kw) -> dict:

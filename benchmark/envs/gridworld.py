@@ -5,7 +5,7 @@ A ``rows x cols`` grid; actions up/down/left/right/stay; the goal is a corner. T
 ``slip`` a move goes perpendicular to the intended direction (``slip / 2`` each side).
 Moving into a wall leaves the agent in place. There is no termination: episodes are
 truncated after ``horizon`` steps, so the undiscounted visitation over the horizon is
-what rollouts sample (see ``benchmark.coverage``).
+what rollouts sample (see ``benchmark.tasks.coverage``).
 
 The environment pays
 

@@ -36,6 +36,8 @@ from gymnasium.wrappers import TimeLimit
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
+from benchmark.envs.experts import load_expert
+
 SUPPORTED_IDS = ("HalfCheetah-v4", "Hopper-v4")
 KNOWN_PARAMS = frozenset({"id", "mass_scale", "friction_scale", "horizon", "discount", "expert"})
 # Above this many copies, one process per env beats stepping them in one process.
@@ -151,8 +153,6 @@ def expert_policy(params: dict[str, Any], device: str = "cpu"):
 
     Loaded from ``experts/<params["expert"]>/`` without unpickling (safetensors + JSON).
     """
-    from benchmark.experts import load_expert
-
     p = check_params(params)
     name = p.get("expert")
     if not name:

@@ -1,8 +1,9 @@
-"""Executors for a list of evaluation units: in this process, or as Ray tasks.
+"""Executors for a list of work items: in this process, or as Ray tasks.
 
-Both call `benchmark.evaluation.run_unit` on each unit and hand the rows to a
-``record(unit, rows)`` callback in the driver, which alone writes the store, so
-results are the same whichever executor ran them (each unit seeds itself).
+Both call ``fn(unit)`` on each unit and hand the rows to a ``record(unit, rows)``
+callback in the driver, which alone writes the store, so results are the same whichever
+executor ran them (each unit seeds itself). Executors know nothing of what a unit is
+(the runner passes `run_unit`), so they import no other stage.
 
 Ray is optional (``pip install -e ".[ray]"``): ``--executor ray`` starts a local Ray
 instance, or joins an existing cluster with ``ray_address`` ("auto" or
@@ -16,56 +17,58 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
 EXECUTORS = ("local", "ray")
-Record = Callable[[Any, list[dict[str, Any]]], None]
+Rows = list[dict[str, Any]]
+Record = Callable[[Any, Rows], None]
+Compute = Callable[[Any], Rows]  # must pickle for Ray (a module-level function or a partial)
 
 
 def run_units(
     units: Sequence[Any],
+    fn: Compute,
     record: Record,
     *,
     executor: str = "local",
     device: str = "cpu",
-    run_id: str = "",
-    trust_pickle: bool = False,
     ray_address: str | None = None,
     progress: bool = True,
 ) -> None:
-    """Run every unit and call ``record(unit, rows)`` as each finishes (any order for Ray)."""
+    """Call ``record(unit, fn(unit))`` for every unit as each finishes (any order for Ray).
+
+    ``device`` only tells Ray whether a task needs a GPU; ``fn`` itself carries it.
+    """
     if executor == "local":
-        _run_local(units, record, device=device, run_id=run_id, trust_pickle=trust_pickle,
-                   progress=progress)  # fmt: skip
+        _run_local(units, fn, record, progress=progress)
     elif executor == "ray":
-        _run_ray(units, record, device=device, run_id=run_id, trust_pickle=trust_pickle,
-                 address=ray_address, progress=progress)  # fmt: skip
+        _run_ray(units, fn, record, device=device, address=ray_address, progress=progress)
     else:
         raise ValueError(f"unknown executor {executor!r}; choose from {', '.join(EXECUTORS)}")
 
 
-def _run_local(units, record: Record, *, device, run_id, trust_pickle, progress) -> None:
-    from benchmark.evaluation import run_unit
+def _label(unit: Any) -> str:
+    return str(getattr(unit, "label", unit))
 
+
+def _run_local(units: Sequence[Any], fn: Compute, record: Record, *, progress: bool) -> None:
     with tqdm(total=len(units), desc="evaluate", unit="unit", disable=not progress) as bar:
         for unit in units:
-            bar.set_postfix_str(unit.label, refresh=False)
-            record(unit, run_unit(unit, device=device, run_id=run_id, trust_pickle=trust_pickle))
+            bar.set_postfix_str(_label(unit), refresh=False)
+            record(unit, fn(unit))
             bar.update()
 
 
-def _ray_unit(unit, device: str, run_id: str, trust_pickle: bool) -> list[dict[str, Any]]:
+def _ray_unit(fn: Compute, unit: Any) -> Rows:
     """The Ray task body: one thread per worker, so results match the local executor."""
-    import torch
-
-    from benchmark.evaluation import run_unit
-
     torch.set_num_threads(1)
-    return run_unit(unit, device=device, run_id=run_id, trust_pickle=trust_pickle)
+    return fn(unit)
 
 
-def _run_ray(units, record: Record, *, device, run_id, trust_pickle, address, progress) -> None:
-    try:
+def _run_ray(units: Sequence[Any], fn: Compute, record: Record, *, device: str,
+             address: str | None, progress: bool) -> None:  # fmt: skip
+    try:  # Lazy: Ray is an optional extra
         import ray
     except ImportError as e:
         raise RuntimeError(
@@ -77,7 +80,7 @@ def _run_ray(units, record: Record, *, device, run_id, trust_pickle, address, pr
                  configure_logging=False)  # fmt: skip
     try:
         remote = ray.remote(num_cpus=1, num_gpus=1 if device.startswith("cuda") else 0)(_ray_unit)
-        pending = {remote.remote(u, device, run_id, trust_pickle): u for u in units}
+        pending = {remote.remote(fn, u): u for u in units}
         with tqdm(
             total=len(units), desc="evaluate (ray)", unit="unit", disable=not progress
         ) as bar:

@@ -1,4 +1,4 @@
-"""Leaderboard: aggregate result rows over seeds, rank submissions, render tables.
+"""Leaderboard aggregation: which rows count, seeds aggregated, submissions ranked.
 
 Aggregation (per task, metric, coverage, submission): the seeds' values as a score
 vector ``[num_seeds]`` go to `benchmark.metrics.stats.aggregate_seeds`, which gives the
@@ -11,27 +11,23 @@ newest model (sha256); and per task and metric one
 configuration (budget, N_T, M): the one with the most rows, ties to the most precise,
 named in each table's title so precisions are never silently mixed.
 
-The HTML site lives in `benchmark.leaderboard_site`.
+Rendering lives in `benchmark.leaderboard.render` (text) and `.site` (HTML).
 """
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmark.metrics.stats import aggregate_seeds
-from benchmark.results import DEFAULT_RESULTS_DIR, STATUS_OK, UNIT_KEY, read_results, unit_key
+from benchmark.results import STATUS_OK, UNIT_KEY, unit_key
 
 HIGHER_IS_BETTER = {"transfer": True, "transfer_train": True}
 METRIC_ORDER = ["epic", "npec", "erc", "transfer", "transfer_train"]
 BUDGET_ORDER = {"": 0, "smoke": 1, "standard": 2, "full": 3}
 RANK_DECIMALS = 6
-FORMATS = ("table", "markdown", "csv", "json", "html")
 
 AGGREGATE_COLUMNS = [
     "task",
@@ -177,183 +173,3 @@ def sections(board: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
     for (task, metric), rows in board.groupby(["task", "metric"], sort=False):
         out.append((task, metric, rows.reset_index(drop=True)))
     return out
-
-
-def _fmt(x: float) -> str:
-    return "—" if x is None or not np.isfinite(x) else f"{x:.3f}"
-
-
-def _interval(low: float, high: float) -> str:
-    return f"[{_fmt(low)}, {_fmt(high)}]"
-
-
-def _display_rows(rows: pd.DataFrame) -> list[list[str]]:
-    return [
-        [
-            r.coverage or "-",
-            str(r.rank),
-            r.submission,
-            r.method,
-            str(r.n_seeds),
-            _fmt(r.mean),
-            _interval(r.mean_ci_low, r.mean_ci_high),
-            _fmt(r.iqm),
-            str(r.n_failed),
-        ]
-        for r in rows.itertuples()
-    ]
-
-
-DISPLAY_HEADER = [
-    "coverage",
-    "rank",
-    "submission",
-    "method",
-    "seeds",
-    "mean",
-    "95% CI",
-    "IQM",
-    "failed",
-]
-
-
-def _title(task: str, metric: str, rows: pd.DataFrame | None = None) -> str:
-    direction = "higher is better" if higher_is_better(metric) else "lower is better"
-    return f"{task} — {metric} ({direction}{config_text(rows)})"
-
-
-def config_text(rows: pd.DataFrame | None) -> str:
-    """ ", budget standard" / ", N_T=1024, M=256": the configuration a table shows.
-
-    M = 0 marks a metric without mean-term samples (ERC), whose N_T transitions were
-    rolled out and cut to complete episodes.
-    """
-    if rows is None or not len(rows):
-        return ""
-    first, text = rows.iloc[0], ""
-    if first["budget"]:
-        text += f", budget {first['budget']}"
-    n_t, m = int(first["n_transitions"]), int(first["n_samples"])
-    if n_t and m:
-        text += f", N_T={n_t}, M={m}"
-    elif n_t:
-        text += f", complete episodes of {n_t} rolled-out transitions"
-    return text
-
-
-def to_markdown(board: pd.DataFrame) -> str:
-    """GitHub Markdown: one table per task and metric."""
-    if board.empty:
-        return "_No results yet. Run `epic-bench evaluate` first._\n"
-    parts = []
-    for task, metric, rows in sections(board):
-        parts.append(f"### {_title(task, metric, rows)}\n")
-        parts.append("| " + " | ".join(DISPLAY_HEADER) + " |")
-        parts.append("|" + "|".join("---" for _ in DISPLAY_HEADER) + "|")
-        for cells in _display_rows(rows):
-            parts.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-        parts.append("")
-    return "\n".join(parts)
-
-
-def to_rich_tables(board: pd.DataFrame) -> list:
-    """rich Tables for the terminal, one per task and metric."""
-    from rich.table import Table
-
-    tables = []
-    for task, metric, rows in sections(board):
-        table = Table(title=_title(task, metric, rows), title_justify="left")
-        for name in DISPLAY_HEADER:
-            table.add_column(
-                name,
-                justify="right" if name in ("rank", "seeds", "mean", "IQM", "failed") else "left",
-            )
-        for cells in _display_rows(rows):
-            table.add_row(*cells)
-        tables.append(table)
-    return tables
-
-
-def render(board: pd.DataFrame, fmt: str) -> str:
-    """The aggregate as text in one of FORMATS ("html": the self-contained site page)."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if fmt == "markdown":
-        return to_markdown(board)
-    if fmt == "csv":
-        return board.to_csv(index=False)
-    if fmt == "json":
-        return json.dumps(_records(board), indent=1, allow_nan=False)
-    if fmt == "html":
-        from benchmark.leaderboard_site import render_site
-
-        return render_site(board)
-    from rich.console import Console
-
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=140, force_terminal=False)
-    if board.empty:
-        console.print("No results yet. Run `epic-bench evaluate` first.")
-    for table in to_rich_tables(board):
-        console.print(table)
-    return buffer.getvalue()
-
-
-def _records(board: pd.DataFrame) -> list[dict]:
-    """JSON-safe records: NaN becomes null."""
-    clean = board.astype(object).where(board.notna(), None)
-    out = []
-    for rec in clean.to_dict("records"):
-        out.append({k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()})
-    return out
-
-
-def build(
-    results_dir: str | Path = DEFAULT_RESULTS_DIR,
-    out_dir: str | Path = "leaderboard",
-    *,
-    seed: int = 0,
-) -> tuple[Path, Path]:
-    """Write ``out_dir/README.md`` (Markdown tables) and ``out_dir/site/index.html``.
-
-    Returns the two paths. The site opens from the file system (no server).
-    """
-    from benchmark.leaderboard_site import epic_transfer_points, render_site, spearman
-
-    board = aggregate(read_results(results_dir), seed=seed)
-    out_dir = Path(out_dir)
-    site = out_dir / "site" / "index.html"
-    site.parent.mkdir(parents=True, exist_ok=True)
-    site.write_text(render_site(board), encoding="utf-8")
-    lines = [
-        "# epic-bench leaderboard",
-        "",
-        "Generated by `epic-bench leaderboard build` from `leaderboard/results/*.parquet`; "
-        "the sortable site with plots is `site/index.html` (open it from the file system).",
-        "Mean and IQM over seeds, 95% stratified-bootstrap CI of the mean. "
-        "EPIC, NPEC, ERC: lower is better; transfer: higher is better.",
-        "",
-    ]
-    tasks = list(dict.fromkeys(board["task"])) if not board.empty else []
-    correlations = []
-    for task in tasks:
-        points = epic_transfer_points(board, task)
-        if len(points):
-            rho = spearman(points["epic"], points["transfer"])
-            correlations.append(f"| {task} | {len(points)} | {_fmt(rho)} |")
-    if correlations:
-        lines += [
-            "## Does EPIC predict transfer?",
-            "",
-            "Spearman rank correlation between a submission's EPIC (mean over coverages) and "
-            "its transfer score; strongly negative means EPIC ranks submissions as transfer does.",
-            "",
-            "| task | submissions | Spearman ρ |",
-            "|---|---|---|",
-            *correlations,
-            "",
-        ]
-    lines += ["## Tables", "", to_markdown(board)]
-    readme = out_dir / "README.md"
-    readme.write_text("\n".join(lines), encoding="utf-8")
-    return readme, site

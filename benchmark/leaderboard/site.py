@@ -21,7 +21,9 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 
-from benchmark.leaderboard import _records, config_text, higher_is_better, sections
+from benchmark.leaderboard.aggregate import higher_is_better, sections
+from benchmark.leaderboard.analysis import epic_transfer_points, spearman
+from benchmark.leaderboard.render import config_text, to_records
 
 COLUMNS = [
     ("rank", "rank", "int"),
@@ -35,31 +37,6 @@ COLUMNS = [
     ("iqm", "IQM", "num"),
     ("n_failed", "failed", "int"),
 ]
-
-
-def epic_transfer_points(board: pd.DataFrame, task: str) -> pd.DataFrame:
-    """Per submission of ``task``: EPIC mean over coverages and transfer mean.
-
-    Returns columns ``submission, method, epic, transfer`` for submissions with both.
-    """
-    rows = board[board["task"] == task]
-    epic = rows[rows["metric"] == "epic"].groupby("submission")["mean"].mean()
-    transfer = rows[rows["metric"] == "transfer"].groupby("submission")["mean"].mean()
-    methods = rows.groupby("submission")["method"].first()
-    both = pd.concat({"epic": epic, "transfer": transfer}, axis=1).dropna()
-    both["method"] = methods.reindex(both.index)
-    return both.reset_index()[["submission", "method", "epic", "transfer"]]
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman rank correlation (average ranks for ties); NaN for fewer than 3 points."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if len(x) < 3:
-        return float("nan")
-    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
-    if rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def _svg(fig) -> str:
@@ -211,7 +188,7 @@ def render_site(board: pd.DataFrame, *, title: str = "epic-bench leaderboard") -
             parts.append('<div class="plots">')
             parts.extend(f"<figure>{svg}</figure>" for svg in figures)
             parts.append("</div>")
-    payload = json.dumps(_records(board), allow_nan=False).replace("</", "<\\/")
+    payload = json.dumps(to_records(board), allow_nan=False).replace("</", "<\\/")
     columns = json.dumps(COLUMNS)
     parts.append(f'<script type="application/json" id="board-data">{payload}</script>')
     parts.append(f'<script type="application/json" id="board-columns">{columns}</script>')

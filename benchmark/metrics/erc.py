@@ -23,7 +23,8 @@ from typing import Any
 import torch
 
 from benchmark.data import RewardFn, as_transitions
-from benchmark.metrics.epic import DEFAULT_MAX_BATCH, evaluate_reward, pearson_distance
+from benchmark.metrics.epic import pearson_distance
+from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_reward
 
 
 def episode_returns(

@@ -49,11 +49,9 @@ from tqdm.auto import tqdm
 from benchmark.data import RewardFn, as_transitions
 from benchmark.metrics.epic import (
     DEFAULT_DISCOUNT,
-    DEFAULT_MAX_BATCH,
-    _check_discount,
-    _check_weights,
-    evaluate_reward,
 )
+from benchmark.metrics.inputs import check_discount, check_weights
+from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_reward
 
 DEFAULT_STEPS = 1000
 DEFAULT_LR = 1e-2
@@ -182,7 +180,7 @@ def npec_distance(
         D_NPEC in [0, 1]; 0 when the target is itself a potential shaping (the
         paper's convention for a zero denominator).
     """
-    _check_discount(discount)
+    check_discount(discount)
     if not p >= 1:
         raise ValueError(f"p must be >= 1 (an L^p norm), got {p}")
     if not isinstance(steps, int) or steps < 1:
@@ -200,7 +198,7 @@ def npec_distance(
     w = (
         torch.full((n,), 1.0 / n, dtype=torch.float64, device=dev)
         if weights is None
-        else torch.as_tensor(_check_weights(weights, n), device=dev)
+        else torch.as_tensor(check_weights(weights, n), device=dev)
     )
     w = w / w.sum()
     # Standardise scales (D_NPEC is invariant to both: λ absorbs R_A's, and the ratio

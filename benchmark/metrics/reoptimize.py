@@ -27,7 +27,7 @@ from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from benchmark.data import RewardFn
-from benchmark.reward_wrapper import LearnedRewardVecEnv
+from benchmark.envs.reward_wrapper import LearnedRewardVecEnv
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
 # Evaluation episodes use seeds far from the training envs' seeds.

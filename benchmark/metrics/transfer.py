@@ -5,7 +5,7 @@ The procedure, top to bottom (CleanRL style), for one (task, budget, seed, varia
 1. Train a policy with stable-baselines3 (``budget.algorithm``: PPO or SAC, as the
    RL Zoo picks per task) in the task's ``variant`` environment (``test`` by default:
    changed dynamics) with the reward replaced by the learned ``RewardFn``, evaluated
-   in one batched call per vectorized step (`benchmark.reward_wrapper`).
+   in one batched call per vectorized step (`benchmark.envs.reward_wrapper`).
 2. Roll out the deterministic policy for a fixed, seeded set of evaluation episodes
    and average the environment's own (ground-truth) undiscounted episode return: R.
 3. Normalize: (R − R_random) / (R_gt − R_random), where R_random is a uniformly
@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.coverage import cache_root
 from benchmark.data import RewardFn
 from benchmark.metrics import tabular_transfer
 from benchmark.metrics.reoptimize import (  # noqa: F401  (re-exported: part of this API)
@@ -45,6 +44,7 @@ from benchmark.metrics.reoptimize import (  # noqa: F401  (re-exported: part of 
     evaluate_random,
     train_policy,
 )
+from benchmark.paths import cache_root
 
 VARIANTS = ("train", "test")
 # Bump when the evaluation protocol changes (it is part of the reference cache key).

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark import results
+import benchmark.results.store as store
 from benchmark.submissions import list_submissions
 from benchmark.tasks import TaskError, list_tasks, load_task
 
@@ -40,7 +40,7 @@ def stale_reasons(
     """Per row: why it is stale ("" when it is current).
 
     Args:
-        frame: rows of the results store (``results.read_results``).
+        frame: rows of the results store (``store.read_results``).
         submissions_root: where the shipped submissions live.
         drop_failed: also retire failed rows (their errors stay in W&B and git history).
 
@@ -68,7 +68,7 @@ def stale_reasons(
             # Before ERC units used complete episodes (n_samples = 0), ERC ran on the
             # EPIC sample, whose cut rollout streams counted as episodes.
             return "erc on episode fragments"
-        if drop_failed and row["status"] == results.STATUS_FAILED:
+        if drop_failed and row["status"] == store.STATUS_FAILED:
             return "failed"
         return ""
 
@@ -78,15 +78,15 @@ def stale_reasons(
 
 
 def prune_results(
-    results_dir: str | Path = results.DEFAULT_RESULTS_DIR,
+    results_dir: str | Path = store.DEFAULT_RESULTS_DIR,
     *,
     submissions_root: str | Path = "submissions",
     drop_failed: bool = False,
     dry_run: bool = False,
 ) -> PruneReport:
     """Rewrite the store without stale rows (see `stale_reasons`); ``dry_run`` only counts."""
-    files = results.result_files(results_dir)
-    frame = results.read_results(results_dir)
+    files = store.result_files(results_dir)
+    frame = store.read_results(results_dir)
     why = stale_reasons(frame, submissions_root=submissions_root, drop_failed=drop_failed)
     stale = why != ""
     reasons = why[stale].value_counts().to_dict()
@@ -96,8 +96,8 @@ def prune_results(
     kept = frame[~stale]
     written = None
     if len(kept):
-        name = f"{results.new_run_id()}-pruned"
-        written = results.write_batch(kept.to_dict("records"), results_dir, name=name)
+        name = f"{store.new_run_id()}-pruned"
+        written = store.write_batch(kept.to_dict("records"), results_dir, name=name)
     for path in files:
         path.unlink()
     return PruneReport(

@@ -43,8 +43,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmark.paths import DEFAULT_RESULTS_DIR
+
 SCHEMA_VERSION = 1
-DEFAULT_RESULTS_DIR = Path("leaderboard/results")
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 

@@ -1,4 +1,4 @@
-"""Coverage distributions D_T, D_S, D_A: samplers, an on-disk cache, exact tabular arrays.
+"""Coverage distributions D_T, D_S, D_A: samplers and their on-disk cache.
 
 EPIC (Gleave et al., ICLR 2021, section 4) compares rewards on transitions drawn from a
 coverage distribution D_T and canonicalizes with states from D_S and actions from D_A.
@@ -19,7 +19,8 @@ limit, or where a stream is cut), and ``next_obs[t] == obs[t+1]`` wherever ``don
 D_S and D_A are the marginals of the rollout data, as in the paper's code: a second,
 independent rollout of M transitions, whose states and actions are shuffled by two
 independent permutations, so pair j is an independent draw (state, action). For a finite
-task the exact counterparts are the average visitation over the horizon (``TabularMDP``).
+task the exact counterparts are the average visitation over the horizon
+(``benchmark.tasks.tabular.TabularMDP``).
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from benchmark.data import Transitions
+from benchmark.paths import cache_root
+from benchmark.tasks.tabular import TabularCoverage
 
 if TYPE_CHECKING:
-    from benchmark.tasks import Task
+    from benchmark.tasks.task import Task
 
 POLICIES = ("random", "expert", "mixture", "uniform")
 _TRANSITIONS_STREAM, _SAMPLES_STREAM = 0, 1
@@ -186,7 +189,7 @@ def _rollout_streams(task: Task, spec: CoverageSpec, n: int, seed: int) -> list[
 def _uniform(task: Task, n: int, generator: torch.Generator) -> Transitions:
     """n independent steps from uniform states and actions (dones all 0)."""
     params = task.env_params["train"]
-    module = task._env_module
+    module = task.env_family
     if hasattr(module, "tabular_dynamics"):
         P, _ = module.tabular_dynamics(params)
         S, A = P.shape[0], P.shape[1]
@@ -225,12 +228,6 @@ def draw(
 
 
 # --- the cache -----------------------------------------------------------------------
-
-
-def cache_root() -> Path:
-    """``$EPIC_BENCH_CACHE`` or ``~/.cache/epic-bench``."""
-    env = os.environ.get("EPIC_BENCH_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "epic-bench"
 
 
 # Bump when the sampling code changes what a (task file, coverage, sizes, seed) produces.
@@ -377,134 +374,3 @@ class Coverage:
                 f"task {self.task.name!r} is not finite; it has no exact coverage arrays"
             )
         return self.task.tabular.coverage[self.name]
-
-
-# --- exact arrays for finite tasks -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TabularCoverage:
-    """Exact coverage arrays: state_dist [S], action_dist [A], transition_dist [S, A, S]."""
-
-    state_dist: np.ndarray
-    action_dist: np.ndarray
-    transition_dist: np.ndarray
-
-
-@dataclass(frozen=True)
-class TabularMDP:
-    """Exact arrays of a finite task, all float64.
-
-    Attributes:
-        transitions: variant ("train"/"test") -> P [S, A, S], P[s, a, s'] = Pr(s' | s, a).
-        initial_state_dist: [S] distribution of the first state.
-        rewards: reward name -> R [S, A, S], the RewardFn evaluated on every (s, a, s').
-        policies: coverage name -> pi [S, A] of its rollout policy (absent for uniform).
-        coverage: coverage name -> TabularCoverage.
-    """
-
-    transitions: dict[str, np.ndarray]
-    initial_state_dist: np.ndarray
-    rewards: dict[str, np.ndarray]
-    policies: dict[str, np.ndarray]
-    coverage: dict[str, TabularCoverage]
-
-    @property
-    def n_states(self) -> int:
-        return self.initial_state_dist.shape[0]
-
-    @property
-    def n_actions(self) -> int:
-        return self.transitions["train"].shape[1]
-
-
-def visitation(P: np.ndarray, initial: np.ndarray, policy: np.ndarray, horizon: int) -> np.ndarray:
-    """Average visitation D_T [S,A,S] = (1/H) sum_{t<H} Pr(s_t=s, a_t=a, s_{t+1}=s')."""
-    mu = initial.copy()
-    total = np.zeros_like(P)
-    for _ in range(horizon):
-        joint = mu[:, None, None] * policy[:, :, None] * P
-        total += joint
-        mu = joint.sum(axis=(0, 1))
-    return total / horizon
-
-
-def reward_table(reward, n_states: int, n_actions: int) -> np.ndarray:
-    """Evaluate a RewardFn on every one-hot (s, a, s') with dones 0 -> [S, A, S] float64."""
-    s, a, s2 = np.meshgrid(
-        np.arange(n_states), np.arange(n_actions), np.arange(n_states), indexing="ij"
-    )
-    eye_s, eye_a = (
-        torch.eye(n_states, dtype=torch.float64),
-        torch.eye(n_actions, dtype=torch.float64),
-    )
-    obs, acts, next_obs = eye_s[s.ravel()], eye_a[a.ravel()], eye_s[s2.ravel()]
-    with torch.no_grad():
-        values = reward(obs, acts, next_obs, torch.zeros(obs.shape[0], dtype=torch.float64))
-    return (
-        torch.as_tensor(values)
-        .detach()
-        .to(torch.float64)
-        .reshape(n_states, n_actions, n_states)
-        .numpy()
-    )
-
-
-def build_tabular(task: Task) -> TabularMDP:
-    """All exact arrays of a finite task (its family exports ``tabular_dynamics``)."""
-    module = task._env_module
-    P_train, initial = module.tabular_dynamics(task.env_params["train"])
-    P_test, _ = module.tabular_dynamics(task.env_params["test"])
-    S, A = P_train.shape[0], P_train.shape[1]
-    rewards = {name: reward_table(task.reward(name), S, A) for name in task.reward_names}
-    uniform_policy = np.full((S, A), 1.0 / A)
-    policies: dict[str, np.ndarray] = {}
-    coverage: dict[str, TabularCoverage] = {}
-    for name in task.coverage_names:
-        spec = task._coverages[name]
-        if spec.policy == "uniform":
-            dist = P_train / (S * A)
-        else:
-            if spec.policy == "random":
-                pi = uniform_policy
-            else:
-                expert = module.expert_policy_table(task.env_params["train"])
-                eps = spec.epsilon if spec.policy == "mixture" else 0.0
-                pi = (1 - eps) * expert + eps * uniform_policy
-            policies[name] = pi
-            dist = visitation(P_train, initial, pi, task.horizon)
-        coverage[name] = TabularCoverage(dist.sum(axis=(1, 2)), dist.sum(axis=(0, 2)), dist)
-    return TabularMDP({"train": P_train, "test": P_test}, initial, rewards, policies, coverage)
-
-
-def build_cache(
-    tasks: list[str] | None,
-    coverages: list[str] | None,
-    *,
-    n_transitions: int,
-    n_samples: int,
-    seeds: int,
-    progress: bool = True,
-) -> list[Path]:
-    """Precompute cached samples for seeds 0..seeds-1 of every (task, coverage); paths written.
-
-    ``None`` means every task / every coverage of each task (``epic-bench coverage build``).
-    """
-    from tqdm.auto import tqdm
-
-    from benchmark.tasks import list_tasks, load_task
-
-    loaded = [load_task(name) for name in (tasks or list_tasks())]
-    units = [
-        (task, name, seed)
-        for task in loaded
-        for name in (coverages or task.coverage_names)
-        for seed in range(seeds)
-    ]
-    for task, name, _ in units:
-        task.coverage(name)  # fail fast on an unknown coverage name, before any work
-    paths = []
-    for task, name, seed in tqdm(units, desc="coverage", unit="sample", disable=not progress):
-        task.coverage(name).sample(n_transitions, n_samples, seed)
-        paths.append(cache_path(task, name, n_transitions, n_samples, seed))
-    return paths

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
-import os
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,8 +25,11 @@ from typing import Any
 
 import gymnasium as gym
 
-from benchmark.coverage import POLICIES, Coverage, CoverageSpec, TabularMDP, build_tabular
 from benchmark.data import RewardFn
+from benchmark.paths import tasks_root
+from benchmark.tasks.coverage import POLICIES, Coverage, CoverageSpec
+from benchmark.tasks.family import EnvFamily
+from benchmark.tasks.tabular import TabularMDP, build_tabular
 
 VARIANTS = ("train", "test")
 BUDGET_NAMES = ("smoke", "standard", "full")
@@ -36,15 +38,6 @@ ALGORITHMS = ("ppo", "sac", "value_iteration")
 
 class TaskError(ValueError):
     """A task name, reward/coverage name or task file is wrong; the message says how."""
-
-
-def default_root() -> Path:
-    """Where task files live: ``$EPIC_BENCH_TASKS`` or the repository's ``tasks/``.
-
-    Resolved relative to the package, so the editable install works from any cwd.
-    """
-    env = os.environ.get("EPIC_BENCH_TASKS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "tasks"
 
 
 @dataclass(frozen=True)
@@ -335,6 +328,11 @@ class Task:
             raise TaskError(f"task {self.name!r} (family {self.family!r}) has no expert policy")
         return self._env_module.expert_policy(self._variant("train"), device=device)
 
+    @property
+    def env_family(self) -> EnvFamily:
+        """The module ``benchmark.envs.<family>`` behind this task (`EnvFamily` contract)."""
+        return self._env_module
+
     @cached_property
     def _spaces(self) -> tuple[gym.Space, gym.Space]:
         env = self.make_env(0, "train")
@@ -363,8 +361,8 @@ class Task:
 
 
 def list_tasks(root: str | Path | None = None) -> list[str]:
-    """Names of the tasks in ``root`` (default: ``default_root()``), sorted."""
-    directory = Path(root) if root is not None else default_root()
+    """Names of the tasks in ``root`` (default: ``tasks_root()``), sorted."""
+    directory = Path(root) if root is not None else tasks_root()
     return sorted(p.stem for p in directory.glob("*.toml"))
 
 
@@ -377,7 +375,7 @@ def load_task(name: str | Path, root: str | Path | None = None) -> Task:
                 f"no task file at {candidate}; pass a task name {list_tasks(root)} or a TOML path"
             )
         return Task(candidate)
-    directory = Path(root) if root is not None else default_root()
+    directory = Path(root) if root is not None else tasks_root()
     path = directory / f"{name}.toml"
     if not path.is_file():
         raise TaskError(

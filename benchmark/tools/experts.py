@@ -1,4 +1,4 @@
-"""Expert policies for the MuJoCo tasks: SAC training, export without pickle, loading.
+"""Expert policies for the MuJoCo tasks: SAC training and export without pickle.
 
 Training follows the RL Baselines3 Zoo SAC setting for HalfCheetah/Hopper
 (``hyperparams/sac.yml``: MlpPolicy [256, 256], learning_starts 10000, SB3 defaults
@@ -12,8 +12,7 @@ An exported expert is a folder ``experts/<name>/`` with
 - ``expert.json``: architecture, which obs entries the actor reads, action bounds,
   training seed/steps and the evaluation return.
 
-Loading reads only those two files; nothing is unpickled. The deterministic action is
-``low + (tanh(mu(obs[..., dims])) + 1) / 2 * (high - low)``, SAC's ``predict(deterministic=True)``.
+Loading (`benchmark.envs.experts.load_expert`) reads only those two files; nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -24,19 +23,20 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
+from safetensors.torch import save_file
 
 from benchmark.envs import mujoco as mujoco_envs
+from benchmark.envs.experts import ExpertSpec, load_expert, read_spec
+from benchmark.paths import EXPERTS_DIR
+from benchmark.tasks import Task, load_task
 
-EXPERTS_DIR = Path(__file__).resolve().parents[1] / "experts"
 Policy = Callable[[torch.Tensor], torch.Tensor]
 
 # RL Zoo hyperparams/sac.yml, HalfCheetah-v3 / Hopper-v3 (`*mujoco-defaults`).
@@ -58,60 +58,6 @@ class DropX(gym.ObservationWrapper):
         return observation[1:]
 
 
-@dataclass
-class ExpertSpec:
-    """What ``expert.json`` holds: enough to rebuild the actor and to audit it."""
-
-    env_id: str
-    obs_dim: int
-    act_dim: int
-    obs_dims_used: list[int]
-    net_arch: list[int]
-    activation: str
-    action_low: list[float]
-    action_high: list[float]
-    algo: str = "SAC"
-    seed: int = 0
-    timesteps: int = 0
-    eval_return_mean: float | None = None
-    eval_return_std: float | None = None
-    eval_episodes: int = 0
-    eval_seed: int | None = None
-
-
-class ExpertActor(nn.Module):
-    """SB3 SAC actor, deterministic: obs [B, obs_dim] -> acts [B, act_dim] in the action box."""
-
-    def __init__(self, spec: ExpertSpec):
-        super().__init__()
-        if spec.activation != "relu":
-            raise ValueError(f"unsupported activation {spec.activation!r} in expert.json")
-        layers: list[nn.Module] = []
-        width = len(spec.obs_dims_used)
-        for hidden in spec.net_arch:
-            layers += [nn.Linear(width, hidden), nn.ReLU()]
-            width = hidden
-        self.latent_pi = nn.Sequential(*layers)
-        self.mu = nn.Linear(width, spec.act_dim)
-        self.register_buffer("obs_dims", torch.tensor(spec.obs_dims_used, dtype=torch.long))
-        self.register_buffer("low", torch.tensor(spec.action_low, dtype=torch.float32))
-        self.register_buffer("high", torch.tensor(spec.action_high, dtype=torch.float32))
-        self.obs_dim = spec.obs_dim
-
-    @torch.no_grad()
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        obs = torch.as_tensor(obs)
-        if obs.shape[-1] != self.obs_dim:
-            raise ValueError(
-                f"expert expects observations [B, {self.obs_dim}], got {tuple(obs.shape)}"
-            )
-        squeeze = obs.ndim == 1
-        x = obs.reshape(-1, self.obs_dim).index_select(-1, self.obs_dims).to(self.mu.weight)
-        unit = torch.tanh(self.mu(self.latent_pi(x)))
-        acts = self.low + (unit + 1.0) * 0.5 * (self.high - self.low)
-        return acts[0] if squeeze else acts
-
-
 def _weights_from_sb3(model) -> dict[str, torch.Tensor]:
     """The actor's deterministic path from an SB3 SAC model (no log-std head, no critics)."""
     actor = model.policy.actor
@@ -129,26 +75,6 @@ def export_expert(model, spec: ExpertSpec, folder: Path) -> Path:
     tmp_w.replace(folder / "actor.safetensors")
     tmp_j.replace(folder / "expert.json")
     return folder
-
-
-def read_spec(folder: Path) -> ExpertSpec:
-    return ExpertSpec(**json.loads((folder / "expert.json").read_text()))
-
-
-def load_expert(name_or_path: str | Path, device: str = "cpu") -> ExpertActor:
-    """Load ``experts/<name>/`` (or a folder path) into a deterministic torch policy."""
-    folder = Path(name_or_path)
-    if not folder.is_dir():
-        folder = EXPERTS_DIR / str(name_or_path)
-    missing = [f for f in ("actor.safetensors", "expert.json") if not (folder / f).is_file()]
-    if missing:
-        raise FileNotFoundError(
-            f"expert {str(name_or_path)!r} is missing {missing} in {folder}; "
-            "train it with `epic-bench experts train TASK`"
-        )
-    actor = ExpertActor(read_spec(folder))
-    actor.load_state_dict(load_file(str(folder / "actor.safetensors")), strict=False)
-    return actor.to(device).eval()
 
 
 def rollout_returns(
@@ -265,9 +191,7 @@ def evaluate_expert(
 # --- task-level commands (``epic-bench experts train/eval TASK``) ----------------------
 
 
-def _task_expert(task_name: str) -> tuple[Any, dict[str, Any], str]:
-    from benchmark.tasks import load_task
-
+def _task_expert(task_name: str) -> tuple[Task, dict[str, Any], str]:
     task = load_task(task_name)
     params = task.env_params["train"]
     if task.family != "mujoco" or not params.get("expert"):

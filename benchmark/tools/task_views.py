@@ -7,8 +7,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from benchmark.task_matrix import EpicMatrix
 from benchmark.tasks import Task, list_tasks, load_task
+from benchmark.tools.task_matrix import EpicMatrix
 
 
 def task_list_table() -> Table:

@@ -1,0 +1,154 @@
+"""Run a grid against the results store (``epic-bench evaluate``).
+
+`evaluate` skips units already in the store, runs the rest through an executor
+(`benchmark.evaluation.executors`) with `run_unit`, writes batches to the Parquet store
+and logs to W&B.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from benchmark.evaluation.executors import run_units
+from benchmark.evaluation.grid import Unit
+from benchmark.evaluation.unit import run_unit
+from benchmark.paths import DEFAULT_RESULTS_DIR
+from benchmark.results import (
+    STATUS_OK,
+    ResultsWriter,
+    finished_units,
+    new_run_id,
+    read_results,
+    unit_key,
+)
+
+
+@dataclass
+class EvaluationSummary:
+    """What one evaluate call did."""
+
+    run_id: str
+    total: int
+    skipped: int
+    ok: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (unit label, error)
+    files: list[Path] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    values: list[dict[str, Any]] = field(default_factory=list)  # metric, value per ok row
+    grid: Any = None  # DataFrame: the newest ok store row of every grid unit (now or earlier)
+
+
+def evaluate(
+    units: Sequence[Unit],
+    *,
+    results_dir: str | Path = DEFAULT_RESULTS_DIR,
+    force: bool = False,
+    executor: str = "local",
+    device: str = "cpu",
+    wandb: bool = True,
+    wandb_mode: str | None = None,
+    wandb_dir: str | Path | None = None,
+    ray_address: str | None = None,
+    trust_pickle: bool = False,
+    flush_every_units: int = 50,
+    flush_every_seconds: float = 60.0,
+    progress: bool = True,
+    run_id: str | None = None,
+) -> EvaluationSummary:
+    """Run the units not yet in the store and append their rows to it.
+
+    Units with an ``ok`` row of the same key in ``results_dir`` are skipped unless
+    ``force``. Rows are flushed to one Parquet file per batch (and on interrupt).
+    """
+    run_id = run_id or new_run_id()
+    done = set() if force else finished_units(results_dir)
+    todo = [u for u in units if u.key() not in done]
+    summary = EvaluationSummary(run_id=run_id, total=len(units), skipped=len(units) - len(todo))
+    tracker = None
+    if wandb and todo:
+        # Lazy: importing wandb takes seconds; only runs that log to W&B pay for it.
+        from benchmark.evaluation.tracking import WandbTracker
+
+        tracker = WandbTracker(run_id, mode=wandb_mode, directory=wandb_dir)
+    start = time.perf_counter()
+    writer = ResultsWriter(results_dir, run_id, every_units=flush_every_units,
+                           every_seconds=flush_every_seconds)  # fmt: skip
+
+    def record(unit: Unit, rows: list[dict[str, Any]]) -> None:
+        writer.add(rows)
+        if tracker is not None:
+            tracker.log_unit(rows)
+        if all(r["status"] == STATUS_OK for r in rows):
+            summary.ok += 1
+            summary.values.extend(
+                {"metric": r["metric"], "value": r["value"], "task": r["task"]} for r in rows
+            )
+        else:
+            summary.failed.append((unit.label, rows[0]["error"].splitlines()[0]))
+
+    previous = _exit_on_sigterm()
+    try:
+        fn = partial(run_unit, device=device, run_id=run_id, trust_pickle=trust_pickle)
+        run_units(todo, fn, record, executor=executor, device=device, ray_address=ray_address,
+                  progress=progress)  # fmt: skip
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        writer.close()
+        summary.files = list(writer.files)
+        summary.wall_time_s = time.perf_counter() - start
+    summary.grid = grid_results(units, results_dir)
+    return summary
+
+
+def _exit_on_sigterm():
+    """Turn SIGTERM (a scheduler's preemption, ``kill``) into SystemExit so the finally
+    block flushes the finished units; returns the previous handler (None off the main thread).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def grid_results(units: Sequence[Unit], results_dir: str | Path = DEFAULT_RESULTS_DIR):
+    """The newest ``ok`` row in the store of each unit of the grid, as a DataFrame."""
+    df = read_results(results_dir)
+    df = df[df["status"] == STATUS_OK].sort_values("timestamp")
+    keys = {u.key() for u in units}
+    mask = [unit_key(r) in keys for r in df.to_dict("records")]
+    rows = df[mask]
+    return rows.drop_duplicates(["submission_sha256", "task", "metric", "coverage", "seed", "budget",
+                                 "n_transitions", "n_samples"], keep="last")  # fmt: skip
+
+
+def summary_text(summary: EvaluationSummary) -> str:
+    """A short human summary: counts, failures with their errors, files, mean per metric."""
+    lines = [
+        f"run {summary.run_id}: {summary.total} units, {summary.skipped} already in the store "
+        f"(skipped), {summary.ok} ok, {len(summary.failed)} failed, {summary.wall_time_s:.1f} s"
+    ]
+    if summary.grid is not None and len(summary.grid):
+        lines.append("  mean over coverages and seeds (this run and earlier ones in the store):")
+        groups = summary.grid.groupby(["task", "metric", "submission"])["value"]
+        for (task, metric, submission), values in groups:
+            lines.append(
+                f"    {task:<12} {metric:<15} {submission:<32} {values.mean():.4f}  ({len(values)} units)"
+            )
+    for label, error in summary.failed:
+        lines.append(f"  FAILED {label}: {error}")
+    for path in summary.files:
+        lines.append(f"  wrote {path}")
+    if summary.total and summary.skipped == summary.total:
+        lines.append("  nothing to do: every unit is already in the store (use --force to re-run)")
+    return "\n".join(lines)

@@ -1,0 +1,54 @@
+"""Leaderboard: aggregate the results store over seeds, rank, render tables and the site.
+
+board = aggregate(read_results("leaderboard/results"))
+print(render(board, "markdown"))
+build("leaderboard/results", "leaderboard")   # README.md + site/index.html
+"""
+
+from benchmark.leaderboard.aggregate import (
+    AGGREGATE_COLUMNS,
+    BUDGET_ORDER,
+    HIGHER_IS_BETTER,
+    METRIC_ORDER,
+    RANK_DECIMALS,
+    aggregate,
+    higher_is_better,
+    sections,
+    select_rows,
+)
+from benchmark.leaderboard.analysis import epic_transfer_points, spearman
+from benchmark.leaderboard.build import build, render
+from benchmark.leaderboard.render import (
+    DISPLAY_HEADER,
+    FORMATS,
+    config_text,
+    render_text,
+    to_markdown,
+    to_records,
+    to_rich_tables,
+)
+from benchmark.leaderboard.site import render_site
+
+__all__ = [
+    "AGGREGATE_COLUMNS",
+    "BUDGET_ORDER",
+    "DISPLAY_HEADER",
+    "FORMATS",
+    "HIGHER_IS_BETTER",
+    "METRIC_ORDER",
+    "RANK_DECIMALS",
+    "aggregate",
+    "build",
+    "config_text",
+    "epic_transfer_points",
+    "higher_is_better",
+    "render",
+    "render_site",
+    "render_text",
+    "sections",
+    "select_rows",
+    "spearman",
+    "to_markdown",
+    "to_records",
+    "to_rich_tables",
+]

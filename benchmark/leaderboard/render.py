@@ -1,0 +1,145 @@
+"""Leaderboard renderers: terminal tables, Markdown, CSV and JSON of an aggregate.
+
+An aggregate (`benchmark.leaderboard.aggregate.aggregate`) is split into one table per
+task and metric; each title names the direction and the configuration (budget, N_T, M)
+so precisions are never silently mixed. The HTML page is `benchmark.leaderboard.site`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from benchmark.leaderboard.aggregate import higher_is_better, sections
+
+FORMATS = ("table", "markdown", "csv", "json", "html")
+TEXT_FORMATS = ("table", "markdown", "csv", "json")
+
+
+def fmt_number(x: float) -> str:
+    """Three decimals, or an em dash for a missing/non-finite value."""
+    return "—" if x is None or not np.isfinite(x) else f"{x:.3f}"
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{fmt_number(low)}, {fmt_number(high)}]"
+
+
+def _display_rows(rows: pd.DataFrame) -> list[list[str]]:
+    return [
+        [
+            r.coverage or "-",
+            str(r.rank),
+            r.submission,
+            r.method,
+            str(r.n_seeds),
+            fmt_number(r.mean),
+            _interval(r.mean_ci_low, r.mean_ci_high),
+            fmt_number(r.iqm),
+            str(r.n_failed),
+        ]
+        for r in rows.itertuples()
+    ]
+
+
+DISPLAY_HEADER = [
+    "coverage",
+    "rank",
+    "submission",
+    "method",
+    "seeds",
+    "mean",
+    "95% CI",
+    "IQM",
+    "failed",
+]
+
+
+def _title(task: str, metric: str, rows: pd.DataFrame | None = None) -> str:
+    direction = "higher is better" if higher_is_better(metric) else "lower is better"
+    return f"{task} — {metric} ({direction}{config_text(rows)})"
+
+
+def config_text(rows: pd.DataFrame | None) -> str:
+    """ ", budget standard" / ", N_T=1024, M=256": the configuration a table shows.
+
+    M = 0 marks a metric without mean-term samples (ERC), whose N_T transitions were
+    rolled out and cut to complete episodes.
+    """
+    if rows is None or not len(rows):
+        return ""
+    first, text = rows.iloc[0], ""
+    if first["budget"]:
+        text += f", budget {first['budget']}"
+    n_t, m = int(first["n_transitions"]), int(first["n_samples"])
+    if n_t and m:
+        text += f", N_T={n_t}, M={m}"
+    elif n_t:
+        text += f", complete episodes of {n_t} rolled-out transitions"
+    return text
+
+
+def to_markdown(board: pd.DataFrame) -> str:
+    """GitHub Markdown: one table per task and metric."""
+    if board.empty:
+        return "_No results yet. Run `epic-bench evaluate` first._\n"
+    parts = []
+    for task, metric, rows in sections(board):
+        parts.append(f"### {_title(task, metric, rows)}\n")
+        parts.append("| " + " | ".join(DISPLAY_HEADER) + " |")
+        parts.append("|" + "|".join("---" for _ in DISPLAY_HEADER) + "|")
+        for cells in _display_rows(rows):
+            parts.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def to_rich_tables(board: pd.DataFrame) -> list:
+    """rich Tables for the terminal, one per task and metric."""
+
+    tables = []
+    for task, metric, rows in sections(board):
+        table = Table(title=_title(task, metric, rows), title_justify="left")
+        for name in DISPLAY_HEADER:
+            table.add_column(
+                name,
+                justify="right" if name in ("rank", "seeds", "mean", "IQM", "failed") else "left",
+            )
+        for cells in _display_rows(rows):
+            table.add_row(*cells)
+        tables.append(table)
+    return tables
+
+
+def render_text(board: pd.DataFrame, fmt: str) -> str:
+    """The aggregate as text in one of TEXT_FORMATS."""
+    if fmt not in TEXT_FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(TEXT_FORMATS)}")
+    if fmt == "markdown":
+        return to_markdown(board)
+    if fmt == "csv":
+        return board.to_csv(index=False)
+    if fmt == "json":
+        return json.dumps(to_records(board), indent=1, allow_nan=False)
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=140, force_terminal=False)
+    if board.empty:
+        console.print("No results yet. Run `epic-bench evaluate` first.")
+    for table in to_rich_tables(board):
+        console.print(table)
+    return buffer.getvalue()
+
+
+def to_records(board: pd.DataFrame) -> list[dict]:
+    """JSON-safe records: NaN becomes null."""
+    clean = board.astype(object).where(board.notna(), None)
+    out = []
+    for rec in clean.to_dict("records"):
+        out.append({k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()})
+    return out

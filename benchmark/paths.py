@@ -1,0 +1,46 @@
+"""Every root the package reads or writes, and the environment variables that move them.
+
+Why one module: the roots used to be computed next to their users (``Path(__file__)``
+arithmetic in four places), which breaks silently whenever a module moves.
+
+- ``$EPIC_BENCH_TASKS``: task files (default: the repository's ``tasks/``)
+- ``$EPIC_BENCH_CACHE``: coverage samples and transfer references (default ``~/.cache/epic-bench``)
+- ``$EPIC_BENCH_SUBMISSIONS``: shipped submissions (default ``./submissions``, else the repository's)
+- results: ``leaderboard/results`` relative to the working directory (``--results-dir``)
+- experts: the repository's ``experts/``
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXPERTS_DIR = REPO_ROOT / "experts"
+DEFAULT_RESULTS_DIR = Path("leaderboard/results")
+
+
+def tasks_root() -> Path:
+    """Where task files live: ``$EPIC_BENCH_TASKS`` or the repository's ``tasks/``.
+
+    Resolved relative to the package, so the editable install works from any cwd.
+    """
+    env = os.environ.get("EPIC_BENCH_TASKS")
+    return Path(env) if env else REPO_ROOT / "tasks"
+
+
+def cache_root() -> Path:
+    """``$EPIC_BENCH_CACHE`` or ``~/.cache/epic-bench``."""
+    env = os.environ.get("EPIC_BENCH_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "epic-bench"
+
+
+def submissions_root() -> Path:
+    """``$EPIC_BENCH_SUBMISSIONS``, else ``./submissions``, else the repository's."""
+    env = os.environ.get("EPIC_BENCH_SUBMISSIONS")
+    if env:
+        return Path(env)
+    here = Path("submissions")
+    if here.is_dir():
+        return here
+    return REPO_ROOT / "submissions"

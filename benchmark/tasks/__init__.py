@@ -1,0 +1,54 @@
+"""Tasks: the TOML registry, the env-family contract, coverage distributions, exact arrays.
+
+list_tasks() -> list[str]
+load_task(name) -> Task           # unknown name: TaskError listing valid names
+task.coverage("expert").sample(n_transitions, n_samples, seed) -> CoverageSample
+task.tabular -> TabularMDP | None # exact arrays of finite tasks
+"""
+
+from benchmark.tasks.cache import build_cache
+from benchmark.tasks.coverage import (
+    POLICIES,
+    Coverage,
+    CoverageSample,
+    CoverageSpec,
+    cache_path,
+    encode,
+    episodes_cache_path,
+)
+from benchmark.tasks.family import EnvFamily
+from benchmark.tasks.tabular import TabularCoverage, TabularMDP
+from benchmark.tasks.task import (
+    ALGORITHMS,
+    BUDGET_NAMES,
+    VARIANTS,
+    Budget,
+    RewardSpec,
+    Task,
+    TaskError,
+    list_tasks,
+    load_task,
+)
+
+__all__ = [
+    "ALGORITHMS",
+    "BUDGET_NAMES",
+    "POLICIES",
+    "VARIANTS",
+    "Budget",
+    "Coverage",
+    "CoverageSample",
+    "CoverageSpec",
+    "EnvFamily",
+    "RewardSpec",
+    "TabularCoverage",
+    "TabularMDP",
+    "Task",
+    "TaskError",
+    "build_cache",
+    "cache_path",
+    "encode",
+    "episodes_cache_path",
+    "list_tasks",
+    "load_task",
+]
