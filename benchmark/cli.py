@@ -1,4 +1,8 @@
-"""The ``epic-bench`` command line: click commands only, no logic beyond arguments."""
+"""The ``epic-bench`` command line: click commands only, no logic beyond arguments.
+
+Each command imports its stage inside the function (lazily): ``epic-bench --help`` and
+every other command must not pay for importing torch, gymnasium and SB3 up front.
+"""
 
 from __future__ import annotations
 
