@@ -86,6 +86,35 @@ def percentile_interval(
     return float(low), float(high)
 
 
+def cosine_distance_batch(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """Weighted *uncentered* correlation distance ``sqrt((1 - cos) / 2)`` along the last axis.
+
+    Why: it equals ``0.5 * ||x/||x|| - y/||y|| ||`` under the weighted L2 norm, the STARC
+    distance of canonical rewards (Skalse et al. 2024, L2 norm and metric).
+
+    Args:
+        x, y: ``[..., N]`` paired samples. weights: ``[..., N]`` or None (equal weights).
+
+    Returns:
+        ``[...]`` distances in [0, 1]; NaN where x or y has zero norm.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if weights is None:
+        w = np.full(x.shape[-1], 1.0 / x.shape[-1])
+    else:
+        w = np.asarray(weights, dtype=np.float64)
+        w = w / w.sum(axis=-1, keepdims=True)
+    xx = (w * x * x).sum(axis=-1)
+    yy = (w * y * y).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = (w * x * y).sum(axis=-1) / np.sqrt(xx * yy)
+    dist = np.sqrt((1.0 - np.clip(cos, -1.0, 1.0)) / 2.0)
+    return np.where((xx > 0) & (yy > 0), dist, np.nan)
+
+
 def bootstrap_pearson_distance(
     x: np.ndarray,
     y: np.ndarray,
@@ -113,6 +142,35 @@ def bootstrap_pearson_distance(
     Returns:
         ConfidenceInterval with the full-sample estimate and the percentile interval.
     """
+    return bootstrap_paired_distance(
+        x,
+        y,
+        weights,
+        pearson_distance_batch,
+        num_resamples=num_resamples,
+        confidence=confidence,
+        seed=seed,
+        max_elements=max_elements,
+    )
+
+
+def bootstrap_paired_distance(
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None,
+    distance_batch: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray],
+    *,
+    num_resamples: int = DEFAULT_NUM_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = 0,
+    max_elements: int = 2**22,
+) -> ConfidenceInterval:
+    """A distance of paired ``[N]`` samples with a percentile-bootstrap CI over rows.
+
+    ``distance_batch(x [B, N], y [B, N], weights [B, N] | None) -> [B]`` is the
+    statistic (`pearson_distance_batch` for EPIC and DARD, `cosine_distance_batch` for
+    STARC); other arguments as `bootstrap_pearson_distance`.
+    """
     x = _as_1d(x, "x")
     y = _as_1d(y, "y")
     if x.shape != y.shape:
@@ -125,7 +183,7 @@ def bootstrap_pearson_distance(
     if num_resamples < 1:
         raise ValueError(f"num_resamples must be >= 1, got {num_resamples}")
     _check_confidence(confidence)
-    estimate = float(pearson_distance_batch(x, y, w))
+    estimate = float(distance_batch(x, y, w))
     n = x.shape[0]
     rng = np.random.default_rng(seed)
     block = max(1, max_elements // n)
@@ -133,9 +191,7 @@ def bootstrap_pearson_distance(
     for start in range(0, num_resamples, block):
         stop = min(num_resamples, start + block)
         idx = rng.integers(0, n, size=(stop - start, n))
-        replicates[start:stop] = pearson_distance_batch(
-            x[idx], y[idx], None if w is None else w[idx]
-        )
+        replicates[start:stop] = distance_batch(x[idx], y[idx], None if w is None else w[idx])
     low, high = percentile_interval(replicates, confidence)
     return ConfidenceInterval(estimate, low, high, confidence, num_resamples)
 
