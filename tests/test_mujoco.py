@@ -8,6 +8,7 @@ import torch
 
 from benchmark.envs import mujoco as mj
 from benchmark.rewards import locomotion as loco
+from benchmark.tasks import load_task
 
 ENV_IDS = ["HalfCheetah-v4", "Hopper-v4"]
 TEST_SCALES = {"mass_scale": 1.3, "friction_scale": 0.7}
@@ -214,3 +215,23 @@ def test_building_envs_prints_no_deprecation_noise(capfd, tmp_path, monkeypatch)
 def test_other_mujoco_warnings_still_surface():
     with pytest.warns(RuntimeWarning, match="MuJoCo: Nan, Inf or huge value in QACC"):
         mj._forward_mujoco_warning("Nan, Inf or huge value in QACC at DOF 0")
+
+
+@pytest.mark.parametrize("name", ["halfcheetah", "hopper"])
+def test_step_from_an_observation_reproduces_the_env_step(name):
+    """DARD's transition model: the observation (x kept) restores the simulator state."""
+    from benchmark.metrics.dynamics import transition_model
+
+    task = load_task(name)
+    env = task.make_env(seed=0)
+    obs, _ = env.reset(seed=0)
+    rows, acts, nexts = [], [], []
+    for _ in range(20):
+        a = env.action_space.sample()
+        nxt, *_ = env.step(a)
+        rows.append(obs), acts.append(a), nexts.append(nxt)
+        obs = nxt
+    model = transition_model(task)
+    got = model(torch.as_tensor(np.array(rows)), torch.as_tensor(np.array(acts)), None)
+    assert got.dtype == torch.float64
+    np.testing.assert_array_equal(got.numpy(), np.array(nexts))

@@ -166,3 +166,43 @@ def expert_policy(params: dict[str, Any], device: str = "cpu"):
 def x_position(obs: np.ndarray) -> np.ndarray:
     """x of the torso: the first observation entry (float64)."""
     return np.asarray(obs)[..., 0]
+
+
+# One simulator per (id, mass_scale, friction_scale), reused by `step_from`.
+_STEPPERS: dict[tuple, gym.Env] = {}
+
+
+def step_from(params: dict[str, Any], obs, acts, generator=None):
+    """Successors ``[B, obs_dim]`` of arbitrary observed states under ``acts`` [B, act_dim].
+
+    Why possible: the observation is the whole simulator state, qpos (x kept) followed by
+    qvel, so ``set_state`` restores it exactly (Hopper's observation clips qvel to
+    [-10, 10], so there a faster joint is restored at the clip). MuJoCo is deterministic,
+    so ``generator`` is unused. Accepts and returns torch tensors or numpy arrays
+    (float64). Cost: one ``set_state`` + ``frame_skip`` physics steps per row, in Python.
+    """
+    import torch
+
+    p = check_params(params)
+    key = (p["id"], float(p["mass_scale"]), float(p["friction_scale"]))
+    if key not in _STEPPERS:
+        _STEPPERS[key] = make_env({**p, "horizon": 1}, seed=0)
+    env = _STEPPERS[key].unwrapped
+    nq, nv = env.model.nq, env.model.nv
+    is_torch = isinstance(obs, torch.Tensor)
+    o = obs.detach().cpu().numpy() if is_torch else np.asarray(obs)
+    a = acts.detach().cpu().numpy() if is_torch else np.asarray(acts)
+    if o.ndim != 2 or o.shape[1] != nq + nv or a.shape != (o.shape[0], env.model.nu):
+        raise ValueError(
+            f"{p['id']} step_from: need obs [B, {nq + nv}] and acts [B, {env.model.nu}], got "
+            f"{o.shape} and {a.shape}"
+        )
+    low, high = env.action_space.low, env.action_space.high
+    out = np.empty((o.shape[0], nq + nv), dtype=np.float64)
+    for i in range(o.shape[0]):
+        env.set_state(o[i, :nq], o[i, nq:])
+        env.do_simulation(np.clip(a[i], low, high), env.frame_skip)
+        out[i] = env._get_obs()
+    if is_torch:
+        return torch.as_tensor(out, device=obs.device).to(obs.dtype)
+    return out
