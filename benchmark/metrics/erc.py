@@ -102,3 +102,70 @@ def erc_distance(
             f"ERC is undefined: the episode returns of one reward are constant across the "
             f"{n_episodes} episodes ({e})"
         ) from e
+
+
+def erc_distance_tabular(
+    reward_a: Any,
+    reward_b: Any,
+    *,
+    transition: Any,
+    initial_state_dist: Any,
+    policy: Any,
+    horizon: int,
+    discount: float = 1.0,
+) -> float:
+    """Exact ERC on a finite MDP: Pearson distance of the two returns over all episodes.
+
+    Episodes start from μ0, follow ``policy`` for ``horizon`` steps under
+    ``transition``. The moments of G = Σ_t γ^t R(s_t, a_t, s_{t+1}) are sums over time:
+    with d_t the law of the t-th transition, ν^A_t(s') = Σ_{s,a} d_t R_A and
+    V^B_k(s) = Σ_{j<k} γ^j (P_π^j r^B_π)(s) the value of the k steps after arriving at s,
+
+        E[G_A G_B] = Σ_t γ^{2t} (E_{d_t}[R_A R_B] + γ ν^A_t·V^B_{H−t−1} + γ ν^B_t·V^A_{H−t−1}).
+
+    Args:
+        reward_a, reward_b: ``[S, A, S]`` tables. transition: ``[S, A, S]`` T.
+        initial_state_dist: ``[S]`` μ0. policy: ``[S, A]`` the coverage's policy.
+        horizon: episode length H. discount: γ of the returns (1, the paper's, by default).
+    """
+    import numpy as np
+
+    from benchmark.metrics.epic import _to_numpy
+
+    ra, rb = _to_numpy(reward_a, "reward_a"), _to_numpy(reward_b, "reward_b")
+    p, mu, pi = (_to_numpy(x, n) for x, n in ((transition, "transition"),
+                 (initial_state_dist, "initial_state_dist"), (policy, "policy")))  # fmt: skip
+    if ra.shape != rb.shape or ra.shape != p.shape or pi.shape != ra.shape[:2]:
+        raise ValueError(
+            f"need rewards and transition [S, A, S] and policy [S, A]; got {ra.shape}, "
+            f"{rb.shape}, {p.shape}, {pi.shape}"
+        )
+    if int(horizon) < 1 or not 0.0 <= discount <= 1.0:
+        raise ValueError(f"horizon must be >= 1 and discount in [0, 1], got {horizon}, {discount}")
+    p_pi = np.einsum("sa,sat->st", pi, p)
+    step = {k: np.einsum("sa,sat,sat->s", pi, p, r) for k, r in (("a", ra), ("b", rb))}
+    # values[k][j]: discounted return of the j steps after arriving at a state.
+    values = {k: [np.zeros_like(mu)] for k in step}
+    for _ in range(horizon):
+        for k in step:
+            values[k].append(step[k] + discount * p_pi @ values[k][-1])
+    mean = {k: float(mu @ values[k][horizon]) for k in step}
+    second = {"aa": 0.0, "bb": 0.0, "ab": 0.0}
+    state = mu.copy()
+    for t in range(horizon):
+        d_t = state[:, None, None] * pi[:, :, None] * p
+        nu = {"a": np.einsum("sat,sat->t", d_t, ra), "b": np.einsum("sat,sat->t", d_t, rb)}
+        rest = horizon - t - 1
+        w = discount ** (2 * t)
+        for key, (x, y, rx, ry) in {"aa": ("a", "a", ra, ra), "bb": ("b", "b", rb, rb),
+                                   "ab": ("a", "b", ra, rb)}.items():  # fmt: skip
+            cross = nu[x] @ values[y][rest] + nu[y] @ values[x][rest]
+            second[key] += w * (float((d_t * rx * ry).sum()) + discount * cross)
+        state = state @ p_pi
+    var_a = second["aa"] - mean["a"] ** 2
+    var_b = second["bb"] - mean["b"] ** 2
+    scale = max(1e-300, abs(second["aa"]) + abs(second["bb"]))
+    if var_a <= 1e-12 * scale or var_b <= 1e-12 * scale:
+        raise ValueError("ERC is undefined: one reward's episode return does not vary")
+    rho = (second["ab"] - mean["a"] * mean["b"]) / np.sqrt(var_a * var_b)
+    return float(np.sqrt((1.0 - np.clip(rho, -1.0, 1.0)) / 2.0))

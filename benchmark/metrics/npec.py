@@ -223,3 +223,50 @@ def npec_distance(
             return 1.0
         numerator = fit_equivalent_residual(source_n, target_n, obs, next_obs, **fit)
     return float(min(1.0, max(0.0, min(numerator, denominator) / denominator)))
+
+
+def npec_distance_tabular(
+    source: Any, target: Any, *, transition_dist: Any, discount: float = DEFAULT_DISCOUNT
+) -> float:
+    """Exact NPEC for p = 2 on a finite MDP: both infima are weighted least squares.
+
+    With Π the D_T-weighted projection onto the complement of the shapings
+    {γΦ(s') − Φ(s) : Φ ∈ R^S}, D^U(Zero, R_B) = ‖Π R_B‖ and
+    D^U(R_A, R_B) = min_{λ>0} ‖λ Π R_A − Π R_B‖, so D_NPEC = sin ∠(Π R_A, Π R_B)
+    when the angle is acute, 1 otherwise (λ → 0), and 0 when Π R_B = 0.
+
+    Args:
+        source: ``[S, A, S]`` R_A (the reward transformed: the submission).
+        target: ``[S, A, S]`` R_B (the ground truth).
+        transition_dist: ``[S, A, S]`` D_T.
+        discount: γ.
+    """
+    import numpy as np
+
+    from benchmark.metrics.epic import _check_distribution, _to_numpy
+
+    _check_discount(discount)
+    ra, rb = _to_numpy(source, "source"), _to_numpy(target, "target")
+    if ra.ndim != 3 or ra.shape != rb.shape or ra.shape[0] != ra.shape[2]:
+        raise ValueError(f"source and target must both be [S, A, S], got {ra.shape} and {rb.shape}")
+    w = _check_distribution(transition_dist, "transition_dist", ra.shape).ravel()
+    n_s, n_a, _ = ra.shape
+    eye = np.eye(n_s)
+    basis = (discount * eye[None, None, :, :] - eye[:, None, None, :]) * np.ones((1, n_a, 1, 1))
+    root = np.sqrt(w)[:, None]
+    weighted_basis = root * basis.reshape(-1, n_s)  # rows scaled by sqrt(D_T)
+
+    def residual(r: np.ndarray) -> np.ndarray:
+        y = np.sqrt(w) * r.ravel()
+        coef, *_ = np.linalg.lstsq(weighted_basis, y, rcond=None)
+        return y - weighted_basis @ coef
+
+    res_a, res_b = residual(ra), residual(rb)
+    norm_a, norm_b = float(np.linalg.norm(res_a)), float(np.linalg.norm(res_b))
+    tiny = 1e-12 * max(1.0, float(np.abs(rb).max()))
+    if norm_b <= tiny:
+        return 0.0
+    if norm_a <= 1e-12 * max(1.0, float(np.abs(ra).max())):
+        return 1.0
+    cos = float(res_a @ res_b) / (norm_a * norm_b)
+    return 1.0 if cos <= 0 else float(np.sqrt(max(0.0, 1.0 - cos * cos)))
