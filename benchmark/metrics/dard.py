@@ -42,6 +42,14 @@ import torch
 from benchmark.data import RewardFn, as_float_tensor, as_transitions
 from benchmark.metrics import epic, stats
 from benchmark.metrics.epic import DEFAULT_DISCOUNT, DEFAULT_N_BOOTSTRAP, ArrayLike, EpicResult
+from benchmark.metrics.inputs import (
+    check_discount,
+    check_distribution,
+    check_not_constant,
+    check_weights,
+    to_numpy,
+)
+from benchmark.metrics.reward_evaluation import call_reward, pick_device, resolve_max_batch
 
 # One step of the environment from arbitrary states: ``(obs [B, *obs], acts [B, *act],
 # generator) -> next_obs [B, *obs]`` drawn from T(·|obs, acts). Deterministic models
@@ -69,14 +77,14 @@ def canonicalize_tabular(
     Returns:
         ``[S, A, S]`` float64 table of C_T(R)(s, a, s').
     """
-    epic._check_discount(discount)
-    r = epic._to_numpy(reward, "reward")
+    check_discount(discount)
+    r = to_numpy(reward, "reward")
     if r.ndim != 3 or r.shape[0] != r.shape[2]:
         raise ValueError(f"reward must have shape [S, A, S], got {list(r.shape)}")
     if not np.all(np.isfinite(r)):
         raise ValueError(f"reward contains {int((~np.isfinite(r)).sum())} non-finite entries")
     p = _check_transition(transition, r.shape)
-    d_a = epic._check_distribution(action_dist, "action_dist", (r.shape[1],))
+    d_a = check_distribution(action_dist, "action_dist", (r.shape[1],))
     mean = np.einsum("a,sat,sat->s", d_a, p, r)  # m(x) = E_A E_{X'~T(x,A)} R(x, A, X')
     # n(s, s2) = Σ_a D_A(a) Σ_{u,v} T(u|s,a) R(u,a,v) T(v|s2,a): one S×S product per action.
     pair = np.einsum("a,sau,uav,tav->st", d_a, p, r, p, optimize=True)
@@ -104,16 +112,16 @@ def dard_distance_tabular(
     Returns:
         D_DARD in [0, 1].
     """
-    ra = epic._to_numpy(reward_a, "reward_a")
-    rb = epic._to_numpy(reward_b, "reward_b")
+    ra = to_numpy(reward_a, "reward_a")
+    rb = to_numpy(reward_b, "reward_b")
     if ra.shape != rb.shape:
         raise ValueError(f"reward_a {ra.shape} and reward_b {rb.shape} must have the same shape")
     kw = {"transition": transition, "action_dist": action_dist, "discount": discount}
     ca = canonicalize_tabular(ra, **kw)
     cb = canonicalize_tabular(rb, **kw)
-    d_t = epic._check_distribution(transition_dist, "transition_dist", ra.shape).reshape(-1)
+    d_t = check_distribution(transition_dist, "transition_dist", ra.shape).reshape(-1)
     for name, c, r in (("reward_a", ca, ra), ("reward_b", cb, rb)):
-        epic._check_not_constant(
+        check_not_constant(
             c.reshape(-1), d_t, name, eps=np.finfo(np.float64).eps, scale=4 * float(np.abs(r).max())
         )
     return epic.pearson_distance(ca.reshape(-1), cb.reshape(-1), d_t)
@@ -259,7 +267,7 @@ def tabular_transition_model(transition: ArrayLike) -> TransitionModel:
     Returns:
         ``(obs [B, S] one-hot, acts [B, A] one-hot, generator) -> next_obs [B, S]``.
     """
-    p = torch.as_tensor(epic._to_numpy(transition, "transition"))
+    p = torch.as_tensor(to_numpy(transition, "transition"))
     if p.ndim != 3 or p.shape[0] != p.shape[2]:
         raise ValueError(f"transition must have shape [S, A, S], got {list(p.shape)}")
     cdf = p.cumsum(dim=2)
@@ -305,9 +313,9 @@ def _paired(
         max_batch=max_batch,
     )
     arrays = [c.cpu().numpy() for c in canon]
-    w = None if weights is None else epic._check_weights(weights, arrays[0].shape[0])
+    w = None if weights is None else check_weights(weights, arrays[0].shape[0])
     for name, c, e, sc in zip(names, arrays, eps, scales, strict=True):
-        epic._check_not_constant(c, w, name, eps=e, scale=sc)
+        check_not_constant(c, w, name, eps=e, scale=sc)
     return arrays[0], arrays[1], w
 
 
@@ -328,7 +336,7 @@ def _canonicalize_many(
     Returns the ``[N]`` float64 canonicalizations, and per reward the machine epsilon
     of its outputs and the magnitude of the summed terms (for the constant check).
     """
-    epic._check_discount(discount)
+    check_discount(discount)
     if not callable(model):
         raise TypeError(
             "transition_model must be a callable (obs, acts, generator) -> next_obs; "
@@ -341,8 +349,8 @@ def _canonicalize_many(
     n = len(t)
     if n < 2:
         raise ValueError(f"transitions must hold at least 2 rows to compute a correlation, got {n}")
-    dev = epic._pick_device(rewards, t, device)
-    batch = epic.resolve_max_batch(max_batch, dev)
+    dev = pick_device(rewards, t, device)
+    batch = resolve_max_batch(max_batch, dev)
     t = t.to(dev)
     acts = as_float_tensor(action_samples, name="action_samples", device=dev).to(t.acts.dtype)
     act_shape = tuple(t.acts.shape[1:])
@@ -436,7 +444,7 @@ def _caller(rewards: Sequence[RewardFn], names: Sequence[str], eps: list[float])
         dones = torch.zeros(obs.shape[0], dtype=obs.dtype, device=obs.device)
         outs = []
         for j, (reward, name) in enumerate(zip(rewards, names, strict=True)):
-            out = epic._call_reward(reward, name, obs, acts, next_obs, dones, keep_dtype=True)
+            out = call_reward(reward, name, obs, acts, next_obs, dones, keep_dtype=True)
             eps[j] = max(eps[j], float(torch.finfo(out.dtype).eps))
             outs.append(out.to(torch.float64))
         return torch.stack(outs)
@@ -445,7 +453,7 @@ def _caller(rewards: Sequence[RewardFn], names: Sequence[str], eps: list[float])
 
 
 def _check_transition(transition: ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
-    p = epic._to_numpy(transition, "transition")
+    p = to_numpy(transition, "transition")
     if p.shape != tuple(shape):
         raise ValueError(
             f"transition must have shape {list(shape)} like the reward, got {list(p.shape)}"

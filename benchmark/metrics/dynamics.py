@@ -30,7 +30,7 @@ def transition_model(task: Task, variant: str = "train") -> TransitionModel:
     """
     if variant not in task.env_params:
         raise ValueError(f"variant must be one of {sorted(task.env_params)}, got {variant!r}")
-    module = task._env_module
+    module = task.env_family
     params = task.env_params[variant]
     if hasattr(module, "tabular_dynamics"):
         table, _ = module.tabular_dynamics(params)

@@ -130,10 +130,10 @@ def erc_distance_tabular(
     """
     import numpy as np
 
-    from benchmark.metrics.epic import _to_numpy
+    from benchmark.metrics.inputs import to_numpy
 
-    ra, rb = _to_numpy(reward_a, "reward_a"), _to_numpy(reward_b, "reward_b")
-    p, mu, pi = (_to_numpy(x, n) for x, n in ((transition, "transition"),
+    ra, rb = to_numpy(reward_a, "reward_a"), to_numpy(reward_b, "reward_b")
+    p, mu, pi = (to_numpy(x, n) for x, n in ((transition, "transition"),
                  (initial_state_dist, "initial_state_dist"), (policy, "policy")))  # fmt: skip
     if ra.shape != rb.shape or ra.shape != p.shape or pi.shape != ra.shape[:2]:
         raise ValueError(

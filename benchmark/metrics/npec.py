@@ -243,13 +243,13 @@ def npec_distance_tabular(
     """
     import numpy as np
 
-    from benchmark.metrics.epic import _check_distribution, _to_numpy
+    from benchmark.metrics.inputs import check_distribution, to_numpy
 
-    _check_discount(discount)
-    ra, rb = _to_numpy(source, "source"), _to_numpy(target, "target")
+    check_discount(discount)
+    ra, rb = to_numpy(source, "source"), to_numpy(target, "target")
     if ra.ndim != 3 or ra.shape != rb.shape or ra.shape[0] != ra.shape[2]:
         raise ValueError(f"source and target must both be [S, A, S], got {ra.shape} and {rb.shape}")
-    w = _check_distribution(transition_dist, "transition_dist", ra.shape).ravel()
+    w = check_distribution(transition_dist, "transition_dist", ra.shape).ravel()
     n_s, n_a, _ = ra.shape
     eye = np.eye(n_s)
     basis = (discount * eye[None, None, :, :] - eye[:, None, None, :]) * np.ones((1, n_a, 1, 1))

@@ -39,7 +39,9 @@ import torch
 
 from benchmark.data import RewardFn
 from benchmark.metrics import epic, stats
+from benchmark.metrics.canonical import canonicalize_many, validate_inputs
 from benchmark.metrics.epic import DEFAULT_DISCOUNT, DEFAULT_N_BOOTSTRAP, ArrayLike, EpicResult
+from benchmark.metrics.inputs import check_weights, to_numpy, to_numpy_1d
 
 Canonicalization = Literal["val", "epic"]
 CANONICALIZATIONS: tuple[str, ...] = ("val", "epic")
@@ -79,7 +81,7 @@ def val_canonicalize_tabular(
             f"infinite-horizon value), got {discount!r}"
         )
     n_s, n_a, _ = r.shape
-    pi = np.full((n_s, n_a), 1.0 / n_a) if policy is None else epic._to_numpy(policy, "policy")
+    pi = np.full((n_s, n_a), 1.0 / n_a) if policy is None else to_numpy(policy, "policy")
     if pi.shape != (n_s, n_a) or np.any(pi < 0) or not np.allclose(pi.sum(axis=1), 1.0):
         raise ValueError(f"policy must be [S, A] = [{n_s}, {n_a}] with rows summing to 1")
     expected = (p * r).sum(axis=2)  # [S, A]
@@ -116,8 +118,8 @@ def starc_distance_tabular(
     Returns:
         d in [0, 1]: 0 iff the rewards order all policies alike (for "val"), 1 for −R.
     """
-    ra = epic._to_numpy(reward_a, "reward_a")
-    rb = epic._to_numpy(reward_b, "reward_b")
+    ra = to_numpy(reward_a, "reward_a")
+    rb = to_numpy(reward_b, "reward_b")
     if ra.shape != rb.shape:
         raise ValueError(f"reward_a {ra.shape} and reward_b {rb.shape} must have the same shape")
     if canonicalization == "val":
@@ -140,7 +142,7 @@ def starc_distance_tabular(
         raise ValueError(
             f"canonicalization must be one of {list(CANONICALIZATIONS)}, got {canonicalization!r}"
         )
-    w = None if weights is None else epic._check_weights(np.ravel(weights), ra.size)
+    w = None if weights is None else check_weights(np.ravel(weights), ra.size)
     scales = [4 * float(np.abs(r).max()) for r in (ra, rb)]
     return starc_from_canonical(canon[0].ravel(), canon[1].ravel(), w, scales=scales)
 
@@ -160,8 +162,8 @@ def starc_from_canonical(
         scales: magnitudes the canonical rewards were summed from: a norm below
             rounding level of them counts as 0, and then s(R) = c(R) (paper, Def. 3).
     """
-    x = epic._to_numpy_1d(canon_a, "canon_a")
-    y = epic._to_numpy_1d(canon_b, "canon_b")
+    x = to_numpy_1d(canon_a, "canon_a")
+    y = to_numpy_1d(canon_b, "canon_b")
     if x.shape != y.shape:
         raise ValueError(f"canon_a {x.shape} and canon_b {y.shape} must have the same shape")
     w = (
@@ -272,7 +274,7 @@ def _paired_canonical(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[float]]:
     """Full C_EPIC(R_A), C_EPIC(R_B) (constant included: an L2 norm is not shift-invariant)."""
     names = ["reward_a", "reward_b"]
-    inputs = epic._validate_inputs(
+    inputs = validate_inputs(
         [reward_a, reward_b],
         transitions,
         state_samples,
@@ -282,7 +284,7 @@ def _paired_canonical(
         max_batch,
         device,
     )
-    canon, _, scales = epic._canonicalize_many(
+    canon, _, scales = canonicalize_many(
         [reward_a, reward_b], names, inputs, include_constant=True, deduplicate=True
     )
     return canon[0].cpu().numpy(), canon[1].cpu().numpy(), inputs.weights, scales
@@ -291,12 +293,12 @@ def _paired_canonical(
 def _reward_and_transition(
     reward: ArrayLike, transition: ArrayLike
 ) -> tuple[np.ndarray, np.ndarray]:
-    r = epic._to_numpy(reward, "reward")
+    r = to_numpy(reward, "reward")
     if r.ndim != 3 or r.shape[0] != r.shape[2]:
         raise ValueError(f"reward must have shape [S, A, S], got {list(r.shape)}")
     if not np.all(np.isfinite(r)):
         raise ValueError(f"reward contains {int((~np.isfinite(r)).sum())} non-finite entries")
-    p = epic._to_numpy(transition, "transition")
+    p = to_numpy(transition, "transition")
     if p.shape != r.shape:
         raise ValueError(
             f"transition must have shape {list(r.shape)} like the reward, got {list(p.shape)}"

@@ -10,6 +10,8 @@ Optional exports, used where present (test with ``hasattr``):
 - ``expert_policy(params, device) -> Policy``: the expert of the ``expert``/``mixture`` coverages;
 - ``sample_uniform_states(params, n, generator) -> Tensor [n, *obs]`` and
   ``step_from(params, obs, acts, generator) -> next_obs``: the ``uniform`` coverage;
+  ``step_from`` alone is also DARD's transition model (`benchmark.metrics.dynamics`;
+  MuJoCo exports it, restoring the state from the observation);
 - ``tabular_dynamics(params) -> (P [S,A,S], initial [S])`` and
   ``expert_policy_table(params) -> [S,A]``: exact arrays of finite tasks.
 """
