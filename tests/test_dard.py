@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from benchmark.data import Transitions
 from benchmark.metrics import dard
-from benchmark.metrics.dynamics import transition_model
+from benchmark.metrics.dynamics import tabular_transition_model, transition_model
 from benchmark.metrics.epic import epic_distance, epic_distance_tabular
 from benchmark.tasks import load_task
 
@@ -174,7 +174,7 @@ def test_sampled_dard_converges_to_exact_and_its_interval_covers_it(grid, varian
             table_reward(other),
             transitions=Transitions.create(e_s[s], e_a[a], e_s[s2]),
             action_samples=e_a[g.choice(tab.n_actions, size=150, p=cov.action_dist)],
-            transition_model=dard.tabular_transition_model(p),
+            transition_model=tabular_transition_model(p),
             discount=task.discount,
             num_resamples=300,
             seed=seed,

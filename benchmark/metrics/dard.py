@@ -33,14 +33,20 @@ Costs per reward: N + U·M + N·M evaluations (U distinct states) and U·M model
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from benchmark.data import RewardFn, as_float_tensor, as_transitions
+from benchmark.data import RewardFn
 from benchmark.metrics import epic, stats
+from benchmark.metrics.dard_sampling import (
+    SuccessorDraws,
+    canonicalize_on_draws,
+    draw_successors,
+)
+from benchmark.metrics.dynamics import TransitionModel, tabular_transition_model, transition_model
 from benchmark.metrics.epic import DEFAULT_DISCOUNT, DEFAULT_N_BOOTSTRAP, ArrayLike, EpicResult
 from benchmark.metrics.inputs import (
     check_discount,
@@ -49,12 +55,10 @@ from benchmark.metrics.inputs import (
     check_weights,
     to_numpy,
 )
-from benchmark.metrics.reward_evaluation import call_reward, pick_device, resolve_max_batch
 
-# One step of the environment from arbitrary states: ``(obs [B, *obs], acts [B, *act],
-# generator) -> next_obs [B, *obs]`` drawn from T(·|obs, acts). Deterministic models
-# ignore the generator. See `benchmark.metrics.dynamics` for each task's model.
-TransitionModel = Callable[[torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
+if TYPE_CHECKING:
+    from benchmark.metrics.registry import UnitInputs
+    from benchmark.tasks import Task
 
 # `dard_distance_with_ci` returns the same record as EPIC's: a point and a 95% interval.
 DardResult = EpicResult
@@ -156,18 +160,10 @@ def canonicalize(
     Returns:
         ``[N]`` float64 tensor of C_T(R)(s, a, s').
     """
-    canon, _, _ = _canonicalize_many(
-        [reward],
-        ["reward"],
-        transitions,
-        action_samples,
-        transition_model,
-        discount,
-        seed=seed,
-        device=device,
-        max_batch=max_batch,
-    )
-    return canon[0]
+    check_discount(discount)
+    draws = draw_successors(transitions, action_samples, transition_model, seed=seed,
+                            device=device, max_batch=max_batch, rewards=[reward])  # fmt: skip
+    return canonicalize_on_draws([reward], ["reward"], draws, discount)[0][0]
 
 
 def dard_distance(
@@ -258,198 +254,63 @@ def dard_distance_with_ci(
     )
 
 
-def tabular_transition_model(transition: ArrayLike) -> TransitionModel:
-    """A `TransitionModel` over one-hot states that samples T(·|s, a) from a table.
+# --------------------------------------------------------------------------- evaluation units
 
-    Args:
-        transition: ``[S, A, S]`` T(s' | s, a).
 
-    Returns:
-        ``(obs [B, S] one-hot, acts [B, A] one-hot, generator) -> next_obs [B, S]``.
+@lru_cache(maxsize=8)
+def _truth_on_draws(
+    task: Task, truth: RewardFn, coverage: str, n_transitions: int, n_samples: int, seed: int,
+    device: str,
+) -> tuple[SuccessorDraws, np.ndarray]:  # fmt: skip
+    """Successor draws of one coverage sample and C_T(ground truth) on them, once per key.
+
+    Why cached: the draws (U x M simulator steps, seconds on MuJoCo) and the ground
+    truth's canonicalization are the same for every submission of the task.
     """
-    p = torch.as_tensor(to_numpy(transition, "transition"))
-    if p.ndim != 3 or p.shape[0] != p.shape[2]:
-        raise ValueError(f"transition must have shape [S, A, S], got {list(p.shape)}")
-    cdf = p.cumsum(dim=2)
+    sample = task.coverage(coverage).sample(n_transitions, n_samples, seed)
+    draws = draw_successors(sample.transitions, sample.action_samples, transition_model(task),
+                            seed=seed, device=device)  # fmt: skip
+    canon, eps, scales = canonicalize_on_draws([truth], ["the ground truth"], draws, task.discount)
+    c = canon[0].cpu().numpy()
+    check_not_constant(c, None, "the ground truth", eps=eps[0], scale=scales[0])
+    return draws, c
 
-    def step(obs: torch.Tensor, acts: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        s = obs.argmax(dim=1).cpu()
-        a = acts.argmax(dim=1).cpu()
-        u = torch.rand(s.shape[0], 1, generator=generator, device=generator.device).cpu()
-        rows = cdf[s, a].to(u.dtype)
-        nxt = torch.searchsorted(rows, u * rows[:, -1:], right=True).squeeze(1)
-        nxt = nxt.clamp(max=p.shape[2] - 1)
-        return torch.nn.functional.one_hot(nxt, p.shape[2]).to(obs.device, obs.dtype)
 
-    return step
+def unit_value(inputs: UnitInputs) -> dict[str, float]:
+    """One evaluation unit: DARD to the ground truth with a 95% bootstrap CI (registry entry).
+
+    The model is the task's train dynamics; the M mean-term actions are the coverage
+    sample's D_A draws.
+    """
+    draws, truth_c = _truth_on_draws(inputs.task, inputs.ground_truth, inputs.coverage,
+                                     inputs.n_transitions, inputs.n_samples, inputs.seed,
+                                     inputs.device)  # fmt: skip
+    canon, eps, scales = canonicalize_on_draws([inputs.reward], ["the submission"], draws,
+                                               inputs.task.discount)  # fmt: skip
+    c = canon[0].cpu().numpy()
+    check_not_constant(c, None, "the submission", eps=eps[0], scale=scales[0])
+    ci = stats.bootstrap_pearson_distance(c, truth_c, seed=inputs.seed)
+    return {"value": ci.estimate, "ci_low": ci.low, "ci_high": ci.high}
 
 
 # --------------------------------------------------------------------------- internals
 
 
 def _paired(
-    reward_a,
-    reward_b,
-    transitions,
-    action_samples,
-    model,
-    discount,
-    weights,
-    seed,
-    device,
+    reward_a, reward_b, transitions, action_samples, model, discount, weights, seed, device,
     max_batch,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:  # fmt: skip
     """C_T(R_A), C_T(R_B) as float64 numpy ``[N]`` (shared draws), + checked weights."""
+    check_discount(discount)
     names = ["reward_a", "reward_b"]
-    canon, eps, scales = _canonicalize_many(
-        [reward_a, reward_b],
-        names,
-        transitions,
-        action_samples,
-        model,
-        discount,
-        seed=seed,
-        device=device,
-        max_batch=max_batch,
-    )
+    draws = draw_successors(transitions, action_samples, model, seed=seed, device=device,
+                            max_batch=max_batch, rewards=[reward_a, reward_b])  # fmt: skip
+    canon, eps, scales = canonicalize_on_draws([reward_a, reward_b], names, draws, discount)
     arrays = [c.cpu().numpy() for c in canon]
     w = None if weights is None else check_weights(weights, arrays[0].shape[0])
     for name, c, e, sc in zip(names, arrays, eps, scales, strict=True):
         check_not_constant(c, w, name, eps=e, scale=sc)
     return arrays[0], arrays[1], w
-
-
-def _canonicalize_many(
-    rewards: Sequence[RewardFn],
-    names: Sequence[str],
-    transitions: Any,
-    action_samples: ArrayLike,
-    model: TransitionModel,
-    discount: float,
-    *,
-    seed: int,
-    device: torch.device | str | None,
-    max_batch: int | None,
-) -> tuple[list[torch.Tensor], list[float], list[float]]:
-    """C_T(R) for each reward, every reward fed the same inputs and successor draws.
-
-    Returns the ``[N]`` float64 canonicalizations, and per reward the machine epsilon
-    of its outputs and the magnitude of the summed terms (for the constant check).
-    """
-    check_discount(discount)
-    if not callable(model):
-        raise TypeError(
-            "transition_model must be a callable (obs, acts, generator) -> next_obs; "
-            "build one with benchmark.metrics.dynamics.transition_model(task)"
-        )
-    for i, r in enumerate(rewards):
-        if not callable(r):
-            raise TypeError(f"reward {i} must be a RewardFn callable, got {type(r).__name__}")
-    t = as_transitions(transitions)
-    n = len(t)
-    if n < 2:
-        raise ValueError(f"transitions must hold at least 2 rows to compute a correlation, got {n}")
-    dev = pick_device(rewards, t, device)
-    batch = resolve_max_batch(max_batch, dev)
-    t = t.to(dev)
-    acts = as_float_tensor(action_samples, name="action_samples", device=dev).to(t.acts.dtype)
-    act_shape = tuple(t.acts.shape[1:])
-    if acts.ndim < 1 or tuple(acts.shape[1:]) != act_shape or acts.shape[0] < 1:
-        raise ValueError(
-            f"action_samples must have shape [M, *act_shape] matching transitions.acts "
-            f"{tuple(t.acts.shape)}, got {tuple(acts.shape)}"
-        )
-    n_samples = acts.shape[0]
-    generator = torch.Generator(device=dev)
-    generator.manual_seed(int(seed))
-
-    states = torch.cat([t.obs, t.next_obs])
-    distinct, inverse = torch.unique(states.reshape(2 * n, -1), dim=0, return_inverse=True)
-    distinct = distinct.reshape(-1, *t.obs.shape[1:])
-    succ = _successors(model, distinct, acts, generator, batch)  # [U, M, *obs]
-
-    k = len(rewards)
-    eps = [0.0] * k
-    call = _caller(rewards, names, eps)
-    raw = torch.empty(k, n, dtype=torch.float64, device=dev)
-    for s0 in range(0, n, batch):
-        sl = slice(s0, s0 + batch)
-        raw[:, sl] = call(t.obs[sl], t.acts[sl], t.next_obs[sl])
-
-    # m(x) over distinct states, and n(s, s') over transitions: chunks of whole states
-    # (M rows each), so every chunk's mean is one reshape.
-    per_chunk = max(1, batch // n_samples)
-    mean = torch.empty(k, distinct.shape[0], dtype=torch.float64, device=dev)
-    for u0 in range(0, distinct.shape[0], per_chunk):
-        u1 = min(distinct.shape[0], u0 + per_chunk)
-        obs = distinct[u0:u1].repeat_interleave(n_samples, dim=0)
-        nxt = succ[u0:u1].reshape(-1, *distinct.shape[1:])
-        out = call(obs, acts.repeat(u1 - u0, *([1] * (acts.ndim - 1))), nxt)
-        mean[:, u0:u1] = out.view(k, u1 - u0, n_samples).mean(dim=2)
-    pair = torch.empty(k, n, dtype=torch.float64, device=dev)
-    inv_s, inv_next = inverse[:n], inverse[n:]
-    for t0 in range(0, n, per_chunk):
-        t1 = min(n, t0 + per_chunk)
-        first = succ[inv_s[t0:t1]].reshape(-1, *distinct.shape[1:])
-        second = succ[inv_next[t0:t1]].reshape(-1, *distinct.shape[1:])
-        out = call(first, acts.repeat(t1 - t0, *([1] * (acts.ndim - 1))), second)
-        pair[:, t0:t1] = out.view(k, t1 - t0, n_samples).mean(dim=2)
-
-    for j, name in enumerate(names):
-        bad = int((~torch.isfinite(raw[j])).sum() + (~torch.isfinite(mean[j])).sum())
-        bad += int((~torch.isfinite(pair[j])).sum())
-        if bad:
-            raise ValueError(
-                f"{name} returned non-finite values (NaN or inf) on {bad} of the transitions "
-                "or successor samples; check the reward model and its inputs"
-            )
-    canon = raw + discount * mean[:, inv_next] - mean[:, inv_s] - discount * pair
-    scales = (raw.abs().amax(1) + 2 * mean.abs().amax(1) + pair.abs().amax(1)).tolist()
-    return list(canon), eps, scales
-
-
-def _successors(
-    model: TransitionModel,
-    states: torch.Tensor,
-    acts: torch.Tensor,
-    generator: torch.Generator,
-    batch: int,
-) -> torch.Tensor:
-    """``[U, M, *obs]``: successor j of state u drawn from T(·|states[u], acts[j])."""
-    n_states, n_samples = states.shape[0], acts.shape[0]
-    out = torch.empty(
-        n_states, n_samples, *states.shape[1:], dtype=states.dtype, device=states.device
-    )
-    per_chunk = max(1, batch // n_samples)
-    for u0 in range(0, n_states, per_chunk):
-        u1 = min(n_states, u0 + per_chunk)
-        obs = states[u0:u1].repeat_interleave(n_samples, dim=0)
-        a = acts.repeat(u1 - u0, *([1] * (acts.ndim - 1)))
-        nxt = torch.as_tensor(model(obs, a, generator))
-        if tuple(nxt.shape) != tuple(obs.shape):
-            raise ValueError(
-                f"transition_model returned shape {tuple(nxt.shape)} for states of shape "
-                f"{tuple(obs.shape)}; it must return next_obs of the same shape as obs"
-            )
-        if not torch.all(torch.isfinite(nxt)):
-            raise ValueError("transition_model returned non-finite next states")
-        out[u0:u1] = nxt.to(states.device, states.dtype).view(u1 - u0, n_samples, *states.shape[1:])
-    return out
-
-
-def _caller(rewards: Sequence[RewardFn], names: Sequence[str], eps: list[float]):
-    """Evaluate every reward on one batch (dones = 0) -> ``[k, B]`` float64; track eps."""
-
-    def call(obs: torch.Tensor, acts: torch.Tensor, next_obs: torch.Tensor) -> torch.Tensor:
-        dones = torch.zeros(obs.shape[0], dtype=obs.dtype, device=obs.device)
-        outs = []
-        for j, (reward, name) in enumerate(zip(rewards, names, strict=True)):
-            out = call_reward(reward, name, obs, acts, next_obs, dones, keep_dtype=True)
-            eps[j] = max(eps[j], float(torch.finfo(out.dtype).eps))
-            outs.append(out.to(torch.float64))
-        return torch.stack(outs)
-
-    return call
 
 
 def _check_transition(transition: ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
@@ -478,4 +339,6 @@ __all__ = [
     "dard_distance_tabular",
     "dard_distance_with_ci",
     "tabular_transition_model",
+    "transition_model",
+    "unit_value",
 ]

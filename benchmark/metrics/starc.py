@@ -32,7 +32,8 @@ sqrt((1 − cos(c_A, c_B)) / 2): EPIC's formula with the *uncentered* correlatio
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -42,6 +43,10 @@ from benchmark.metrics import epic, stats
 from benchmark.metrics.canonical import canonicalize_many, validate_inputs
 from benchmark.metrics.epic import DEFAULT_DISCOUNT, DEFAULT_N_BOOTSTRAP, ArrayLike, EpicResult
 from benchmark.metrics.inputs import check_weights, to_numpy, to_numpy_1d
+
+if TYPE_CHECKING:
+    from benchmark.metrics.registry import UnitInputs
+    from benchmark.tasks import Task
 
 Canonicalization = Literal["val", "epic"]
 CANONICALIZATIONS: tuple[str, ...] = ("val", "epic")
@@ -261,6 +266,37 @@ def starc_distance_with_ci(
     )
 
 
+@lru_cache(maxsize=32)
+def _canonical_truth(task: Task, truth: RewardFn, coverage: str, n_transitions: int,
+                     n_samples: int, seed: int, device: str) -> tuple[np.ndarray, float]:  # fmt: skip
+    """Full C_EPIC(ground truth) on one coverage sample and its term magnitude, once per key."""
+    sample = task.coverage(coverage).sample(n_transitions, n_samples, seed)
+    c, scale = _canonical_one(truth, sample, task.discount, device)
+    return c, scale
+
+
+def _canonical_one(
+    reward: RewardFn, sample, discount: float, device: str
+) -> tuple[np.ndarray, float]:
+    inputs = validate_inputs([reward], sample.transitions, sample.state_samples,
+                             sample.action_samples, discount, None, None, device)  # fmt: skip
+    canon, _, scales = canonicalize_many([reward], ["reward"], inputs, include_constant=True,
+                                         deduplicate=True)  # fmt: skip
+    return canon[0].cpu().numpy(), float(scales[0])
+
+
+def unit_value(inputs: UnitInputs) -> dict[str, float]:
+    """One evaluation unit: sample-based STARC to the ground truth, 95% bootstrap CI."""
+    truth_c, truth_scale = _canonical_truth(inputs.task, inputs.ground_truth, inputs.coverage,
+                                            inputs.n_transitions, inputs.n_samples, inputs.seed,
+                                            inputs.device)  # fmt: skip
+    c, scale = _canonical_one(inputs.reward, inputs.sample(), inputs.task.discount, inputs.device)
+    value = starc_from_canonical(c, truth_c, scales=(scale, truth_scale))
+    ci = stats.bootstrap_paired_distance(c, truth_c, None, stats.cosine_distance_batch,
+                                         seed=inputs.seed)  # fmt: skip
+    return {"value": value, "ci_low": ci.low, "ci_high": ci.high}
+
+
 def _paired_canonical(
     reward_a,
     reward_b,
@@ -315,5 +351,6 @@ __all__ = [
     "starc_distance_tabular",
     "starc_distance_with_ci",
     "starc_from_canonical",
+    "unit_value",
     "val_canonicalize_tabular",
 ]
