@@ -253,13 +253,15 @@ def npec_distance_tabular(
     n_s, n_a, _ = ra.shape
     eye = np.eye(n_s)
     basis = (discount * eye[None, None, :, :] - eye[:, None, None, :]) * np.ones((1, n_a, 1, 1))
-    root = np.sqrt(w)[:, None]
-    weighted_basis = root * basis.reshape(-1, n_s)  # rows scaled by sqrt(D_T)
+    root = np.sqrt(w)
+    # Orthonormal basis of the D_T-weighted shapings (SVD, so states D_T never visits and
+    # γ = 1's constant potential drop out as zero directions): residual = y − Q Qᵀ y.
+    u, sv, _ = np.linalg.svd(root[:, None] * basis.reshape(-1, n_s), full_matrices=False)
+    q = u[:, sv > 1e-10 * max(1.0, float(sv.max()))]
 
     def residual(r: np.ndarray) -> np.ndarray:
-        y = np.sqrt(w) * r.ravel()
-        coef, *_ = np.linalg.lstsq(weighted_basis, y, rcond=None)
-        return y - weighted_basis @ coef
+        y = root * r.ravel()
+        return y - q @ (q.T @ y)
 
     res_a, res_b = residual(ra), residual(rb)
     norm_a, norm_b = float(np.linalg.norm(res_a)), float(np.linalg.norm(res_b))

@@ -1,0 +1,120 @@
+"""The gridworld meta-benchmark: population, exact regrets, statistics, reproducibility."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+
+from benchmark.leaderboard import metabench as mb
+from benchmark.tasks import load_task
+
+
+@pytest.fixture(scope="module")
+def task():
+    return load_task("gridworld")
+
+
+@pytest.fixture(scope="module")
+def population(task):
+    return mb.reward_population(task, seed=0, submissions=False)
+
+
+def test_population_is_large_varied_and_a_function_of_its_seed(task, population):
+    again = mb.reward_population(task, seed=0, submissions=False)
+    other = mb.reward_population(task, seed=1, submissions=False)
+    assert len(population) >= 490  # + the 7 committed gridworld submissions >= 500
+    assert {r.family for r in population} >= {
+        "shaped/rescaled", "toward random", "toward negated", "noise",
+        "impossible transitions", "other goal", "task variant",
+    }  # fmt: skip
+    assert all(np.array_equal(a.table, b.table) for a, b in zip(population, again, strict=True))
+    assert not all(np.array_equal(a.table, b.table) for a, b in zip(population, other, strict=True))
+
+
+def test_impossible_family_changes_only_transitions_the_train_dynamics_never_make(task, population):
+    """On possible transitions each member equals the ground truth up to a potential shaping
+    (half the members are shaped); it differs only where T_train(s'|s, a) = 0."""
+    tab = task.tabular
+    gt, possible = tab.rewards["ground_truth"], tab.transitions["train"] > 0
+    s, a, s2 = np.nonzero(possible)
+    eye = np.eye(tab.n_states)
+    basis = task.discount * eye[s2] - eye[s]  # rows: γΦ(s') − Φ(s) on possible transitions
+    members = [r for r in population if r.family == "impossible transitions"]
+    assert len(members) >= 50
+    for r in members:
+        diff = (r.table - gt)[s, a, s2]
+        phi, *_ = np.linalg.lstsq(basis, diff, rcond=None)
+        assert np.abs(basis @ phi - diff).max() < 1e-8
+        assert np.abs(r.table - gt)[~possible].max() > 1e-3
+
+
+def test_exact_regret_is_zero_for_shaped_copies_and_one_for_the_uniform_policy_level(task):
+    tab = task.tabular
+    gt = tab.rewards["ground_truth"]
+    phi = np.random.default_rng(0).normal(size=tab.n_states)
+    shaped = 3 * gt + task.discount * phi[None, None, :] - phi[:, None, None]
+    constant = np.zeros_like(gt) + 1.0  # every policy optimal; ties go to action 0 (up)
+    regrets = mb.exact_regrets(task, [gt, shaped, -gt, constant])
+    for variant in mb.VARIANTS:
+        assert regrets[variant][0] == pytest.approx(0, abs=1e-9)
+        assert regrets[variant][1] == pytest.approx(0, abs=1e-9)
+        assert regrets[variant][2] > 1.0  # worse than random: it runs from the goal
+
+
+def test_pair_accuracy_counts_agreeing_pairs_and_half_for_distance_ties():
+    regret = np.array([0.0, 1.0, 2.0, 3.0])
+    assert mb.pair_accuracy(np.array([0.1, 0.2, 0.3, 0.4]), regret) == 1.0
+    assert mb.pair_accuracy(np.array([0.4, 0.3, 0.2, 0.1]), regret) == 0.0
+    assert mb.pair_accuracy(np.array([0.5, 0.5, 0.5, 0.5]), regret) == 0.5
+    # Pairs tied in regret say nothing: only (0,1) informative here, ordered correctly.
+    assert mb.pair_accuracy(np.array([0.1, 0.9, 0.2]), np.array([0.0, 1.0, 1.0])) == 1.0
+
+
+def test_spearman_replicates_equal_scipy_on_each_resample():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=50), rng.normal(size=50)
+    idx = rng.integers(0, 50, size=(5, 50))
+    reps = mb.spearman_replicates(x, y, idx)
+    expected = [scipy.stats.spearmanr(x[i], y[i]).statistic for i in idx]
+    np.testing.assert_allclose(reps, expected, atol=1e-12)
+
+
+def test_scores_and_summary_are_reproducible_and_sane(task, population):
+    subset = [r for r in population if r.family in ("shaped/rescaled", "task variant")][:20]
+    subset += [r for r in population if r.family == "toward random"][:25]
+    a = mb.score_population(task, subset)
+    b = mb.score_population(task, subset)
+    pd.testing.assert_frame_equal(a, b)
+    shaped = a[a["family"] == "shaped/rescaled"]
+    assert (shaped[["regret_train", "regret_test"]].abs() < 1e-9).all().all()
+    assert (shaped[["epic", "dard", "starc", "npec"]].abs() < 1e-6).all().all()
+    s1 = mb.summarize(a, seed=3, num_resamples=50)
+    s2 = mb.summarize(b, seed=3, num_resamples=50)
+    pd.testing.assert_frame_equal(s1, s2)
+    assert set(s1["distance"]) == set(mb.DISTANCES) and set(s1["variant"]) == set(mb.VARIANTS)
+    assert (s1["ci_low"] <= s1["spearman"] + 1e-12).all()
+    assert (s1["spearman"] <= s1["ci_high"] + 1e-12).all()
+    assert (s1["gap"] >= 0).all()
+
+
+def test_write_and_read_round_trip(tmp_path, task, population):
+    scores = mb.score_population(task, population[::40])
+    scores.insert(0, "task", "gridworld")
+    summary = mb.summarize(scores, num_resamples=20)
+    summary.insert(0, "task", "gridworld")
+    mb.write_metabench(scores, summary, tmp_path)
+    got_scores, got_summary = mb.read_metabench(tmp_path)
+    pd.testing.assert_frame_equal(got_scores, scores)
+    pd.testing.assert_frame_equal(got_summary, summary)
+
+
+@pytest.mark.slow
+def test_committed_metabench_is_reproduced_from_its_seed():
+    """Guard: rerunning the committed configuration gives the committed numbers."""
+    committed_scores, committed_summary = mb.read_metabench("leaderboard/metabench")
+    assert len(committed_scores) >= 500
+    seed = int(committed_summary["seed"].iloc[0])
+    coverage = str(committed_summary["coverage"].iloc[0])
+    scores, summary = mb.run_metabench("gridworld", seed=seed, coverage=coverage)
+    pd.testing.assert_frame_equal(scores, committed_scores, rtol=1e-9, atol=1e-12)
+    pd.testing.assert_frame_equal(summary, committed_summary, rtol=1e-9, atol=1e-12)
