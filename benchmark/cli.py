@@ -167,6 +167,37 @@ def leaderboard_build(results_dir, out_dir) -> None:
     click.echo(f"wrote {readme}\nwrote {site}")
 
 
+@leaderboard.command("metabench")
+@click.option(
+    "--task",
+    "task_name",
+    default="gridworld",
+    show_default=True,
+    help="A finite task (exact tables).",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the population.")
+@click.option(
+    "--coverage",
+    default="random",
+    show_default=True,
+    help="Coverage whose D_S, D_A, D_T the distances use.",
+)
+@click.option("--out-dir", type=click.Path(file_okay=False), default="leaderboard/metabench",
+              show_default=True)  # fmt: skip
+def leaderboard_metabench(task_name, seed, coverage, out_dir) -> None:
+    """Which distance predicts regret? Exact meta-benchmark on a finite task (about 30 s)."""
+    from benchmark.leaderboard.metabench import run_metabench, write_metabench
+
+    try:
+        scores, summary = run_metabench(task_name, seed=seed, coverage=coverage)
+    except (ValueError, KeyError) as e:
+        raise click.ClickException(str(e)) from e
+    for path in write_metabench(scores, summary, out_dir):
+        click.echo(f"wrote {path}")
+    cols = ["variant", "distance", "spearman", "ci_low", "ci_high", "gap", "pair_accuracy"]
+    click.echo(summary[cols].round(3).to_string(index=False))
+
+
 @main.group()
 def results() -> None:
     """Maintain the Parquet results store."""

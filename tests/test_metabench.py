@@ -118,3 +118,30 @@ def test_committed_metabench_is_reproduced_from_its_seed():
     scores, summary = mb.run_metabench("gridworld", seed=seed, coverage=coverage)
     pd.testing.assert_frame_equal(scores, committed_scores, rtol=1e-9, atol=1e-12)
     pd.testing.assert_frame_equal(summary, committed_summary, rtol=1e-9, atol=1e-12)
+
+
+def test_leaderboard_build_shows_the_metabench_table_verdicts_and_plot(tmp_path, task, population):
+    from benchmark.leaderboard import build
+    from benchmark.results import make_row, write_batch
+
+    scores = mb.score_population(task, population[::10])
+    scores.insert(0, "task", "gridworld")
+    summary = mb.summarize(scores, num_resamples=50)
+    summary.insert(0, "task", "gridworld")
+    summary["coverage"], summary["seed"] = "random", 0
+    mb.write_metabench(scores, summary, tmp_path / "out" / "metabench")
+    row = make_row(
+        run_id="r", submission="a", submission_sha256="a" * 64, method="m", task="gridworld",
+        task_version="1", metric="epic", coverage="random", seed=0, n_transitions=64,
+        n_samples=32, budget="", value=0.2,
+    )  # fmt: skip
+    write_batch([row], tmp_path / "results", name="x")
+    readme, site = build(tmp_path / "results", tmp_path / "out")
+    text = readme.read_text()
+    assert "## Which distance predicts regret? (meta-benchmark)" in text
+    best = summary[summary["variant"] == "test"].sort_values("spearman").iloc[-1]
+    label = {"epic": "EPIC", "dard": "DARD", "starc": "STARC", "npec": "NPEC", "erc": "ERC"}
+    assert f"**{label[best['distance']]}** ranked rewards closest to regret" in text
+    assert "![gridworld: distance vs regret](site/metabench-gridworld.svg)" in text
+    assert (tmp_path / "out" / "site" / "metabench-gridworld.svg").read_text().startswith("<svg")
+    assert 'id="metabench"' in site.read_text()

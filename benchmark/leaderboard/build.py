@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.leaderboard import metabench_report
 from benchmark.leaderboard.aggregate import aggregate
 from benchmark.leaderboard.analysis import epic_transfer_points, spearman
+from benchmark.leaderboard.metabench import read_metabench
 from benchmark.leaderboard.render import FORMATS, fmt_number, render_text, to_markdown
 from benchmark.leaderboard.site import render_site
 from benchmark.paths import DEFAULT_RESULTS_DIR
@@ -35,13 +37,22 @@ def build(
 ) -> tuple[Path, Path]:
     """Write ``out_dir/README.md`` (Markdown tables) and ``out_dir/site/index.html``.
 
-    Returns the two paths. The site opens from the file system (no server).
+    Returns the two paths. The site opens from the file system (no server). The
+    meta-benchmark's results, when ``out_dir/metabench/`` holds them, get a section in
+    both and one plot per task (``site/metabench-<task>.svg``).
     """
     board = aggregate(read_results(results_dir), seed=seed)
     out_dir = Path(out_dir)
     site = out_dir / "site" / "index.html"
     site.parent.mkdir(parents=True, exist_ok=True)
-    site.write_text(render_site(board), encoding="utf-8")
+    mb_scores, mb_summary = read_metabench(out_dir / "metabench")
+    appendix = metabench_report.site_section(mb_scores, mb_summary)
+    site.write_text(render_site(board, appendix=appendix), encoding="utf-8")
+    plot_links = {}
+    for task in dict.fromkeys(mb_summary["task"]) if not mb_summary.empty else []:
+        svg = site.parent / f"metabench-{task}.svg"
+        svg.write_text(metabench_report.plot(mb_scores, task), encoding="utf-8")
+        plot_links[task] = f"site/{svg.name}"
     lines = [
         "# epic-bench leaderboard",
         "",
@@ -70,6 +81,8 @@ def build(
             *correlations,
             "",
         ]
+    if not mb_summary.empty:
+        lines += [metabench_report.to_markdown(mb_summary, plot_links=plot_links), ""]
     lines += ["## Tables", "", to_markdown(board)]
     readme = out_dir / "README.md"
     readme.write_text("\n".join(lines), encoding="utf-8")

@@ -160,6 +160,10 @@ def exact_regrets(task: Task, tables: list[np.ndarray]) -> dict[str, np.ndarray]
 def distance_functions(task: Task, coverage: str) -> dict[str, Callable[[np.ndarray], float]]:
     """Each exact distance of a table to the ground truth on ``coverage`` (D_S, D_A, D_T)."""
     tab = _tabular(task)
+    if coverage not in tab.coverage:
+        raise ValueError(
+            f"unknown coverage {coverage!r} for task {task.name!r}; choose from {sorted(tab.coverage)}"
+        )
     cov = tab.coverage[coverage]
     gt, g, p = tab.rewards["ground_truth"], task.discount, tab.transitions["train"]
     d_t = cov.transition_dist

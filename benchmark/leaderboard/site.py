@@ -150,8 +150,13 @@ _JS = """
 """
 
 
-def render_site(board: pd.DataFrame, *, title: str = "epic-bench leaderboard") -> str:
-    """The whole site as one HTML string (tables per task and metric, plots per task)."""
+def render_site(
+    board: pd.DataFrame, *, title: str = "epic-bench leaderboard", appendix: str = ""
+) -> str:
+    """The whole site as one HTML string (tables per task and metric, plots per task).
+
+    ``appendix``: HTML placed after the tasks (the meta-benchmark section).
+    """
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -188,6 +193,7 @@ def render_site(board: pd.DataFrame, *, title: str = "epic-bench leaderboard") -
             parts.append('<div class="plots">')
             parts.extend(f"<figure>{svg}</figure>" for svg in figures)
             parts.append("</div>")
+    parts.append(appendix)
     payload = json.dumps(to_records(board), allow_nan=False).replace("</", "<\\/")
     columns = json.dumps(COLUMNS)
     parts.append(f'<script type="application/json" id="board-data">{payload}</script>')
