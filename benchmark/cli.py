@@ -9,12 +9,33 @@ from __future__ import annotations
 import click
 
 from benchmark import __version__
+from benchmark.metrics.registry import METRIC_NAMES
+from benchmark.paths import DEFAULT_RESULTS_DIR
+from benchmark.tools.commands import coverage, experts, tasks
+from benchmark.vocabulary import (
+    BUDGETS,
+    EXECUTORS,
+    EXPORT_FORMATS,
+    LEADERBOARD_FORMATS,
+    VARIANTS,
+    WANDB_MODES,
+)
+
+# Shared options: one definition, so the commands that take them cannot drift apart.
+results_dir_option = click.option(
+    "--results-dir", type=click.Path(file_okay=False), default=str(DEFAULT_RESULTS_DIR),
+    show_default=True,
+)  # fmt: skip
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="epic-bench")
 def main() -> None:
     """epic-bench: score learned reward models by EPIC distance and reoptimization transfer."""
+
+
+for group in (coverage, experts, tasks):  # the tools stage's commands
+    main.add_command(group)
 
 
 # --- evaluate and leaderboard (benchmark.evaluation, benchmark.leaderboard) -----------
@@ -30,7 +51,7 @@ def main() -> None:
     "--metric",
     "metrics",
     multiple=True,
-    help="epic,npec,erc,transfer,transfer_train (comma list or repeated; default all).",
+    help=f"{','.join(METRIC_NAMES)} (comma list or repeated; default all).",
 )
 @click.option(
     "--coverage",
@@ -41,7 +62,7 @@ def main() -> None:
 @click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per unit.")
 @click.option(
     "--budget",
-    type=click.Choice(["smoke", "standard", "full"]),
+    type=click.Choice(BUDGETS),
     default="standard",
     show_default=True,
     help="Transfer budget; distance sample sizes N_T x M: smoke 256x64, standard 1024x256, full 4096x4096 (the paper's).",
@@ -55,19 +76,14 @@ def main() -> None:
 @click.option(
     "--n-samples", type=int, default=None, help="Override M, mean-term samples per distance unit."
 )
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True)
 @click.option(
     "--ray-address",
     default=None,
     help="Existing Ray cluster ('auto', 'ray://head:10001'); default a local instance.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
-@click.option(
-    "--results-dir",
-    type=click.Path(file_okay=False),
-    default="leaderboard/results",
-    show_default=True,
-)
+@results_dir_option
 @click.option(
     "--submissions-root",
     type=click.Path(file_okay=False),
@@ -84,7 +100,7 @@ def main() -> None:
 )
 @click.option(
     "--wandb-mode",
-    type=click.Choice(["offline", "online"]),
+    type=click.Choice(WANDB_MODES),
     default=None,
     help="Default $WANDB_MODE, else offline.",
 )
@@ -120,16 +136,11 @@ def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "markdown", "csv", "json", "html"]),
+    type=click.Choice(LEADERBOARD_FORMATS),
     default="table",
     show_default=True,
 )
-@click.option(
-    "--results-dir",
-    type=click.Path(file_okay=False),
-    default="leaderboard/results",
-    show_default=True,
-)
+@results_dir_option
 @click.pass_context
 def leaderboard(ctx, tasks, metrics, fmt, results_dir) -> None:
     """Show the leaderboard: seeds aggregated (mean, IQM, 95% CI), submissions ranked per task."""
@@ -146,12 +157,7 @@ def leaderboard(ctx, tasks, metrics, fmt, results_dir) -> None:
 
 
 @leaderboard.command("build")
-@click.option(
-    "--results-dir",
-    type=click.Path(file_okay=False),
-    default="leaderboard/results",
-    show_default=True,
-)
+@results_dir_option
 @click.option(
     "--out-dir", type=click.Path(file_okay=False), default="leaderboard", show_default=True
 )
@@ -204,12 +210,7 @@ def results() -> None:
 
 
 @results.command("prune")
-@click.option(
-    "--results-dir",
-    type=click.Path(file_okay=False),
-    default="leaderboard/results",
-    show_default=True,
-)
+@results_dir_option
 @click.option(
     "--submissions-root",
     type=click.Path(file_okay=False),
@@ -240,178 +241,6 @@ def results_prune(results_dir, submissions_root, drop_failed, dry_run) -> None:
     click.echo(f"kept {report.kept} rows, {verb} {report.dropped} ({reasons})")
     if report.file_written is not None:
         click.echo(f"wrote {report.file_written}; removed {len(report.files_removed)} old files")
-
-
-# --- MuJoCo experts (benchmark.tools.experts) ----------------------------------------
-
-
-@main.group()
-def experts() -> None:
-    """Train and evaluate the committed expert policies of the MuJoCo tasks."""
-
-
-@experts.command("train")
-@click.argument("task")
-@click.option(
-    "--timesteps", default=1_000_000, show_default=True, help="SAC environment steps (RL Zoo: 1e6)."
-)
-@click.option("--seed", default=0, show_default=True)
-@click.option(
-    "--eval-every",
-    default=10_000,
-    show_default=True,
-    help="Evaluate, keep the best checkpoint every N steps.",
-)
-@click.option("--threads", default=1, show_default=True, help="torch CPU threads.")
-def experts_train(task, timesteps, seed, eval_every, threads) -> None:
-    """Train TASK's expert with SAC; the best checkpoint lands in experts/<name>/ as it trains."""
-    from benchmark.tools import experts as ex
-
-    try:
-        spec = ex.train_task_expert(
-            task, timesteps=timesteps, seed=seed, eval_every=eval_every, threads=threads
-        )
-    except ValueError as e:
-        raise click.ClickException(str(e)) from e
-    click.echo(f"best checkpoint: step {spec.timesteps}, return {spec.eval_return_mean:.1f}; "
-               f"record it with `epic-bench experts eval {task} --write`")  # fmt: skip
-
-
-@experts.command("eval")
-@click.argument("task")
-@click.option("--episodes", default=10, show_default=True)
-@click.option("--seed", default=0, show_default=True, help="Episode i is reset with seed+i.")
-@click.option("--write", is_flag=True, help="Record the return in the task TOML's [reference].")
-def experts_eval(task, episodes, seed, write) -> None:
-    """Ground-truth return (mean ± std) of TASK's committed expert."""
-    from benchmark.tools import experts as ex
-
-    try:
-        values = ex.evaluate_task_expert(task, episodes=episodes, seed=seed, write=write)
-    except (ValueError, FileNotFoundError) as e:
-        raise click.ClickException(str(e)) from e
-    click.echo(" ".join(f"{k}={v}" for k, v in values.items()))
-
-
-# --- tasks and coverage (benchmark.tasks, benchmark.tools) ---------------------------
-
-
-def _load_task_or_exit(name: str):
-    from benchmark.tasks import TaskError, load_task
-
-    try:
-        return load_task(name)
-    except TaskError as e:
-        raise click.ClickException(str(e)) from e
-
-
-@main.group(invoke_without_command=True)
-@click.pass_context
-def tasks(ctx) -> None:
-    """List the registered tasks (one line each); see `tasks show NAME`, `tasks matrix NAME`."""
-    if ctx.invoked_subcommand is None:
-        from rich.console import Console
-
-        from benchmark.tools.task_views import task_list_table
-
-        Console().print(task_list_table())
-
-
-@tasks.command("show")
-@click.argument("name")
-def tasks_show(name) -> None:
-    """Rewards, coverages, discount, env variants and budgets of task NAME."""
-    from rich.console import Console
-
-    from benchmark.tools.task_views import task_detail
-
-    Console().print(task_detail(_load_task_or_exit(name)))
-
-
-@tasks.command("matrix")
-@click.argument("name")
-@click.option(
-    "--coverage",
-    "coverage",
-    default="random",
-    show_default=True,
-    help="Coverage distribution of the task.",
-)
-@click.option("--n-transitions", default=4096, show_default=True, help="Transitions N_T from D_T.")
-@click.option(
-    "--n-samples",
-    default=1024,
-    show_default=True,
-    help="Mean-term samples M from D_S, D_A (cost grows as N_T x M; MuJoCo is slow at 4096).",
-)
-@click.option("--seed", default=0, show_default=True)
-@click.option(
-    "--exact", is_flag=True, help="Exact EPIC from the tabular arrays (finite tasks only)."
-)
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False),
-    default=".",
-    show_default=True,
-    help="Where the heatmap PNG goes.",
-)
-def tasks_matrix(name, coverage, n_transitions, n_samples, seed, exact, out_dir) -> None:
-    """EPIC distance between every pair of task NAME's rewards: a table and a heatmap PNG."""
-    from rich.console import Console
-
-    from benchmark.tasks import TaskError
-    from benchmark.tools.task_matrix import epic_matrix, exact_epic_matrix, save_heatmap
-    from benchmark.tools.task_views import matrix_table
-
-    task = _load_task_or_exit(name)
-    try:
-        if exact:
-            matrix = exact_epic_matrix(task, coverage)
-        else:
-            matrix = epic_matrix(
-                task, coverage, n_transitions=n_transitions, n_samples=n_samples, seed=seed
-            )
-    except (TaskError, ValueError) as e:
-        raise click.ClickException(str(e)) from e
-    Console().print(matrix_table(matrix))
-    click.echo(f"heatmap: {save_heatmap(matrix, out_dir)}")
-
-
-@main.group()
-def coverage() -> None:
-    """Coverage datasets (D_T, D_S, D_A samples), cached under $EPIC_BENCH_CACHE."""
-
-
-@coverage.command("build")
-@click.option(
-    "--task", "task_names", multiple=True, help="Only these tasks (repeatable; default all)."
-)
-@click.option(
-    "--coverage",
-    "coverages",
-    multiple=True,
-    help="Only these coverages (repeatable; default all of each task).",
-)
-@click.option("--n-transitions", default=4096, show_default=True)
-@click.option("--n-samples", default=4096, show_default=True)
-@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
-def coverage_build(task_names, coverages, n_transitions, n_samples, seeds) -> None:
-    """Precompute and cache coverage samples, with a progress bar."""
-    from benchmark.paths import cache_root
-    from benchmark.tasks import TaskError, build_cache
-
-    try:
-        paths = build_cache(
-            list(task_names) or None,
-            list(coverages) or None,
-            n_transitions=n_transitions,
-            n_samples=n_samples,
-            seeds=seeds,
-        )
-    except (TaskError, ValueError) as e:
-        raise click.ClickException(str(e)) from e
-    click.echo(f"{len(paths)} coverage samples cached under {cache_root() / 'coverage'}")
 
 
 # --- submissions and baselines (benchmark.submissions, benchmark.baselines) -----------
@@ -494,7 +323,7 @@ def validate(submission_dirs, trust_pickle, time_limit, batch_size, n_transition
 @click.option(
     "--format",
     "prefer",
-    type=click.Choice(["state-dict", "torch-export"]),
+    type=click.Choice(EXPORT_FORMATS),
     default="state-dict",
     show_default=True,
     help="state-dict when the net is a known architecture (falls back to torch-export).",
@@ -588,7 +417,7 @@ def transfer() -> None:
 @click.option("--task", "task_names", multiple=True, required=True, help="Task name (repeatable).")
 @click.option(
     "--budget",
-    type=click.Choice(["smoke", "standard", "full"]),
+    type=click.Choice(BUDGETS),
     default="standard",
     show_default=True,
 )
@@ -597,7 +426,7 @@ def transfer() -> None:
     "--variant",
     "variants",
     multiple=True,
-    type=click.Choice(["test", "train"]),
+    type=click.Choice(VARIANTS),
     help="Default both.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.evaluation import NO_EPISODES
 from benchmark.leaderboard import aggregate, select_rows
+from benchmark.metrics.registry import NO_EPISODES
 from benchmark.results import read_results, unit_key
 from benchmark.submissions import list_submissions
 from benchmark.tasks import load_task

@@ -12,11 +12,11 @@ from benchmark.metrics.epic import (
     DEFAULT_DISCOUNT,
     DEFAULT_MAX_BATCH,
     DEFAULT_N_BOOTSTRAP,
-    DEFAULT_N_SAMPLES,
     DEFAULT_N_SEEDS,
-    DEFAULT_N_TRANSITIONS,
     MAX_BATCH_ACCELERATOR,
     MAX_BATCH_CPU,
+    PAPER_N_SAMPLES,
+    PAPER_N_TRANSITIONS,
     canonicalize,
     canonicalize_tabular,
     epic_distance,
@@ -68,7 +68,7 @@ def enumerated_inputs(k_s, k_a, d_t):
 
 def test_defaults_match_the_paper():
     assert DEFAULT_DISCOUNT == 0.99
-    assert DEFAULT_N_TRANSITIONS == DEFAULT_N_SAMPLES == 4096
+    assert PAPER_N_TRANSITIONS == PAPER_N_SAMPLES == 4096
     assert DEFAULT_N_SEEDS == 3
     assert DEFAULT_N_BOOTSTRAP == 1000
 

@@ -8,6 +8,7 @@ ground truth at distance 1 (Gleave et al., ICLR 2021, Prop. 1 and Sec. 4).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -16,8 +17,8 @@ from click.testing import CliRunner
 
 from benchmark import evaluation as ev
 from benchmark.cli import main
-from benchmark.evaluation import unit as unit_mod
 from benchmark.evaluation.tracking import read_offline_run
+from benchmark.metrics.registry import MIN_EPISODES, REGISTRY, episodes_rollout_length
 from benchmark.results import read_results
 from benchmark.submissions import load_submission, write_submission
 from benchmark.tasks import load_task
@@ -195,22 +196,22 @@ def test_cli_rejects_unknown_task(submissions):
 def test_ctrl_c_keeps_finished_units_and_leaves_no_half_file(submissions, tmp_path, monkeypatch):
     subs = ev.select_submissions(root=submissions)
     units = ev.expand_grid(subs, metrics=["epic"], coverages=["random"], seeds=2, **SMALL)
-    real = unit_mod._compute
+    real = REGISTRY["epic"]
     calls = []
 
-    def interrupted_on_third(unit, device, trust_pickle):  # Ctrl-C while unit 3 runs
-        calls.append(unit)
+    def interrupted_on_third(inputs):  # Ctrl-C while unit 3 runs
+        calls.append(inputs)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(unit, device, trust_pickle)
+        return real.runner()(inputs)
 
-    monkeypatch.setattr(unit_mod, "_compute", interrupted_on_third)
+    monkeypatch.setitem(REGISTRY, "epic", dataclasses.replace(real, run=interrupted_on_third))
     results = tmp_path / "r"
     with pytest.raises(KeyboardInterrupt):
         ev.evaluate(units, results_dir=results, wandb=False, progress=False, flush_every_units=100)
     assert len(read_results(results)) == 2
     assert [p.name for p in results.iterdir() if not p.name.endswith(".parquet")] == []
-    monkeypatch.setattr(unit_mod, "_compute", real)
+    monkeypatch.setitem(REGISTRY, "epic", real)
     resumed = ev.evaluate(units, results_dir=results, wandb=False, progress=False)
     assert resumed.skipped == 2 and resumed.ok == len(units) - 2
 
@@ -275,7 +276,7 @@ def test_erc_units_use_enough_complete_episodes(submissions, tmp_path):
     units = ev.expand_grid(subs, metrics=["erc"], seeds=1, **SMALL)
     task = load_task("gridworld")
     # 128 transitions over 8 streams would be 8 fragments of 16 steps, not one episode.
-    expected = (ev.ERC_MIN_EPISODES + 8) * task.horizon
+    expected = (MIN_EPISODES + 8) * task.horizon
     assert {(u.n_transitions, u.n_samples) for u in units} == {(expected, 0)}
     ev.evaluate(units, results_dir=tmp_path / "r", wandb=False, progress=False)
     df = read_results(tmp_path / "r")
@@ -285,7 +286,7 @@ def test_erc_units_use_enough_complete_episodes(submissions, tmp_path):
 
     row = df[(df["submission"] == "gw-nocost") & (df["coverage"] == "mixture")].iloc[0]
     episodes = task.coverage("mixture").episodes(expected, 0)
-    assert int(episodes.dones.sum()) >= ev.ERC_MIN_EPISODES
+    assert int(episodes.dones.sum()) >= MIN_EPISODES
     sub = next(s for s in subs if s.name == "gw-nocost")
     truth = task.reward("ground_truth")
     assert row["value"] == pytest.approx(
@@ -296,8 +297,8 @@ def test_erc_units_use_enough_complete_episodes(submissions, tmp_path):
 @pytest.mark.parametrize("name", ["pointmass", "pointmaze", "halfcheetah", "hopper"])
 def test_erc_rollout_length_leaves_min_episodes_after_cutting_tails(name):
     task = load_task(name)
-    n = ev.erc_rollout_length(task, 1024)
+    n = episodes_rollout_length(task, 1024)
     n_envs = max(task.coverage(c).spec.n_envs for c in task.coverage_names)
     per_stream = math.ceil(n / n_envs)
     # Worst case, no episode ends early: each stream keeps per_stream // horizon episodes.
-    assert n_envs * (per_stream // task.horizon) >= ev.ERC_MIN_EPISODES
+    assert n_envs * (per_stream // task.horizon) >= MIN_EPISODES

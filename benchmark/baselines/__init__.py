@@ -18,6 +18,7 @@ from benchmark.baselines import airl, preferences, regression
 from benchmark.baselines.common import Stopwatch, write_baseline
 from benchmark.baselines.sanity import write_sanity
 from benchmark.submissions import Submission
+from benchmark.tasks import load_task
 
 PAPERS = {
     "preferences": "https://arxiv.org/abs/1706.03741",
@@ -40,8 +41,6 @@ def train_baseline(
     root: str | Path = "submissions",
 ) -> list[Submission]:
     """Train one baseline on ``task`` and write its submission folder(s)."""
-    from benchmark.tasks import load_task
-
     task_obj = load_task(task)
     if method == "sanity":
         return write_sanity(task_obj, root)

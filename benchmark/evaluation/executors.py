@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-EXECUTORS = ("local", "ray")
+from benchmark.vocabulary import EXECUTORS
+
 Rows = list[dict[str, Any]]
 Record = Callable[[Any, Rows], None]
 Compute = Callable[[Any], Rows]  # must pickle for Ray (a module-level function or a partial)

@@ -13,45 +13,27 @@ can run the score alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from benchmark.metrics.registry import (
+    DISTANCE_METRICS,
+    DISTANCE_SAMPLES,
+    METRIC_NAMES,
+    REGISTRY,
+    STANDARD_N_SAMPLES,
+    STANDARD_N_TRANSITIONS,
+)
 from benchmark.paths import submissions_root
+from benchmark.results import unit_key
 from benchmark.submissions import Submission, list_submissions, load_submission
 from benchmark.tasks import Task, list_tasks, load_task
+from benchmark.vocabulary import BUDGETS
 
-METRICS = ("epic", "npec", "erc", "transfer", "transfer_train")
-DISTANCE_METRICS = ("epic", "npec", "erc")
-# Transfer metric -> the task variant the policy is trained and evaluated in.
-TRANSFER_VARIANTS = {"transfer": "test", "transfer_train": "train"}
-NO_EPISODES = ("uniform",)  # coverage policies that draw independent transitions
-BUDGETS = ("smoke", "standard", "full")
+# Metric names, their kinds and sample sizes come from the registry.
+METRICS = METRIC_NAMES
 DEFAULT_SEEDS = 3
-# Coverage sample sizes (N_T transitions, M mean-term samples) of the distance metrics per
-# budget. "full" is the paper's N_T = M = 4096. Why smaller by default: EPIC costs about
-# (distinct states) x M reward evaluations, ~4 TFLOP per unit for a 256-wide MLP on
-# PointMass at 4096 x 4096 (minutes per unit on a CPU), so the standard leaderboard uses
-# N_T = 1024, M = 256 and shows the per-unit bootstrap CI; `--budget full` (or
-# --n-transitions/--n-samples) gives the paper's sizes.
-DISTANCE_SAMPLES = {"smoke": (256, 64), "standard": (1024, 256), "full": (4096, 4096)}
-DEFAULT_N_TRANSITIONS, DEFAULT_N_SAMPLES = DISTANCE_SAMPLES["standard"]
-# ERC correlates episode returns, so its sample is complete episodes: a rollout long
-# enough for at least this many whatever N_T is (a correlation of a handful of returns
-# is noise; N_T = 1024 on HalfCheetah holds one 1000-step episode per stream).
-ERC_MIN_EPISODES = 32
-
-
-def erc_rollout_length(task: Task, n_transitions: int) -> int:
-    """Transitions to roll out for ERC: N_T, or enough for ERC_MIN_EPISODES episodes.
-
-    Each of a coverage's ``n_envs`` streams loses its unfinished last episode, so
-    (ERC_MIN_EPISODES + n_envs) x horizon transitions hold at least ERC_MIN_EPISODES
-    complete ones (episodes that terminate early only add more). One length per task
-    (the largest ``n_envs`` of its coverages), so its ERC table compares like with like.
-    """
-    n_envs = max(task.coverage(c).spec.n_envs for c in task.coverage_names)
-    return max(n_transitions, (ERC_MIN_EPISODES + n_envs) * task.horizon)
 
 
 def sample_sizes(budget: str, n_transitions: int | None = None, n_samples: int | None = None):
@@ -84,18 +66,8 @@ class Unit:
     n_samples: int
 
     def key(self) -> tuple:
-        """Same order and types as `benchmark.results.unit_key` of its row."""
-        return (
-            self.submission_sha256,
-            self.task,
-            self.task_version,
-            self.metric,
-            self.coverage,
-            int(self.seed),
-            self.budget,
-            int(self.n_transitions),
-            int(self.n_samples),
-        )
+        """The store's key of this unit: `benchmark.results.unit_key` of its fields."""
+        return unit_key(asdict(self))
 
     @property
     def label(self) -> str:
@@ -146,8 +118,8 @@ def expand_grid(
     coverages: Sequence[str] = (),
     seeds: int = DEFAULT_SEEDS,
     budget: str = "standard",
-    n_transitions: int = DEFAULT_N_TRANSITIONS,
-    n_samples: int = DEFAULT_N_SAMPLES,
+    n_transitions: int = STANDARD_N_TRANSITIONS,
+    n_samples: int = STANDARD_N_SAMPLES,
 ) -> list[Unit]:
     """Every unit of the grid, in a stable order (submission, task, metric, coverage, seed).
 
@@ -191,7 +163,8 @@ def expand_grid(
             task_version=str(task.version),
         )
         for metric in metrics:
-            if metric in TRANSFER_VARIANTS:
+            spec = REGISTRY[metric]
+            if spec.needs == "training":
                 if budget not in task.budgets:
                     raise EvaluationError(f"task {task.name} has no budget {budget!r}")
                 for seed in range(seeds):
@@ -200,17 +173,11 @@ def expand_grid(
                 continue
             names = [c for c in task.coverage_names if not coverages or c in coverages]
             seen_coverages.update(names)
-            if metric == "erc":
-                # ERC compares episode returns; a "uniform" coverage draws independent
-                # transitions with no episodes, so ERC is undefined there.
-                names = [c for c in names if task.coverage(c).spec.policy not in NO_EPISODES]
+            # An episode metric (ERC) is undefined where a coverage draws independent
+            # transitions (no episodes); its sizes are complete episodes and M = 0.
+            names = [c for c in names if spec.defined_on(task.coverage(c).spec.policy)]
+            sizes = spec.sample_sizes(task, n_transitions, n_samples)
             for coverage in names:
-                # ERC uses complete episodes and no mean-term samples (M = 0).
-                sizes = (
-                    (erc_rollout_length(task, n_transitions), 0)
-                    if metric == "erc"
-                    else (n_transitions, n_samples)
-                )
                 for seed in range(seeds):
                     units.append(Unit(**common, metric=metric, coverage=coverage, seed=seed,
                                       budget="", n_transitions=sizes[0],

@@ -22,6 +22,7 @@ from benchmark.evaluation.unit import run_unit
 from benchmark.paths import DEFAULT_RESULTS_DIR
 from benchmark.results import (
     STATUS_OK,
+    UNIT_KEY,
     ResultsWriter,
     finished_units,
     new_run_id,
@@ -128,8 +129,7 @@ def grid_results(units: Sequence[Unit], results_dir: str | Path = DEFAULT_RESULT
     keys = {u.key() for u in units}
     mask = [unit_key(r) in keys for r in df.to_dict("records")]
     rows = df[mask]
-    return rows.drop_duplicates(["submission_sha256", "task", "metric", "coverage", "seed", "budget",
-                                 "n_transitions", "n_samples"], keep="last")  # fmt: skip
+    return rows.drop_duplicates(list(UNIT_KEY), keep="last")
 
 
 def summary_text(summary: EvaluationSummary) -> str:

@@ -58,7 +58,7 @@ class WandbTracker:
 
         A unit usually has one row; several rows are logged as several metrics of one run.
         """
-        import wandb
+        import wandb  # Lazy: wandb takes seconds to import; only tracked runs need it
 
         if not rows:
             return
@@ -125,7 +125,7 @@ def read_offline_run(run_dir: str | Path, *, timeout: float = 30.0) -> dict[str,
 
 
 def _parse_offline_run(run_dir: Path) -> dict[str, Any]:
-    from wandb.proto import wandb_internal_pb2 as pb
+    from wandb.proto import wandb_internal_pb2 as pb  # Lazy: as `log_unit`'s wandb
 
     files = sorted(run_dir.glob("run-*.wandb"))
     if not files:

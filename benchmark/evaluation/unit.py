@@ -16,19 +16,22 @@ from dataclasses import asdict
 from functools import lru_cache
 from typing import Any
 
-from benchmark.evaluation.grid import TRANSFER_VARIANTS, EvaluationError, Unit, cached_task
+import torch
+
+from benchmark.data import RewardFn
+from benchmark.evaluation.grid import EvaluationError, Unit, cached_task
+from benchmark.metrics.registry import REGISTRY, UnitInputs
 from benchmark.results import STATUS_FAILED, STATUS_OK, make_row
+from benchmark.submissions import load_submission
 
 
 @lru_cache(maxsize=16)
-def _ground_truth(task: str, device: str):
+def _ground_truth(task: str, device: str) -> RewardFn:
     return cached_task(task).reward("ground_truth", device=device)
 
 
 @lru_cache(maxsize=32)
-def _submission_reward(path: str, sha256: str, device: str, trust_pickle: bool):
-    from benchmark.submissions import load_submission
-
+def _submission_reward(path: str, sha256: str, device: str, trust_pickle: bool) -> RewardFn:
     sub = load_submission(path)
     if sub.sha256 != sha256:
         raise RuntimeError(
@@ -39,81 +42,21 @@ def _submission_reward(path: str, sha256: str, device: str, trust_pickle: bool):
 
 
 def _compute(unit: Unit, device: str, trust_pickle: bool) -> list[dict[str, Any]]:
-    """The metric values of one unit as partial rows (metric, value, ci_low, ci_high)."""
-    import torch
+    """The metric values of one unit as partial rows (metric, value, ci_low, ci_high).
 
+    Everything metric-specific comes from the registry entry (`benchmark.metrics.registry`).
+    """
+    spec = REGISTRY.get(unit.metric)
+    if spec is None:
+        raise EvaluationError(f"unknown metric {unit.metric!r}")
     torch.manual_seed(unit.seed)
     task = cached_task(unit.task)
     reward = _submission_reward(unit.submission_path, unit.submission_sha256, device, trust_pickle)
-    if unit.metric in TRANSFER_VARIANTS:
-        from benchmark.metrics.transfer import transfer_score
-
-        res = transfer_score(reward, task, budget=unit.budget, seed=unit.seed, device=device,
-                             variant=TRANSFER_VARIANTS[unit.metric])  # fmt: skip
-        return [{"metric": unit.metric, "value": float(res.normalized)}]
-    truth = _ground_truth(unit.task, device)
-    if unit.metric == "erc":
-        from benchmark.metrics.erc import erc_distance
-
-        episodes = task.coverage(unit.coverage).episodes(unit.n_transitions, unit.seed)
-        value = erc_distance(reward, truth, transitions=episodes, device=device)
-        return [{"metric": "erc", "value": float(value)}]
-    sample = task.coverage(unit.coverage).sample(unit.n_transitions, unit.n_samples, unit.seed)
-    if unit.metric == "epic":
-        return [_epic(unit, reward, task, sample, device)]
-    if unit.metric == "npec":
-        from benchmark.metrics.npec import npec_distance
-
-        value = npec_distance(reward, truth, transitions=sample.transitions, discount=task.discount,
-                             seed=unit.seed, device=device)  # fmt: skip
-        return [{"metric": "npec", "value": float(value)}]
-    raise EvaluationError(f"unknown metric {unit.metric!r}")
-
-
-@lru_cache(maxsize=256)
-def _canonical_truth(task: str, coverage: str, n_transitions: int, n_samples: int, seed: int,
-                     device: str):  # fmt: skip
-    """C(ground truth) on one coverage sample, float64 numpy [N_T].
-
-    Why cached: every submission of a task is compared with the same ground truth on
-    the same samples, so its canonicalization (half of EPIC's cost) is computed once.
-    """
-    from benchmark.metrics.epic import canonicalize
-
-    t = cached_task(task)
-    sample = t.coverage(coverage).sample(n_transitions, n_samples, seed)
-    truth = _ground_truth(task, device)
-    c = canonicalize(truth, sample.transitions, sample.state_samples, sample.action_samples,
-                     t.discount, device=device)  # fmt: skip
-    return c.detach().cpu().numpy()
-
-
-def _epic(unit: Unit, reward, task, sample, device: str) -> dict[str, Any]:
-    """EPIC of the submission to the ground truth with a 95% bootstrap CI over transitions.
-
-    Same estimator as `epic.epic_distance_with_ci` (C(R_A), C(R_B) paired per
-    transition, percentile bootstrap with the unit's seed), with C(ground truth)
-    taken from `_canonical_truth`.
-    """
-    import numpy as np
-
-    from benchmark.metrics.epic import canonicalize
-    from benchmark.metrics.stats import bootstrap_pearson_distance
-
-    truth_c = _canonical_truth(unit.task, unit.coverage, unit.n_transitions, unit.n_samples,
-                               unit.seed, device)  # fmt: skip
-    c = canonicalize(reward, sample.transitions, sample.state_samples, sample.action_samples,
-                     task.discount, device=device)  # fmt: skip
-    c = c.detach().cpu().numpy()
-    ci = bootstrap_pearson_distance(c, truth_c, seed=unit.seed)
-    if not np.isfinite(ci.estimate):
-        which = "the submission" if np.std(c) <= np.std(truth_c) else "the ground truth"
-        raise ValueError(
-            f"EPIC is undefined: {which} is constant after canonicalization on coverage "
-            f"{unit.coverage!r} (a constant or potential-shaped constant reward ranks no "
-            "behaviour above another)"
-        )
-    return {"metric": "epic", "value": ci.estimate, "ci_low": ci.low, "ci_high": ci.high}
+    truth = None if spec.needs == "training" else _ground_truth(unit.task, device)
+    inputs = UnitInputs(task=task, reward=reward, ground_truth=truth, coverage=unit.coverage,
+                        seed=unit.seed, budget=unit.budget, n_transitions=unit.n_transitions,
+                        n_samples=unit.n_samples, device=device)  # fmt: skip
+    return [{"metric": unit.metric, **spec.runner()(inputs, **spec.params)}]
 
 
 def run_unit(

@@ -21,12 +21,15 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from benchmark.metrics.registry import REGISTRY
 from benchmark.metrics.stats import aggregate_seeds
-from benchmark.results import STATUS_OK, UNIT_KEY, unit_key
+from benchmark.results import STATUS_OK, current_rows, unit_key
+from benchmark.vocabulary import BUDGETS
 
-HIGHER_IS_BETTER = {"transfer": True, "transfer_train": True}
-METRIC_ORDER = ["epic", "npec", "erc", "transfer", "transfer_train"]
-BUDGET_ORDER = {"": 0, "smoke": 1, "standard": 2, "full": 3}
+# Direction and table order come from the metric registry; budgets rank by precision.
+HIGHER_IS_BETTER = {name: spec.higher_is_better for name, spec in REGISTRY.items()}
+METRIC_ORDER = list(REGISTRY)
+BUDGET_ORDER = {"": 0, **{b: i + 1 for i, b in enumerate(BUDGETS)}}
 RANK_DECIMALS = 6
 
 AGGREGATE_COLUMNS = [
@@ -51,26 +54,16 @@ AGGREGATE_COLUMNS = [
 
 
 def higher_is_better(metric: str) -> bool:
-    """Transfer is a normalized return (higher is better); the rest are distances."""
+    """The registry's direction: transfer is a normalized return, the rest are distances."""
     return HIGHER_IS_BETTER.get(metric, False)
 
 
 def select_rows(results: pd.DataFrame) -> pd.DataFrame:
     """The ok rows the leaderboard counts (see module docstring)."""
-    df = results[results["status"] == STATUS_OK].copy()
+    # The store's current rows: ok, newest per unit, newest task version and model.
+    df = current_rows(results)
     if df.empty:
         return df
-    df = df.sort_values("timestamp").drop_duplicates(list(UNIT_KEY) + ["submission"], keep="last")
-    # Versions are stored as strings; compare them as numbers ("10" is newer than "9").
-    version = pd.to_numeric(df["task_version"], errors="coerce")
-    df = df[version == version.groupby(df["task"]).transform("max")]
-    # A re-submitted model (new sha256 under the same name) replaces the old one.
-    current = (
-        df.sort_values("timestamp")
-        .groupby(["task", "submission"])["submission_sha256"]
-        .transform("last")
-    )
-    df = df[df["submission_sha256"] == current]
     # One configuration per task and metric, so a table compares like with like: the
     # one with the most rows, ties broken by precision (budget, then sample sizes).
     config = ["budget", "n_transitions", "n_samples"]

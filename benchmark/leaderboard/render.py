@@ -16,9 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.leaderboard.aggregate import higher_is_better, sections
+from benchmark.vocabulary import LEADERBOARD_FORMATS
 
-FORMATS = ("table", "markdown", "csv", "json", "html")
-TEXT_FORMATS = ("table", "markdown", "csv", "json")
+FORMATS = LEADERBOARD_FORMATS
+TEXT_FORMATS = tuple(f for f in FORMATS if f != "html")
 
 
 def fmt_number(x: float) -> str:

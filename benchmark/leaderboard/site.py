@@ -40,7 +40,7 @@ COLUMNS = [
 
 
 def _svg(fig) -> str:
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # Lazy: matplotlib is slow to import; only plots need it
 
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight")
@@ -51,6 +51,7 @@ def _svg(fig) -> str:
 
 def plot_epic_vs_transfer(board: pd.DataFrame, task: str) -> tuple[str, float, int]:
     """SVG scatter of EPIC vs transfer for ``task``; returns (svg, spearman, n_points)."""
+    # Lazy: matplotlib is slow to import and needs its backend chosen first (Agg, no display).
     import matplotlib
 
     matplotlib.use("Agg")
@@ -78,6 +79,7 @@ def plot_epic_vs_transfer(board: pd.DataFrame, task: str) -> tuple[str, float, i
 
 def plot_epic_by_coverage(board: pd.DataFrame, task: str) -> str:
     """SVG of each submission's EPIC (mean, 95% CI) under each coverage of ``task``."""
+    # Lazy: matplotlib is slow to import and needs its backend chosen first (Agg, no display).
     import matplotlib
 
     matplotlib.use("Agg")

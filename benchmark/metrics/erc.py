@@ -18,13 +18,16 @@ transition, no mean over samples.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from benchmark.data import RewardFn, as_transitions
 from benchmark.metrics.epic import pearson_distance
 from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_reward
+
+if TYPE_CHECKING:
+    from benchmark.metrics.registry import UnitInputs
 
 
 def episode_returns(
@@ -169,3 +172,10 @@ def erc_distance_tabular(
         raise ValueError("ERC is undefined: one reward's episode return does not vary")
     rho = (second["ab"] - mean["a"] * mean["b"]) / np.sqrt(var_a * var_b)
     return float(np.sqrt((1.0 - np.clip(rho, -1.0, 1.0)) / 2.0))
+
+
+def unit_value(inputs: UnitInputs) -> dict[str, float]:
+    """One evaluation unit: ERC on the coverage's complete episodes (registry entry)."""
+    value = erc_distance(inputs.reward, inputs.ground_truth, transitions=inputs.episodes(),
+                         device=inputs.device)  # fmt: skip
+    return {"value": float(value)}

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -52,6 +52,9 @@ from benchmark.metrics.epic import (
 )
 from benchmark.metrics.inputs import check_discount, check_weights
 from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_reward
+
+if TYPE_CHECKING:
+    from benchmark.metrics.registry import UnitInputs
 
 DEFAULT_STEPS = 1000
 DEFAULT_LR = 1e-2
@@ -272,3 +275,12 @@ def npec_distance_tabular(
         return 1.0
     cos = float(res_a @ res_b) / (norm_a * norm_b)
     return 1.0 if cos <= 0 else float(np.sqrt(max(0.0, 1.0 - cos * cos)))
+
+
+def unit_value(inputs: UnitInputs) -> dict[str, float]:
+    """One evaluation unit: NPEC of the submission to the ground truth (registry entry)."""
+    sample = inputs.sample()
+    value = npec_distance(inputs.reward, inputs.ground_truth, transitions=sample.transitions,
+                          discount=inputs.task.discount, seed=inputs.seed,
+                          device=inputs.device)  # fmt: skip
+    return {"value": float(value)}

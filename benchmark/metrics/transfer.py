@@ -30,13 +30,14 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from benchmark.data import RewardFn
-from benchmark.metrics import tabular_transfer
+from benchmark.metrics import stats, tabular_transfer
 from benchmark.metrics.reoptimize import (  # noqa: F401  (re-exported: part of this API)
     ALGORITHMS,
     EVAL_SEED_OFFSET,
@@ -45,8 +46,12 @@ from benchmark.metrics.reoptimize import (  # noqa: F401  (re-exported: part of 
     train_policy,
 )
 from benchmark.paths import cache_root
+from benchmark.tasks import load_task
+from benchmark.vocabulary import VARIANTS
 
-VARIANTS = ("train", "test")
+if TYPE_CHECKING:
+    from benchmark.metrics.registry import UnitInputs
+
 # Bump when the evaluation protocol changes (it is part of the reference cache key).
 PROTOCOL_VERSION = 1
 # |R_gt − R_random| at or below this (relative to the returns' scale) means the budget
@@ -169,8 +174,6 @@ def transfer_scores(
     use_cache: bool = True,
 ) -> TransferSummary:
     """`transfer_score` for each seed, with a percentile-bootstrap 95% CI of the mean over seeds."""
-    from benchmark.metrics import stats
-
     if len(seeds) == 0:
         raise ValueError("transfer_scores needs at least one seed, e.g. seeds=[0, 1, 2]")
     results = [
@@ -308,8 +311,6 @@ def _tabular_returns(
 
 def _resolve_task(task: Any) -> Any:
     if isinstance(task, str):
-        from benchmark.tasks import load_task
-
         return load_task(task)
     return task
 
@@ -364,8 +365,6 @@ def precompute_references(
     them once up front (``epic-bench transfer refs``) lets later evaluations run in parallel
     without each recomputing them.
     """
-    from tqdm.auto import tqdm
-
     grid = [(t, v, s) for t in task_names for v in variants for s in seeds]
     tasks = {name: _resolve_task(name) for name in task_names}
     rows = []
@@ -375,3 +374,10 @@ def precompute_references(
         rows.append({"task": name, "variant": variant, "budget": budget, "seed": seed,
                      "random_return": r_random, "reference_return": r_ref})  # fmt: skip
     return rows
+
+
+def unit_value(inputs: UnitInputs, *, variant: str) -> dict[str, float]:
+    """One evaluation unit: the normalized transfer score in ``variant`` (registry entry)."""
+    res = transfer_score(inputs.reward, inputs.task, budget=inputs.budget, seed=inputs.seed,
+                         device=inputs.device, variant=variant)  # fmt: skip
+    return {"value": float(res.normalized)}

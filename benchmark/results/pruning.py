@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 import benchmark.results.store as store
+from benchmark.results.current import stale_reason
 from benchmark.submissions import list_submissions
 from benchmark.tasks import TaskError, list_tasks, load_task
 
@@ -47,23 +48,19 @@ def stale_reasons(
     Returns:
         A string Series aligned with ``frame``.
     """
-    task_versions = {}
+    versions = {}
     for name in list_tasks():
         try:
-            task_versions[name] = str(load_task(name).version)
+            versions[name] = str(load_task(name).version)
         except TaskError:
             continue
-    shas = {s.name: s.sha256 for s in list_submissions(submissions_root)}
+    models = {(s.task, s.name): s.sha256 for s in list_submissions(submissions_root)}
+    # The shared currency rule first (`current.stale_reason`), then pruning's own reasons.
+    current = stale_reason(frame, versions=versions, models=models)
 
     def reason(row: pd.Series) -> str:
-        if row["task"] not in task_versions:
-            return "unknown task"
-        if str(row["task_version"]) != task_versions[row["task"]]:
-            return "old task version"
-        if row["submission"] not in shas:
-            return "submission removed or invalid"
-        if row["submission_sha256"] != shas[row["submission"]]:
-            return "submission retrained"
+        if current[row.name]:
+            return current[row.name]
         if row["metric"] == "erc" and int(row["n_samples"]) != 0:
             # Before ERC units used complete episodes (n_samples = 0), ERC ran on the
             # EPIC sample, whose cut rollout streams counted as episodes.

@@ -14,9 +14,14 @@ from benchmark.submissions.conversion import (
     save_model,
     submit_from_imitation,
 )
-from benchmark.submissions.formats import SubmittedReward, TaskReward, shaping_potential
-from benchmark.submissions.spec import (
+from benchmark.submissions.formats import (
     FORMATS,
+    LOADERS,
+    SubmittedReward,
+    TaskReward,
+    shaping_potential,
+)
+from benchmark.submissions.spec import (
     ModelSpec,
     Submission,
     SubmissionError,
@@ -37,6 +42,7 @@ from benchmark.submissions.validation import (
 
 __all__ = [
     "FORMATS",
+    "LOADERS",
     "CheckResult",
     "Conversion",
     "ModelSpec",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from benchmark.submissions.architectures import build_architecture, infer_architecture
@@ -25,6 +26,7 @@ from benchmark.submissions.spec import (
     write_submission,
 )
 from benchmark.submissions.validation import ValidationConfig, ValidationReport, validate_submission
+from benchmark.tasks import list_tasks, load_task
 
 STATE_DICT_FILE = "model.safetensors"
 EXPORT_FILE = "model.pt2"
@@ -49,8 +51,6 @@ def _save_state_dict(
     module: nn.Module, architecture: str, options: dict, task, inputs, file: Path
 ) -> bool:
     """Write safetensors; True if the rebuilt net reproduces ``module``'s outputs."""
-    from safetensors.torch import load_file, save_file
-
     state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
     save_file(state, str(file))
     rebuilt = build_architecture(architecture, options, task.observation_space, task.action_space)
@@ -132,8 +132,6 @@ def submit_from_imitation(
     name or task, an existing folder, or a file that is not a reward net; validation
     failures of the written folder come back in the report.
     """
-    from benchmark.tasks import list_tasks, load_task
-
     source = Path(source)
     if NAME_PATTERN.fullmatch(name) is None:
         raise SubmissionError(name, "schema", "name must be lowercase letters, digits and dashes")

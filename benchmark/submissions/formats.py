@@ -11,13 +11,16 @@ task-reward       the task's own reward, scaled and optionally potential-shaped;
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
 from benchmark.submissions.architectures import build_architecture
 from benchmark.submissions.spec import SubmissionError
+from benchmark.tasks import Task, load_task
 
 if TYPE_CHECKING:
     from benchmark.data import RewardFn
@@ -96,20 +99,16 @@ class TaskReward(nn.Module):
         return out
 
 
-def _load_task(submission: Submission):
-    from benchmark.tasks import load_task
-
+def _load_task(submission: Submission) -> Task:
     return load_task(submission.task)
 
 
-def _load_torch_export(submission: Submission, device: str) -> nn.Module:
+def _load_torch_export(submission: Submission, device: str, trust_pickle: bool) -> nn.Module:
     program = torch.export.load(str(submission.model.file))
     return program.module().to(device)
 
 
-def _load_state_dict(submission: Submission, device: str) -> nn.Module:
-    from safetensors.torch import load_file
-
+def _load_state_dict(submission: Submission, device: str, trust_pickle: bool) -> nn.Module:
     task = _load_task(submission)
     spec = submission.model
     module = build_architecture(
@@ -136,7 +135,7 @@ def _load_pickle(submission: Submission, device: str, trust_pickle: bool) -> nn.
     return module
 
 
-def _load_task_reward(submission: Submission, device: str) -> nn.Module:
+def _load_task_reward(submission: Submission, device: str, trust_pickle: bool) -> nn.Module:
     task = _load_task(submission)
     params = submission.model.params
     name = params["reward"]
@@ -152,22 +151,29 @@ def _load_task_reward(submission: Submission, device: str) -> nn.Module:
     return TaskReward(task.reward(name, device=device), scale, potential_scale, task.discount)
 
 
+Loader = Callable[["Submission", str, bool], nn.Module]  # (submission, device, trust_pickle)
+
+
+# The one table of formats: adding a format with a model file is a loader above plus an
+# entry here (`spec` validates ``model.format`` against these names and checks the file).
+LOADERS: dict[str, Loader] = {
+    "torch-export": _load_torch_export,
+    "state-dict": _load_state_dict,
+    "imitation-pickle": _load_pickle,
+    "task-reward": _load_task_reward,  # the one format without a file (spec parses it apart)
+}
+FORMATS = tuple(LOADERS)
+
+
 def load_reward(
     submission: Submission, device: str = "cpu", trust_pickle: bool = False
 ) -> RewardFn:
     """Build the submission's RewardFn (see Submission.load_reward)."""
     fmt = submission.model.format
     try:
-        if fmt == "torch-export":
-            model = _load_torch_export(submission, device)
-        elif fmt == "state-dict":
-            model = _load_state_dict(submission, device)
-        elif fmt == "imitation-pickle":
-            model = _load_pickle(submission, device, trust_pickle)
-        elif fmt == "task-reward":
-            model = _load_task_reward(submission, device)
-        else:  # parse_submission already rejects this
+        if fmt not in LOADERS:  # parse_submission already rejects this
             raise ValueError(f"unknown model format {fmt!r}")
+        model = LOADERS[fmt](submission, device, trust_pickle)
     except SubmissionError:
         raise
     except Exception as exc:  # any failure to build the model is this check's failure

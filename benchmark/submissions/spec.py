@@ -34,13 +34,13 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmark.data import RewardFn
 
 SUBMISSION_FILE = "submission.toml"
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-FORMATS = ("torch-export", "state-dict", "imitation-pickle", "task-reward")
-# Formats whose model lives in a file next to submission.toml.
-FILE_FORMATS = ("torch-export", "state-dict", "imitation-pickle")
 REQUIRED_KEYS = ("name", "task", "method", "authors", "description", "model")
 
 
@@ -59,7 +59,7 @@ class ModelSpec:
     """The ``[model]`` table: how to turn the submission into a RewardFn.
 
     Attributes:
-        format: one of FORMATS.
+        format: one of `benchmark.submissions.formats.FORMATS`.
         file: the model file (absolute path), or None for ``task-reward``.
         sha256: hex digest of the model file (for ``task-reward``: of the canonical spec).
         architecture: named architecture for ``state-dict`` (see architectures.py).
@@ -98,12 +98,13 @@ class Submission:
     def format(self) -> str:
         return self.model.format
 
-    def load_reward(self, device: str = "cpu", trust_pickle: bool = False):
+    def load_reward(self, device: str = "cpu", trust_pickle: bool = False) -> RewardFn:
         """Load the model as a RewardFn (an ``nn.Module`` in eval mode, no grad).
 
         Raises SubmissionError (check ``load``) when the model cannot be built, and
         refuses ``imitation-pickle`` unless ``trust_pickle`` is True.
         """
+        # Lazy (spec <-> formats, documented): loading imports torch; metadata does not.
         from benchmark.submissions.formats import load_reward
 
         return load_reward(self, device=device, trust_pickle=trust_pickle)
@@ -131,6 +132,10 @@ def _require(cond: bool, name: str, check: str, message: str) -> None:
 
 def _parse_model(name: str, folder: Path, table: Any) -> ModelSpec:
     _require(isinstance(table, dict), name, "schema", "[model] must be a table")
+    # Lazy, and the one import cycle left (spec <-> formats): the format names live in the
+    # loaders' table, and loading imports torch, which reading metadata must not.
+    from benchmark.submissions.formats import FORMATS
+
     fmt = table.get("format")
     _require(
         fmt in FORMATS,
@@ -266,6 +271,7 @@ def parse_submission(folder: Path, data: dict[str, Any]) -> Submission:
 
 
 def _check_task(name: str, task: str) -> None:
+    # Lazy: the task registry imports gymnasium and torch; reading metadata stays light.
     from benchmark.tasks import list_tasks
 
     tasks = list_tasks()

@@ -28,7 +28,9 @@ from benchmark.submissions.spec import (
     Submission,
     SubmissionError,
     load_submission,
+    scan_submissions,
 )
+from benchmark.tasks import load_task
 
 SPEC_CHECKS = ("schema", "task", "file", "sha256")
 MODEL_CHECKS = ("load", "run", "shape", "dtype", "finite", "determinism", "speed")
@@ -166,8 +168,6 @@ def _fail_from(report: ValidationReport, check: str, detail: str, before: str = 
 def _coverage_transitions(
     submission: Submission, config: ValidationConfig
 ) -> list[tuple[str, Transitions]]:
-    from benchmark.tasks import load_task
-
     task = load_task(submission.task)
     samples = []
     for name in task.coverage_names:
@@ -326,8 +326,6 @@ def submissions_table(
     ``full=False`` checks schema, task, file and sha256 only (fast, loads no model);
     ``full=True`` runs every check. Returns (table, all_valid).
     """
-    from benchmark.submissions.spec import scan_submissions
-
     rows = [("NAME", "TASK", "METHOD", "FORMAT", "VALID")]
     all_valid = True
     for entry in scan_submissions(root):

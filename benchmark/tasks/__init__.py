@@ -8,7 +8,6 @@ task.tabular -> TabularMDP | None # exact arrays of finite tasks
 
 from benchmark.tasks.cache import build_cache
 from benchmark.tasks.coverage import (
-    POLICIES,
     Coverage,
     CoverageSample,
     CoverageSpec,
@@ -19,9 +18,6 @@ from benchmark.tasks.coverage import (
 from benchmark.tasks.family import EnvFamily
 from benchmark.tasks.tabular import TabularCoverage, TabularMDP
 from benchmark.tasks.task import (
-    ALGORITHMS,
-    BUDGET_NAMES,
-    VARIANTS,
     Budget,
     RewardSpec,
     Task,
@@ -31,10 +27,6 @@ from benchmark.tasks.task import (
 )
 
 __all__ = [
-    "ALGORITHMS",
-    "BUDGET_NAMES",
-    "POLICIES",
-    "VARIANTS",
     "Budget",
     "Coverage",
     "CoverageSample",

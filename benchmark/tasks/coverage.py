@@ -47,7 +47,6 @@ from benchmark.tasks.tabular import TabularCoverage
 if TYPE_CHECKING:
     from benchmark.tasks.task import Task
 
-POLICIES = ("random", "expert", "mixture", "uniform")
 _TRANSITIONS_STREAM, _SAMPLES_STREAM = 0, 1
 T = TypeVar("T")
 
@@ -57,7 +56,7 @@ class CoverageSpec:
     """One ``[coverage.<name>]`` table of a task file."""
 
     name: str
-    policy: str  # one of POLICIES
+    policy: str  # one of vocabulary.COVERAGE_POLICIES
     epsilon: float = 0.0  # random-action probability of the mixture
     n_envs: int = 8  # parallel rollout environments
 

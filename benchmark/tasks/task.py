@@ -27,13 +27,10 @@ import gymnasium as gym
 
 from benchmark.data import RewardFn
 from benchmark.paths import tasks_root
-from benchmark.tasks.coverage import POLICIES, Coverage, CoverageSpec
+from benchmark.tasks.coverage import Coverage, CoverageSpec
 from benchmark.tasks.family import EnvFamily
 from benchmark.tasks.tabular import TabularMDP, build_tabular
-
-VARIANTS = ("train", "test")
-BUDGET_NAMES = ("smoke", "standard", "full")
-ALGORITHMS = ("ppo", "sac", "value_iteration")
+from benchmark.vocabulary import ALGORITHMS, BUDGETS, COVERAGE_POLICIES, VARIANTS
 
 
 class TaskError(ValueError):
@@ -217,8 +214,10 @@ class Task:
             spec = c.table(table, name, "coverage")
             c.no_unknown(spec, {"policy", "epsilon", "n_envs", "description"}, where)
             policy = c.value(spec, "policy", where, str)
-            if policy not in POLICIES:
-                raise c.fail(f"{where}.policy", f"{policy!r} is not one of {list(POLICIES)}")
+            if policy not in COVERAGE_POLICIES:
+                raise c.fail(
+                    f"{where}.policy", f"{policy!r} is not one of {list(COVERAGE_POLICIES)}"
+                )
             epsilon = c.value(
                 spec, "epsilon", where, (int, float), 0.05 if policy == "mixture" else 0.0
             )
@@ -241,9 +240,9 @@ class Task:
         return specs
 
     def _parse_budgets(self, table: dict, c: _Checker) -> dict[str, Budget]:
-        c.no_unknown(table, set(BUDGET_NAMES), "budgets")
+        c.no_unknown(table, set(BUDGETS), "budgets")
         budgets = {}
-        for name in BUDGET_NAMES:
+        for name in BUDGETS:
             where = f"budgets.{name}"
             b = c.table(table, name, "budgets")
             c.no_unknown(

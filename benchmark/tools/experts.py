@@ -122,6 +122,7 @@ def train_expert(
     and evaluated on ``eval_episodes`` episodes; the best so far replaces ``out_dir/name``,
     so stopping the run at any time leaves a usable expert.
     """
+    # Lazy: SB3 training machinery is only needed when an expert is trained.
     from stable_baselines3 import SAC
     from stable_baselines3.common.callbacks import BaseCallback
 

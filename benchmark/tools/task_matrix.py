@@ -103,6 +103,7 @@ def _pairwise(task: Task, coverage: str, canon: dict, *, exact: bool) -> EpicMat
 
 def save_heatmap(matrix: EpicMatrix, out_dir: str | Path) -> Path:
     """Write ``<out>/<task>-<coverage>-epic-matrix.png`` (matplotlib, Agg) and return its path."""
+    # Lazy: matplotlib is slow to import and needs its backend chosen first (Agg, no display).
     import matplotlib
 
     matplotlib.use("Agg")

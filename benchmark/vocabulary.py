@@ -1,0 +1,26 @@
+"""Every shared vocabulary, in one place: the names other modules validate against.
+
+Why one module without heavy imports: the task schema, the grid, the transfer metric,
+the leaderboard and the CLI's ``--option`` choices must agree on these names, and the
+CLI reads them without importing torch. Metric names live in the metric registry
+(`benchmark.metrics.registry`), submission model formats in `benchmark.submissions.spec`.
+"""
+
+from __future__ import annotations
+
+# Task variants: ``train`` dynamics and the changed ``test`` dynamics (transfer is scored there).
+VARIANTS = ("train", "test")
+# Transfer budgets of a task file, from cheapest to most precise.
+BUDGETS = ("smoke", "standard", "full")
+# RL algorithms a budget may name (value_iteration: exact, tabular tasks only).
+ALGORITHMS = ("ppo", "sac", "value_iteration")
+# Coverage policies of a task file's ``[coverage.<name>] policy``.
+COVERAGE_POLICIES = ("random", "expert", "mixture", "uniform")
+# Where evaluation units run.
+EXECUTORS = ("local", "ray")
+# Leaderboard output formats (``html``: the self-contained site page).
+LEADERBOARD_FORMATS = ("table", "markdown", "csv", "json", "html")
+# Formats `save_model` can write for a converted imitation net.
+EXPORT_FORMATS = ("state-dict", "torch-export")
+# W&B modes for ``evaluate --wandb-mode``.
+WANDB_MODES = ("offline", "online")
