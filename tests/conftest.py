@@ -17,3 +17,47 @@ os.environ.setdefault(
 import torch  # noqa: E402
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+# --- shared fixtures ---------------------------------------------------------------------
+
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from benchmark.submissions import Submission, write_submission  # noqa: E402
+
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch) -> Path:
+    """A coverage/transfer cache of this test's own, so tests never share cached samples."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("EPIC_BENCH_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
+def task_reward_submission() -> Callable[..., Submission]:
+    """Writes a ``task-reward`` submission: a task's own reward, scaled and/or shaped.
+
+    ``write(root, name, reward, task="gridworld", description=None, **model)``; ``model``
+    takes ``scale`` and ``potential_scale``. Such submissions have exactly known distances
+    to the ground truth, which is why so many tests use them.
+    """
+
+    def write(root: Path, name: str, reward: str, *, task: str = "gridworld",
+              description: str | None = None, **model) -> Submission:  # fmt: skip
+        return write_submission(
+            Path(root) / name,
+            {
+                "name": name,
+                "task": task,
+                "method": "task-reward",
+                "authors": ["epic-bench tests"],
+                "description": description or f"{task} {reward} reward",
+                "model": {"format": "task-reward", "reward": reward, **model},
+            },
+        )
+
+    return write

@@ -20,33 +20,18 @@ from benchmark.cli import main
 from benchmark.evaluation.tracking import read_offline_run
 from benchmark.metrics.registry import MIN_EPISODES, REGISTRY, episodes_rollout_length
 from benchmark.results import read_results
-from benchmark.submissions import load_submission, write_submission
+from benchmark.submissions import load_submission
 from benchmark.tasks import load_task
 
 SMALL = dict(n_transitions=128, n_samples=32)
 
 
-def _submit(root: Path, name: str, reward: str, **model) -> None:
-    write_submission(
-        root / name,
-        {
-            "name": name,
-            "task": "gridworld",
-            "method": "task-reward",
-            "authors": ["epic-bench tests"],
-            "description": f"gridworld {reward} reward",
-            "model": {"format": "task-reward", "reward": reward, **model},
-        },
-    )
-
-
 @pytest.fixture
-def submissions(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("EPIC_BENCH_CACHE", str(tmp_path / "cache"))
+def submissions(tmp_path, private_cache, task_reward_submission) -> Path:
     root = tmp_path / "submissions"
-    _submit(root, "gw-shaped", "ground_truth", scale=2.0, potential_scale=1.0)
-    _submit(root, "gw-opposite", "opposite")
-    _submit(root, "gw-nocost", "no_control_cost")
+    task_reward_submission(root, "gw-shaped", "ground_truth", scale=2.0, potential_scale=1.0)
+    task_reward_submission(root, "gw-opposite", "opposite")
+    task_reward_submission(root, "gw-nocost", "no_control_cost")
     return root
 
 
@@ -119,8 +104,8 @@ def test_same_seed_same_numbers(submissions, tmp_path):
     assert [v["value"] for v in a.values] == [v["value"] for v in b.values]
 
 
-def test_failing_unit_is_recorded_and_the_rest_go_on(submissions, tmp_path):
-    _submit(submissions, "gw-broken", "no_such_reward")
+def test_failing_unit_is_recorded_and_the_rest_go_on(submissions, tmp_path, task_reward_submission):
+    task_reward_submission(submissions, "gw-broken", "no_such_reward")
     subs = ev.select_submissions(root=submissions)
     units = ev.expand_grid(subs, metrics=["epic"], coverages=["random"], seeds=1, **SMALL)
     summary = ev.evaluate(units, results_dir=tmp_path / "r", wandb=False, progress=False)

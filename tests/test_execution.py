@@ -10,25 +10,13 @@ import pytest
 from benchmark import evaluation as ev
 from benchmark.evaluation.executors import run_units
 from benchmark.results import read_results
-from benchmark.submissions import write_submission
 
 
 @pytest.fixture
-def units(tmp_path, monkeypatch):
-    monkeypatch.setenv("EPIC_BENCH_CACHE", str(tmp_path / "cache"))
+def units(tmp_path, private_cache, task_reward_submission):
     root = tmp_path / "submissions"
     for name, reward in (("gw-nocost", "no_control_cost"), ("gw-opposite", "opposite")):
-        write_submission(
-            root / name,
-            {
-                "name": name,
-                "task": "gridworld",
-                "method": "task-reward",
-                "authors": ["epic-bench tests"],
-                "description": f"gridworld {reward} reward",
-                "model": {"format": "task-reward", "reward": reward},
-            },
-        )
+        task_reward_submission(root, name, reward)
     subs = ev.select_submissions(root=root)
     return ev.expand_grid(
         subs, metrics=["epic", "transfer"], coverages=["random", "expert"], seeds=2,

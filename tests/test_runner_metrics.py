@@ -16,7 +16,7 @@ from benchmark.evaluation import expand_grid, run_unit, select_submissions
 from benchmark.metrics.epic import epic_distance_with_ci
 from benchmark.metrics.erc import erc_distance
 from benchmark.metrics.npec import npec_distance
-from benchmark.submissions import load_submission, write_submission
+from benchmark.submissions import load_submission
 from benchmark.tasks import load_task
 
 SEED = 1  # not a metric's default seed (0), so a dropped seed shows
@@ -30,20 +30,12 @@ def gridworld():
 
 
 @pytest.fixture
-def unit_of(tmp_path, monkeypatch):
-    monkeypatch.setenv("EPIC_BENCH_CACHE", str(tmp_path / "cache"))
+def unit_of(tmp_path, private_cache, task_reward_submission):
     root = tmp_path / "submissions"
-    write_submission(
-        root / "gw-shaped-nocost",
-        {
-            "name": "gw-shaped-nocost",
-            "task": "gridworld",
-            "method": "task-reward",
-            "authors": ["epic-bench tests"],
-            "description": "gridworld reward without control cost, potential-shaped",
-            "model": {"format": "task-reward", "reward": "no_control_cost", "potential_scale": 1.0},
-        },
-    )
+    task_reward_submission(
+        root, "gw-shaped-nocost", "no_control_cost", potential_scale=1.0,
+        description="gridworld reward without control cost, potential-shaped",
+    )  # fmt: skip
     subs = select_submissions(root=root)
 
     def make(metric: str, coverage: str = "random"):

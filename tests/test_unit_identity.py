@@ -99,20 +99,10 @@ def test_a_failed_row_does_not_finish_its_unit(tmp_path):
 
 
 @pytest.fixture
-def gridworld_unit(tmp_path, monkeypatch) -> Unit:
-    monkeypatch.setenv("EPIC_BENCH_CACHE", str(tmp_path / "cache"))
+def gridworld_unit(tmp_path, private_cache, task_reward_submission) -> Unit:
     root = tmp_path / "submissions"
-    write_submission(
-        root / "gw-nocost",
-        {
-            "name": "gw-nocost",
-            "task": "gridworld",
-            "method": "task-reward",
-            "authors": ["epic-bench tests"],
-            "description": "gridworld reward without the control cost",
-            "model": {"format": "task-reward", "reward": "no_control_cost"},
-        },
-    )
+    task_reward_submission(root, "gw-nocost", "no_control_cost",
+                           description="gridworld reward without the control cost")  # fmt: skip
     subs = select_submissions(root=root)
     (unit,) = expand_grid(
         subs, metrics=["epic"], coverages=["random"], seeds=1, n_transitions=128, n_samples=32

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from imitation.algorithms.adversarial.airl import AIRL
 from imitation.rewards.reward_nets import BasicShapedRewardNet
@@ -17,6 +18,9 @@ from imitation.util import logger as imitation_logger
 from stable_baselines3 import PPO
 
 from benchmark.baselines.common import TrainResult, seed_everything, to_imitation_transitions
+
+if TYPE_CHECKING:
+    from benchmark.tasks import Task
 
 EXPERT_COVERAGE = "expert"
 
@@ -39,7 +43,7 @@ BUDGETS = {
 }
 
 
-def train_airl(task, budget: AIRLBudget, seed: int) -> TrainResult:
+def train_airl(task: Task, budget: AIRLBudget, seed: int) -> TrainResult:
     """Run imitation's AIRL on the task's train env against expert coverage transitions."""
     if EXPERT_COVERAGE not in task.coverage_names:
         raise ValueError(

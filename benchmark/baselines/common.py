@@ -11,7 +11,7 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import imitation
@@ -22,6 +22,9 @@ from torch import nn
 
 from benchmark.data import Transitions
 from benchmark.submissions import Submission, save_model, write_submission
+
+if TYPE_CHECKING:
+    from benchmark.tasks import Task
 
 BASELINE_AUTHORS = ["epic-bench maintainers"]
 
@@ -79,7 +82,7 @@ def baseline_name(task: str, method: str) -> str:
 def write_baseline(
     *,
     result: TrainResult,
-    task,
+    task: Task,
     method: str,
     method_label: str,
     budget_name: str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from imitation.algorithms import preference_comparisons as pc
 from imitation.rewards.reward_nets import BasicRewardNet
@@ -18,6 +19,9 @@ from imitation.util import logger as imitation_logger
 from stable_baselines3 import PPO
 
 from benchmark.baselines.common import TrainResult, seed_everything
+
+if TYPE_CHECKING:
+    from benchmark.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ BUDGETS = {
 }
 
 
-def train_preferences(task, budget: PreferencesBudget, seed: int) -> TrainResult:
+def train_preferences(task: Task, budget: PreferencesBudget, seed: int) -> TrainResult:
     """Run imitation's PreferenceComparisons on the task's train env; return the reward net."""
     rng = seed_everything(seed)
     venv = task.make_vec_env(budget.n_envs, seed)

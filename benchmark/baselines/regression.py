@@ -16,6 +16,7 @@ on transitions alone, yet EPIC 0.69 to the ground truth on expert coverage.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from imitation.rewards.reward_nets import BasicRewardNet
@@ -23,6 +24,9 @@ from tqdm import trange
 
 from benchmark.baselines.common import TrainResult, seed_everything
 from benchmark.data import Transitions
+
+if TYPE_CHECKING:
+    from benchmark.tasks import Task
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ BUDGETS = {
 }
 
 
-def train_regression(task, budget: RegressionBudget, seed: int) -> TrainResult:
+def train_regression(task: Task, budget: RegressionBudget, seed: int) -> TrainResult:
     """Fit r_θ(s, a, s') to R(s, a, s') by Adam on mean squared error."""
     seed_everything(seed)
     parts = []

@@ -12,13 +12,16 @@ The first three are ``task-reward`` submissions (no file: the task computes them
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from imitation.rewards.reward_nets import BasicRewardNet
 
 from benchmark.baselines.common import BASELINE_AUTHORS
 from benchmark.submissions import Submission, save_model, write_submission
+
+if TYPE_CHECKING:
+    from benchmark.tasks import Task
 
 SANITY = {
     "ground-truth": (
@@ -38,7 +41,7 @@ SANITY = {
 RANDOM_SEED = 0
 
 
-def write_sanity(task, root: str | Path = "submissions") -> list[Submission]:
+def write_sanity(task: Task, root: str | Path = "submissions") -> list[Submission]:
     """Write the four sanity submissions of ``task`` under ``root``."""
     root = Path(root)
     written = []

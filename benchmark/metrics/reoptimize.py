@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,6 +28,9 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from benchmark.data import RewardFn
 from benchmark.envs.reward_wrapper import LearnedRewardVecEnv
+
+if TYPE_CHECKING:
+    from benchmark.tasks import Budget, Task
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC}
 # Evaluation episodes use seeds far from the training envs' seeds.
@@ -40,9 +43,9 @@ WRAPPER_KEYS = ("normalize_reward",)
 
 
 def train_policy(
-    task: Any,
+    task: Task,
     reward: RewardFn | None,
-    budget: Any,
+    budget: Budget,
     *,
     seed: int,
     device: str = "cpu",
@@ -127,7 +130,7 @@ def _sb3_kwargs(hyperparams: dict[str, Any] | None) -> tuple[dict[str, Any], dic
 
 
 def evaluate_policy(
-    task: Any, model: BaseAlgorithm, budget: Any, *, seed: int, device: str = "cpu",
+    task: Task, model: BaseAlgorithm, budget: Budget, *, seed: int, device: str = "cpu",
     variant: str = "test",
 ) -> float:  # fmt: skip
     """Mean ground-truth return of the deterministic policy over the fixed evaluation episodes."""
@@ -139,7 +142,7 @@ def evaluate_policy(
 
 
 def evaluate_random(
-    task: Any, budget: Any, *, seed: int, device: str = "cpu", variant: str = "test"
+    task: Task, budget: Budget, *, seed: int, device: str = "cpu", variant: str = "test"
 ) -> float:
     """Mean ground-truth return of the uniformly random policy over the same episodes."""
     space = task.action_space
@@ -153,7 +156,9 @@ def evaluate_random(
     return _evaluate(task, act, budget, seed=seed, device=device, variant=variant)
 
 
-def _evaluate(task: Any, act: Any, budget: Any, *, seed: int, device: str, variant: str) -> float:
+def _evaluate(
+    task: Task, act: Any, budget: Budget, *, seed: int, device: str, variant: str
+) -> float:
     """One episode in each of ``eval_episodes`` envs seeded from ``seed``: a fixed episode set.
 
     The first episode of each env is counted; envs that finish early keep stepping

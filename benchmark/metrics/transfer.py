@@ -46,7 +46,7 @@ from benchmark.metrics.reoptimize import (  # noqa: F401  (re-exported: part of 
     train_policy,
 )
 from benchmark.paths import cache_root
-from benchmark.tasks import load_task
+from benchmark.tasks import Budget, Task, load_task
 from benchmark.vocabulary import VARIANTS
 
 if TYPE_CHECKING:
@@ -110,9 +110,9 @@ class TransferSummary:
 
 def transfer_score(
     reward: RewardFn,
-    task: Any,
+    task: Task | str,
     *,
-    budget: str | Any = "smoke",
+    budget: str | Budget = "smoke",
     seed: int = 0,
     device: str = "cpu",
     variant: str = "test",
@@ -164,8 +164,8 @@ def transfer_score(
 
 def transfer_scores(
     reward: RewardFn,
-    task: Any,
-    budget: str | Any = "smoke",
+    task: Task | str,
+    budget: str | Budget = "smoke",
     *,
     seeds: Sequence[int] = (0, 1, 2),
     device: str = "cpu",
@@ -212,7 +212,7 @@ def normalized_score(r: float, r_random: float, r_ref: float, *, context: str = 
 
 
 def reference_returns(
-    task: Any,
+    task: Task | str,
     budget: str | Any,
     *,
     seed: int,
@@ -262,7 +262,7 @@ def reference_returns(
 
 
 def reference_cache_path(
-    task: Any, variant: str, budget_name: str, seed: int, device: str = "cpu"
+    task: Task, variant: str, budget_name: str, seed: int, device: str = "cpu"
 ) -> Path:
     """Where the references of one (task version, variant, budget, seed, device type) live.
 
@@ -279,7 +279,7 @@ def reference_cache_path(
 
 
 def _tabular_returns(
-    reward: RewardFn | None, task: Any, variant: str, device: str
+    reward: RewardFn | None, task: Task, variant: str, device: str
 ) -> tuple[float, float, float]:
     """(R, R_random, R_gt) exactly: value iteration in the variant's transition table."""
     mdp = task.tabular
@@ -309,13 +309,13 @@ def _tabular_returns(
 # --------------------------------------------------------------------------- helpers
 
 
-def _resolve_task(task: Any) -> Any:
+def _resolve_task(task: Task | str) -> Task:
     if isinstance(task, str):
         return load_task(task)
     return task
 
 
-def _resolve_budget(task: Any, budget: str | Any) -> tuple[str, Any]:
+def _resolve_budget(task: Task, budget: str | Budget) -> tuple[str, Budget]:
     if isinstance(budget, str):
         if budget not in task.budgets:
             raise KeyError(
@@ -333,7 +333,7 @@ def _check_variant(variant: str) -> None:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
 
 
-def _budget_hash(budget: Any) -> str:
+def _budget_hash(budget: Budget) -> str:
     params = dataclasses.asdict(budget) if dataclasses.is_dataclass(budget) else vars(budget)
     blob = json.dumps(params, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -26,13 +26,13 @@ from benchmark.submissions.spec import (
     write_submission,
 )
 from benchmark.submissions.validation import ValidationConfig, ValidationReport, validate_submission
-from benchmark.tasks import list_tasks, load_task
+from benchmark.tasks import Task, list_tasks, load_task
 
 STATE_DICT_FILE = "model.safetensors"
 EXPORT_FILE = "model.pt2"
 
 
-def example_inputs(task, n: int = 64, seed: int = 0) -> tuple[torch.Tensor, ...]:
+def example_inputs(task: Task, n: int = 64, seed: int = 0) -> tuple[torch.Tensor, ...]:
     """(obs, acts, next_obs, dones) float32 rows from the task's first coverage."""
     sample = task.coverage(task.coverage_names[0]).sample(n, 8, seed)
     t = sample.transitions
@@ -48,7 +48,12 @@ def export_reward(module: nn.Module, inputs: tuple[torch.Tensor, ...], file: Pat
 
 
 def _save_state_dict(
-    module: nn.Module, architecture: str, options: dict, task, inputs, file: Path
+    module: nn.Module,
+    architecture: str,
+    options: dict,
+    task: Task,
+    inputs: tuple[torch.Tensor, ...],
+    file: Path,
 ) -> bool:
     """Write safetensors; True if the rebuilt net reproduces ``module``'s outputs."""
     state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
@@ -59,7 +64,9 @@ def _save_state_dict(
         return torch.allclose(rebuilt.eval()(*inputs), module.eval()(*inputs), atol=1e-6)
 
 
-def save_model(net: nn.Module, folder: Path, task, prefer: str = "state-dict") -> dict[str, Any]:
+def save_model(
+    net: nn.Module, folder: Path, task: Task, prefer: str = "state-dict"
+) -> dict[str, Any]:
     """Save ``net`` into ``folder`` in a safe format; returns the TOML ``[model]`` table.
 
     ``prefer="state-dict"`` falls back to torch-export when the net is not a named
