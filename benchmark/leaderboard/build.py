@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.leaderboard import metabench_report
+import benchmark.leaderboard.metabench_report as metabench_report
 from benchmark.leaderboard.aggregate import aggregate
 from benchmark.leaderboard.analysis import epic_transfer_points, spearman
 from benchmark.leaderboard.metabench import read_metabench
