@@ -32,6 +32,7 @@ from typing import Any
 import gymnasium as gym
 import mujoco
 import numpy as np
+import torch
 from gymnasium.wrappers import TimeLimit
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
@@ -181,8 +182,6 @@ def step_from(params: dict[str, Any], obs, acts, generator=None):
     so ``generator`` is unused. Accepts and returns torch tensors or numpy arrays
     (float64). Cost: one ``set_state`` + ``frame_skip`` physics steps per row, in Python.
     """
-    import torch
-
     p = check_params(params)
     key = (p["id"], float(p["mass_scale"]), float(p["friction_scale"]))
     if key not in _STEPPERS:

@@ -40,6 +40,7 @@ from benchmark.metrics.tabular_transfer import (
     reward_table,
     uniform_policy,
 )
+from benchmark.submissions import list_submissions
 from benchmark.tasks import Task, load_task
 
 DISTANCES = ("epic", "dard", "starc", "npec", "erc")
@@ -129,8 +130,6 @@ def _other_goal_rewards(task: Task) -> list[tuple[tuple[int, int], np.ndarray]]:
 
 def _learned_rewards(task: Task) -> list[Reward]:
     """Every committed submission of the task, as its exact table."""
-    from benchmark.submissions import list_submissions
-
     tab = _tabular(task)
     out = []
     for sub in list_submissions():

@@ -85,6 +85,7 @@ def to_markdown(summary: pd.DataFrame, *, plot_links: dict[str, str] | None = No
 
 def plot(scores: pd.DataFrame, task: str, variant: str = "test") -> str:
     """SVG: regret against each distance, one panel per distance, colored by family."""
+    # Lazy: matplotlib is slow to import and needs its backend chosen first (Agg, no display).
     import matplotlib
 
     matplotlib.use("Agg")

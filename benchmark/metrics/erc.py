@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from benchmark.data import RewardFn, as_transitions
 from benchmark.metrics.epic import pearson_distance
+from benchmark.metrics.inputs import to_numpy
 from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_reward
 
 if TYPE_CHECKING:
@@ -131,10 +133,6 @@ def erc_distance_tabular(
         initial_state_dist: ``[S]`` μ0. policy: ``[S, A]`` the coverage's policy.
         horizon: episode length H. discount: γ of the returns (1, the paper's, by default).
     """
-    import numpy as np
-
-    from benchmark.metrics.inputs import to_numpy
-
     ra, rb = to_numpy(reward_a, "reward_a"), to_numpy(reward_b, "reward_b")
     p, mu, pi = (to_numpy(x, n) for x, n in ((transition, "transition"),
                  (initial_state_dist, "initial_state_dist"), (policy, "policy")))  # fmt: skip

@@ -42,6 +42,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -50,7 +51,12 @@ from benchmark.data import RewardFn, as_transitions
 from benchmark.metrics.epic import (
     DEFAULT_DISCOUNT,
 )
-from benchmark.metrics.inputs import check_discount, check_weights
+from benchmark.metrics.inputs import (
+    check_discount,
+    check_distribution,
+    check_weights,
+    to_numpy,
+)
 from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_reward
 
 if TYPE_CHECKING:
@@ -244,10 +250,6 @@ def npec_distance_tabular(
         transition_dist: ``[S, A, S]`` D_T.
         discount: γ.
     """
-    import numpy as np
-
-    from benchmark.metrics.inputs import check_distribution, to_numpy
-
     check_discount(discount)
     ra, rb = to_numpy(source, "source"), to_numpy(target, "target")
     if ra.ndim != 3 or ra.shape != rb.shape or ra.shape[0] != ra.shape[2]:
