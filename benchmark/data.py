@@ -8,7 +8,8 @@ preprocessing: ``dones`` is float 0/1 of shape [B]; discrete spaces are one-hot.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -16,6 +17,36 @@ import numpy as np
 import torch
 
 RewardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _modules_of(reward: Any) -> list[torch.nn.Module]:
+    """The nn.Modules behind a RewardFn: the module itself, or the owner of a bound method."""
+    owner = getattr(reward, "__self__", reward)  # net.forward / net.predict_th -> net
+    return list(owner.modules()) if isinstance(owner, torch.nn.Module) else []
+
+
+@contextmanager
+def evaluating(reward: RewardFn) -> Iterator[None]:
+    """Call ``reward`` in eval() mode under no_grad, then restore every submodule's mode.
+
+    Why: a measurement must not change what it measures. An imitation net loaded with
+    ``torch.load`` is in training mode, where its ``RunningNorm`` layers update their
+    statistics on every forward (and dropout is live), so two identical EPIC calls gave
+    different answers and moved the caller's model. Each submodule's own ``training`` flag
+    is saved and restored (not one ``train(mode)`` for the tree), so a net the caller left
+    in a mixed mode comes back exactly as it was; the flags are set directly because some
+    modules (``torch.export`` programs) refuse ``train()``/``eval()``.
+    """
+    modules = _modules_of(reward)
+    modes = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.training = False
+        with torch.no_grad():
+            yield
+    finally:
+        for m, mode in zip(modules, modes, strict=True):
+            m.training = mode
 
 
 def as_float_tensor(x: Any, *, name: str, device: torch.device | str | None = None) -> torch.Tensor:

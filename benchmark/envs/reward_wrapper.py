@@ -21,7 +21,7 @@ from stable_baselines3.common.preprocessing import preprocess_obs
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
-from benchmark.data import RewardFn
+from benchmark.data import RewardFn, evaluating
 
 
 def preprocess_batch(x: np.ndarray, space: spaces.Space, device: torch.device) -> torch.Tensor:
@@ -91,7 +91,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self, obs: np.ndarray, acts: np.ndarray, next_obs: np.ndarray, dones: np.ndarray
     ) -> np.ndarray:
         n = self.num_envs
-        with torch.no_grad():
+        with evaluating(self.reward_fn):  # eval mode, no_grad; the model's modes restored
             r = self.reward_fn(
                 preprocess_batch(obs, self.observation_space, self.device),
                 preprocess_batch(acts, self.action_space, self.device),

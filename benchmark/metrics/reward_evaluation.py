@@ -1,7 +1,8 @@
 """Calling reward models on batches: the plumbing every distance shares.
 
-A RewardFn (imitation's ``RewardNet.forward`` convention) is called under ``no_grad`` on
-its own device and dtype, in chunks of at most ``max_batch`` rows, and its output is
+A RewardFn (imitation's ``RewardNet.forward`` convention) is called in eval() mode under
+``no_grad``, the caller's train/eval modes restored after (`benchmark.data.evaluating`),
+on its own device and dtype, in chunks of at most ``max_batch`` rows, and its output is
 checked to be ``[B]``. EPIC, NPEC and ERC all evaluate rewards through here.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmark.data import RewardFn, Transitions
+from benchmark.data import RewardFn, Transitions, evaluating
 
 # Rows per reward forward pass: bounds memory whatever N_T and M are. None picks by
 # device: on CPU, batches that stay in cache run about twice as fast as 65k-row ones
@@ -91,13 +92,17 @@ def call_reward(
     *,
     keep_dtype: bool = False,
 ) -> torch.Tensor:
-    """Evaluate one batch under no_grad on the reward's own device/dtype; check shape [B]."""
+    """Evaluate one batch in eval mode under no_grad on the reward's own device/dtype.
+
+    Checks the output is shape [B]. The reward's modules are back in the caller's
+    train/eval modes on return, and no statistics (e.g. ``RunningNorm``) have moved.
+    """
     home = obs.device
     placement = module_placement(reward)
     if placement is not None:
         dev, dtype = placement
         obs, acts, next_obs, dones = (x.to(dev, dtype) for x in (obs, acts, next_obs, dones))
-    with torch.no_grad():
+    with evaluating(reward):
         out = reward(obs, acts, next_obs, dones)
     if isinstance(out, np.ndarray):
         out = torch.as_tensor(out)
