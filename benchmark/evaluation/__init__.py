@@ -5,6 +5,7 @@ summary = evaluate(units, results_dir="leaderboard/results", wandb=False)
 print(summary_text(summary))
 """
 
+from benchmark.evaluation.compare import Comparison, Distance, compare, comparison_table
 from benchmark.evaluation.executors import EXECUTORS, run_units
 from benchmark.evaluation.grid import (
     BUDGETS,
@@ -26,12 +27,16 @@ from benchmark.evaluation.runner import (
 from benchmark.evaluation.unit import run_unit
 
 __all__ = [
+    "Comparison",
+    "Distance",
     "BUDGETS",
     "DEFAULT_SEEDS",
     "EXECUTORS",
     "METRICS",
     "EvaluationError",
     "EvaluationSummary",
+    "compare",
+    "comparison_table",
     "Unit",
     "evaluate",
     "expand_grid",

@@ -21,6 +21,7 @@ from benchmark.submissions.formats import (
     TaskReward,
     shaping_potential,
 )
+from benchmark.submissions.model_file import MODEL_FILE_FORMATS, model_file_submission
 from benchmark.submissions.spec import (
     ModelSpec,
     Submission,
@@ -43,6 +44,7 @@ from benchmark.submissions.validation import (
 __all__ = [
     "FORMATS",
     "LOADERS",
+    "MODEL_FILE_FORMATS",
     "CheckResult",
     "Conversion",
     "ModelSpec",
@@ -55,6 +57,7 @@ __all__ = [
     "export_reward",
     "list_submissions",
     "load_submission",
+    "model_file_submission",
     "save_model",
     "scan_submissions",
     "sha256_file",
