@@ -8,6 +8,7 @@ arithmetic in four places), which breaks silently whenever a module moves.
 - ``$EPIC_BENCH_SUBMISSIONS``: shipped submissions (default ``./submissions``, else the repository's)
 - results: ``leaderboard/results`` relative to the working directory (``--results-dir``)
 - experts: the repository's ``experts/``
+- ``$EPIC_BENCH_SCRATCH``: quick scores of model files (default ``<cache>/scratch``), never the board
 """
 
 from __future__ import annotations
@@ -44,3 +45,18 @@ def submissions_root() -> Path:
     if here.is_dir():
         return here
     return REPO_ROOT / "submissions"
+
+
+def scratch_root() -> Path:
+    """``$EPIC_BENCH_SCRATCH`` or ``<cache_root>/scratch``: model files scored outside the board.
+
+    Why apart from ``leaderboard/results``: a quick score of a file one is iterating on
+    must not land in the committed board.
+    """
+    env = os.environ.get("EPIC_BENCH_SCRATCH")
+    return Path(env) if env else cache_root() / "scratch"
+
+
+def board_results_dir() -> Path:
+    """The committed board's results: ``./leaderboard/results``, else the repository's."""
+    return DEFAULT_RESULTS_DIR if DEFAULT_RESULTS_DIR.is_dir() else REPO_ROOT / DEFAULT_RESULTS_DIR

@@ -31,6 +31,7 @@ HIGHER_IS_BETTER = {name: spec.higher_is_better for name, spec in REGISTRY.items
 METRIC_ORDER = list(REGISTRY)
 BUDGET_ORDER = {"": 0, **{b: i + 1 for i, b in enumerate(BUDGETS)}}
 RANK_DECIMALS = 6
+CONFIG = ("budget", "n_transitions", "n_samples")  # what makes two rows' estimates comparable
 
 AGGREGATE_COLUMNS = [
     "task",
@@ -66,12 +67,29 @@ def select_rows(results: pd.DataFrame) -> pd.DataFrame:
         return df
     # One configuration per task and metric, so a table compares like with like: the
     # one with the most rows, ties broken by precision (budget, then sample sizes).
-    config = ["budget", "n_transitions", "n_samples"]
+    config = list(CONFIG)
     counts = df.groupby(["task", "metric", *config]).size().rename("_rows").reset_index()
     counts["_precision"] = counts["budget"].map(BUDGET_ORDER).fillna(0)
     counts = counts.sort_values(["_rows", "_precision", "n_transitions", "n_samples"])
     chosen = counts.drop_duplicates(["task", "metric"], keep="last")[["task", "metric", *config]]
     return df.merge(chosen, on=["task", "metric", *config], how="inner")
+
+
+def hidden_configurations(results: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
+    """Current rows the board does not show: (task, metric, configuration) -> row count.
+
+    Why: the board shows one configuration per task and metric; a user's smoke-budget
+    rows must never vanish silently, so every caller reports what this returns.
+    """
+    keys = ["task", "metric", *CONFIG]
+    df = current_rows(results)
+    if df.empty:
+        return pd.DataFrame(columns=[*keys, "rows"])
+    shown = board[keys].drop_duplicates() if len(board) else pd.DataFrame(columns=keys)
+    counts = df.groupby(keys).size().rename("rows").reset_index()
+    merged = counts.merge(shown.astype(counts[keys].dtypes.to_dict()), on=keys, how="left",
+                          indicator=True)  # fmt: skip
+    return merged[merged["_merge"] == "left_only"].drop(columns="_merge").reset_index(drop=True)
 
 
 def aggregate(

@@ -20,13 +20,13 @@ from benchmark.paths import DEFAULT_RESULTS_DIR
 from benchmark.results import read_results
 
 
-def render(board: pd.DataFrame, fmt: str) -> str:
+def render(board: pd.DataFrame, fmt: str, *, width: int = 140) -> str:
     """The aggregate as text in one of FORMATS ("html": the self-contained site page)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "html":
         return render_site(board)
-    return render_text(board, fmt)
+    return render_text(board, fmt, width=width)
 
 
 def build(

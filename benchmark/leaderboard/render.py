@@ -117,8 +117,8 @@ def to_rich_tables(board: pd.DataFrame) -> list:
     return tables
 
 
-def render_text(board: pd.DataFrame, fmt: str) -> str:
-    """The aggregate as text in one of TEXT_FORMATS."""
+def render_text(board: pd.DataFrame, fmt: str, *, width: int = 140) -> str:
+    """The aggregate as text in one of TEXT_FORMATS (``width``: columns of the table format)."""
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(TEXT_FORMATS)}")
     if fmt == "markdown":
@@ -129,7 +129,7 @@ def render_text(board: pd.DataFrame, fmt: str) -> str:
         return json.dumps(to_records(board), indent=1, allow_nan=False)
 
     buffer = io.StringIO()
-    console = Console(file=buffer, width=140, force_terminal=False)
+    console = Console(file=buffer, width=width, force_terminal=False)
     if board.empty:
         console.print("No results yet. Run `epic-bench evaluate` first.")
     for table in to_rich_tables(board):

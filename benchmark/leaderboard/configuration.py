@@ -1,0 +1,80 @@
+"""Choosing the configuration a board shows, and saying what it leaves out.
+
+A configuration is (budget, N_T, M): transfer rows carry their budget, distance rows
+their sample sizes (``budget`` is empty for them, see `benchmark.results`). ``--budget
+smoke`` therefore selects transfer at the smoke budget and distances at smoke's sizes
+(`benchmark.evaluation.DISTANCE_SAMPLES`); ERC rows at the rollout length evaluate
+derives from those sizes.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from benchmark.evaluation.grid import (
+    DISTANCE_SAMPLES,
+    TRANSFER_VARIANTS,
+    EvaluationError,
+    cached_task,
+    erc_rollout_length,
+)
+from benchmark.leaderboard.standing import config_label
+
+
+def select_configuration(
+    results: pd.DataFrame,
+    *,
+    budget: str | None = None,
+    n_transitions: int | None = None,
+    n_samples: int | None = None,
+) -> pd.DataFrame:
+    """The rows measured at the given configuration; None leaves a dimension free."""
+    if budget is not None and budget not in DISTANCE_SAMPLES:
+        raise EvaluationError(
+            f"unknown budget {budget!r}; choose from {', '.join(DISTANCE_SAMPLES)}"
+        )
+    sizes = DISTANCE_SAMPLES.get(budget, (None, None))
+    n_t = n_transitions if n_transitions is not None else sizes[0]
+    m = n_samples if n_samples is not None else sizes[1]
+    if results.empty or (budget is None and n_t is None and m is None):
+        return results
+    transfer = results["metric"].isin(list(TRANSFER_VARIANTS))
+    erc = results["metric"] == "erc"
+    keep = pd.Series(True, index=results.index)
+    if budget is not None:
+        keep &= ~transfer | (results["budget"] == budget)
+    elif n_t is not None or m is not None:
+        keep &= ~transfer  # sample sizes say nothing about a transfer budget
+    if n_t is not None:
+        erc_length = results["task"].map(
+            lambda t: erc_rollout_length(cached_task(t), n_t) if t in _known_tasks() else -1
+        )
+        distance_ok = results["n_transitions"] == n_t
+        keep &= transfer | (erc & (results["n_transitions"] == erc_length)) | (~erc & distance_ok)
+    if m is not None:
+        keep &= transfer | erc | (results["n_samples"] == m)
+    return results[keep]
+
+
+def _known_tasks() -> set[str]:
+    from benchmark.tasks import list_tasks
+
+    return set(list_tasks())
+
+
+def hidden_text(hidden: pd.DataFrame, max_items: int = 12) -> str:
+    """``N rows at other configurations are hidden: ...`` or "" when nothing is hidden."""
+    if hidden.empty:
+        return ""
+    items = [
+        f"{r['task']} {r['metric']} {config_label(r['budget'], r['n_transitions'], r['n_samples'])}"
+        f" ({int(r['rows'])} rows)"
+        for r in hidden.to_dict("records")
+    ]
+    more = f", and {len(items) - max_items} more" if len(items) > max_items else ""
+    return (
+        f"{int(hidden['rows'].sum())} rows at other configurations are hidden: "
+        + "; ".join(items[:max_items])
+        + more
+        + ". Show them with --budget smoke|standard|full, --n-transitions, --n-samples.\n"
+    )
