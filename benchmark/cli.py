@@ -405,7 +405,7 @@ def _with_model_file_options(f):
     "--metric",
     "metrics",
     multiple=True,
-    help="epic,npec,erc (comma list or repeated; default epic).",
+    help="epic,npec,erc,starc,dard (comma list or repeated; default epic).",
 )
 @click.option("--seed", default=0, show_default=True, help="Coverage sample and bootstrap seed.")
 @click.option(

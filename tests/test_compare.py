@@ -108,7 +108,7 @@ def test_bad_sides_are_named_with_what_to_do(tmp_path, net):
     save_file(net.state_dict(), tmp_path / "w.safetensors")
     with pytest.raises(SubmissionError, match="--architecture"):
         compare(tmp_path / "w.safetensors", "ground_truth", task="gridworld", **SMOKE)
-    with pytest.raises(EvaluationError, match="transfer scores one reward"):
+    with pytest.raises(EvaluationError, match="transfer scores one reward: use evaluate"):
         compare("ground_truth", "shaped", task="gridworld", metrics=["transfer"])
 
 
@@ -133,3 +133,14 @@ def test_cli_prints_each_distance_with_its_interval(tmp_path, net, task):
     bad = CliRunner().invoke(main, ["compare", "a", "b", "--task", "gridworld"])
     assert bad.exit_code != 0 and "Traceback" not in bad.output
     assert "not a submission folder" in bad.output
+
+
+def test_starc_and_dard_are_zero_for_a_shaped_reward_and_one_for_its_negation():
+    """Both are invariant to potential shaping (Skalse et al. 2024; Wulfe et al. 2022)."""
+    for metric in ("starc", "dard"):
+        shaped = compare("ground_truth", "shaped", task="gridworld", metrics=[metric],
+                         coverages=["random"], **SMOKE)  # fmt: skip
+        assert shaped.value(metric, "random") == pytest.approx(0.0, abs=1e-5)
+        opposite = compare("ground_truth", "opposite", task="gridworld", metrics=[metric],
+                           coverages=["random"], **SMOKE)  # fmt: skip
+        assert opposite.value(metric, "random") == pytest.approx(1.0, abs=1e-5)

@@ -24,7 +24,6 @@ from benchmark.evaluation.grid import (
     EvaluationError,
     cached_task,
     erc_rollout_length,
-    parse_metrics,
     sample_sizes,
 )
 from benchmark.tasks import Task
@@ -161,7 +160,41 @@ def _erc(a, b, task: Task, coverage: str, seed: int, n_t: int, m: int, device: s
     return ci.estimate, ci.low, ci.high, n, 0
 
 
-DISTANCES = {"epic": _epic, "npec": _npec, "erc": _erc}
+def _starc(a, b, task: Task, coverage: str, seed: int, n_t: int, m: int, device: str):
+    from benchmark.metrics.starc import starc_distance_with_ci
+
+    s = task.coverage(coverage).sample(n_t, m, seed)
+    res = starc_distance_with_ci(a, b, transitions=s.transitions, state_samples=s.state_samples,
+                                 action_samples=s.action_samples, discount=task.discount,
+                                 seed=seed, device=device)  # fmt: skip
+    return res.distance, res.ci_low, res.ci_high, n_t, m
+
+
+def _dard(a, b, task: Task, coverage: str, seed: int, n_t: int, m: int, device: str):
+    from benchmark.metrics.dard import dard_distance_with_ci
+    from benchmark.metrics.dynamics import transition_model
+
+    s = task.coverage(coverage).sample(n_t, m, seed)
+    res = dard_distance_with_ci(a, b, transitions=s.transitions, action_samples=s.action_samples,
+                                transition_model=transition_model(task), discount=task.discount,
+                                seed=seed, device=device)  # fmt: skip
+    return res.distance, res.ci_low, res.ci_high, n_t, m
+
+
+# Distance name -> (A, B, task, coverage, seed, N_T, M, device) -> (value, low, high, N_T, M).
+DISTANCES = {"epic": _epic, "npec": _npec, "erc": _erc, "starc": _starc, "dard": _dard}
+
+
+def parse_distances(values: Sequence[str]) -> list[str]:
+    """``["epic,npec", "erc"]`` -> ``["epic", "npec", "erc"]``, each a known distance."""
+    names = [n.strip().lower() for v in values for n in v.split(",") if n.strip()]
+    bad = [n for n in names if n not in DISTANCES]
+    if bad:
+        hint = " (transfer scores one reward: use evaluate)" if "transfer" in bad[0] else ""
+        raise EvaluationError(
+            f"unknown distance {bad[0]!r}; compare computes {', '.join(DISTANCES)}{hint}"
+        )
+    return list(dict.fromkeys(names)) or ["epic"]
 
 
 def compare(
@@ -188,12 +221,13 @@ def compare(
             of the task (``"ground_truth"``), or a RewardFn.
         task: task name; default the task of a submission folder among ``a``, ``b``.
         coverages: coverage names (default every coverage of the task).
-        metrics: distance metrics among epic, npec, erc.
+        metrics: distances among DISTANCES (epic, npec, erc, starc, dard).
         seed: the coverage sample's seed (and bootstrap seed), as a unit's seed.
         budget, n_transitions, n_samples: sample sizes N_T x M as in ``evaluate``.
 
     Returns:
-        A Comparison; EPIC and ERC carry 95% bootstrap intervals, NPEC none (NaN).
+        A Comparison; EPIC, ERC, STARC and DARD carry 95% bootstrap intervals, NPEC
+        none (NaN: each resample would be a refit).
     """
     import torch
 
@@ -201,13 +235,7 @@ def compare(
     if name is None:
         raise EvaluationError("give --task: neither side is a submission folder to take it from")
     t = cached_task(name)
-    chosen = parse_metrics(metrics)
-    bad = [m for m in chosen if m not in DISTANCES]
-    if bad:
-        raise EvaluationError(
-            f"compare computes distances between rewards: {', '.join(DISTANCES)}; "
-            f"{', '.join(bad)} is not one (transfer scores one reward: use evaluate)"
-        )
+    chosen = parse_distances(metrics)
     unknown = [c for c in coverages if c not in t.coverage_names]
     if unknown:
         raise EvaluationError(
