@@ -343,17 +343,15 @@ def results_prune(results_dir, submissions_root, drop_failed, dry_run) -> None:
 
 
 def _table_width() -> int:
-    """The terminal's width, or effectively unlimited when piped (no wrapped rows in files)."""
-    import shutil
-    import sys
+    from benchmark.tools.terminal import table_width
 
-    return shutil.get_terminal_size().columns if sys.stdout.isatty() else 10_000
+    return table_width()
 
 
 def _print_rich(renderable) -> None:
-    from rich.console import Console
+    from benchmark.tools.terminal import print_rich
 
-    Console(width=_table_width()).print(renderable)
+    print_rich(renderable)
 
 
 def _json_options(value: str | None) -> dict | None:

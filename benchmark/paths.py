@@ -3,7 +3,7 @@
 Why one module: the roots used to be computed next to their users (``Path(__file__)``
 arithmetic in four places), which breaks silently whenever a module moves.
 
-- ``$EPIC_BENCH_TASKS``: task files (default: the repository's ``tasks/``)
+- ``$EPIC_BENCH_TASKS``: more task directories (``os.pathsep``-separated), added to the built-in ``tasks/``
 - ``$EPIC_BENCH_CACHE``: coverage samples and transfer references (default ``~/.cache/epic-bench``)
 - ``$EPIC_BENCH_SUBMISSIONS``: shipped submissions (default ``./submissions``, else the repository's)
 - results: ``leaderboard/results`` relative to the working directory (``--results-dir``)
@@ -22,12 +22,21 @@ DEFAULT_RESULTS_DIR = Path("leaderboard/results")
 
 
 def tasks_root() -> Path:
-    """Where task files live: ``$EPIC_BENCH_TASKS`` or the repository's ``tasks/``.
+    """The built-in task files: the repository's ``tasks/``.
 
     Resolved relative to the package, so the editable install works from any cwd.
     """
-    env = os.environ.get("EPIC_BENCH_TASKS")
-    return Path(env) if env else REPO_ROOT / "tasks"
+    return REPO_ROOT / "tasks"
+
+
+def task_dirs() -> list[Path]:
+    """Where task files live: the built-in ``tasks/``, then each directory in ``$EPIC_BENCH_TASKS``.
+
+    Why added, not replacing: a user's own task should sit beside the standard ones, so
+    one command compares a submission on both.
+    """
+    env = os.environ.get("EPIC_BENCH_TASKS", "")
+    return [tasks_root(), *(Path(p) for p in env.split(os.pathsep) if p)]
 
 
 def cache_root() -> Path:

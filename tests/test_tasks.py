@@ -100,8 +100,11 @@ def test_loads_by_path_root_and_environment_variable(tmp_path, monkeypatch):
     (tmp_path / "gridworld.toml").write_text(source.read_text())
     assert load_task(tmp_path / "gridworld.toml").path == tmp_path / "gridworld.toml"
     assert load_task("gridworld", root=tmp_path).path == tmp_path / "gridworld.toml"
+    # $EPIC_BENCH_TASKS adds directories; a built-in name keeps the built-in file.
     monkeypatch.setenv("EPIC_BENCH_TASKS", str(tmp_path))
-    assert list_tasks() == ["gridworld"]
+    with pytest.warns(UserWarning, match="is ignored: task 'gridworld' is already defined"):
+        assert load_task("gridworld").path == source
+        assert list_tasks() == list_tasks(root=source.parent)
 
 
 def test_default_root_works_from_any_directory(tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ from benchmark.tasks.task import (
     TaskError,
     list_tasks,
     load_task,
+    task_files,
 )
 
 __all__ = [
@@ -43,4 +44,5 @@ __all__ = [
     "episodes_cache_path",
     "list_tasks",
     "load_task",
+    "task_files",
 ]

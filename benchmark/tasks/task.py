@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import os
 import tomllib
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +28,7 @@ from typing import Any
 import gymnasium as gym
 
 from benchmark.data import RewardFn
-from benchmark.paths import tasks_root
+from benchmark.paths import task_dirs
 from benchmark.tasks.coverage import Coverage, CoverageSpec
 from benchmark.tasks.family import EnvFamily
 from benchmark.tasks.tabular import TabularMDP, build_tabular
@@ -98,15 +100,29 @@ class _Checker:
             raise self.fail(full, f"unknown key; valid keys here are {sorted(allowed)}")
 
 
+def family_modules(kind: str, family: str) -> list[str]:
+    """Modules a family name may mean, in order: a built-in ``benchmark.<kind>.<family>``
+    (undotted names only), then ``family`` itself as any importable module."""
+    return [family] if "." in family else [f"benchmark.{kind}.{family}", family]
+
+
 def _import_family(kind: str, family: str, check: _Checker, where: str) -> ModuleType:
-    try:
-        return importlib.import_module(f"benchmark.{kind}.{family}")
-    except ModuleNotFoundError as e:
-        if e.name == f"benchmark.{kind}.{family}":
-            raise check.fail(
-                where, f"no module benchmark/{kind}/{family}.py for family {family!r}"
-            ) from e
-        raise
+    candidates = family_modules(kind, family)
+    for module in candidates:
+        try:
+            return importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name is not None and module.startswith(e.name):
+                continue  # this candidate does not exist; try the next
+            raise check.fail(where, f"importing {module} failed: {type(e).__name__}: {e}") from e
+        except Exception as e:  # a user's module with a bug: report it by task file and field
+            raise check.fail(where, f"importing {module} failed: {type(e).__name__}: {e}") from e
+    raise check.fail(
+        where,
+        f"no module {' or '.join(candidates)} for family {family!r}; a family is a built-in "
+        "benchmark/" + kind + "/<name>.py or any importable module such as 'mylab.myenv' "
+        "(put its directory on PYTHONPATH)",
+    )
 
 
 # --- the Task ------------------------------------------------------------------------
@@ -165,7 +181,7 @@ class Task:
         self._reward_module = _import_family("rewards", reward_family, c, "env.reward_family")
         for fn in ("make_env", "make_vec_env"):
             if not callable(getattr(self._env_module, fn, None)):
-                raise c.fail("env.family", f"benchmark.envs.{self.family} does not export {fn}()")
+                raise c.fail("env.family", f"{self._env_module.__name__} does not export {fn}()")
 
         self._rewards = self._parse_rewards(c.table(data, "rewards", ""), c)
         self._coverages = self._parse_coverage(c.table(data, "coverage", ""), c)
@@ -359,10 +375,36 @@ class Task:
 # --- the registry --------------------------------------------------------------------
 
 
+def task_files(root: str | Path | None = None) -> dict[str, Path]:
+    """Task name -> file, from ``root`` or else every directory of `task_dirs`.
+
+    A name defined twice keeps its first file (the built-in one before added
+    directories, so ``$EPIC_BENCH_TASKS`` cannot silently replace a standard task) and
+    warns naming both files.
+    """
+    directories = [Path(root)] if root is not None else task_dirs()
+    files: dict[str, Path] = {}
+    for directory in directories:
+        if not directory.is_dir():
+            raise TaskError(
+                f"task directory {directory} does not exist; fix $EPIC_BENCH_TASKS "
+                f"({os.pathsep!r}-separated directories of task files) or the root argument"
+            )
+        for path in sorted(directory.glob("*.toml")):
+            if path.stem in files:
+                warnings.warn(
+                    f"task file {path} is ignored: task {path.stem!r} is already defined by "
+                    f"{files[path.stem]}; rename the file and its name field",
+                    stacklevel=2,
+                )
+                continue
+            files[path.stem] = path
+    return files
+
+
 def list_tasks(root: str | Path | None = None) -> list[str]:
-    """Names of the tasks in ``root`` (default: ``tasks_root()``), sorted."""
-    directory = Path(root) if root is not None else tasks_root()
-    return sorted(p.stem for p in directory.glob("*.toml"))
+    """Names of the tasks in ``root`` (default: built-in and ``$EPIC_BENCH_TASKS``), sorted."""
+    return sorted(task_files(root))
 
 
 def load_task(name: str | Path, root: str | Path | None = None) -> Task:
@@ -374,10 +416,8 @@ def load_task(name: str | Path, root: str | Path | None = None) -> Task:
                 f"no task file at {candidate}; pass a task name {list_tasks(root)} or a TOML path"
             )
         return Task(candidate)
-    directory = Path(root) if root is not None else tasks_root()
-    path = directory / f"{name}.toml"
-    if not path.is_file():
-        raise TaskError(
-            f"unknown task {str(name)!r}; valid tasks in {directory}: {list_tasks(directory)}"
-        )
-    return Task(path)
+    files = task_files(root)
+    if str(name) not in files:
+        where = root if root is not None else ", ".join(map(str, task_dirs()))
+        raise TaskError(f"unknown task {str(name)!r}; valid tasks in {where}: {sorted(files)}")
+    return Task(files[str(name)])

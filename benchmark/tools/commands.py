@@ -83,11 +83,19 @@ def _load_task_or_exit(name: str) -> Task:
 def tasks(ctx) -> None:
     """List the registered tasks (one line each); see `tasks show NAME`, `tasks matrix NAME`."""
     if ctx.invoked_subcommand is None:
-        from rich.console import Console
-
+        from benchmark.tasks import TaskError
         from benchmark.tools.task_views import task_list_table
+        from benchmark.tools.terminal import print_rich
 
-        Console().print(task_list_table())
+        try:
+            table, errors = task_list_table()
+        except TaskError as e:  # e.g. $EPIC_BENCH_TASKS names a missing directory
+            raise click.ClickException(str(e)) from e
+        print_rich(table)
+        for error in errors:
+            click.echo(f"error: {error}", err=True)
+        if errors:
+            raise SystemExit(1)
 
 
 @tasks.command("show")

@@ -7,17 +7,27 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from benchmark.tasks import Task, list_tasks, load_task
+from benchmark.tasks import Task, TaskError, load_task, task_files
 from benchmark.tools.task_matrix import EpicMatrix
 
 
-def task_list_table() -> Table:
-    """One line per registered task: name, version, family, discount, horizon, description."""
+def task_list_table() -> tuple[Table, list[str]]:
+    """One line per registered task, and the errors of task files that do not load.
+
+    Why errors are rows, not exceptions: one broken file (often a user's own task in
+    ``$EPIC_BENCH_TASKS``) must not hide the others; it is reported by its file.
+    """
     table = Table(title="epic-bench tasks")
     for column in ("task", "version", "family", "discount", "horizon", "description"):
         table.add_column(column)
-    for name in list_tasks():
-        task = load_task(name)
+    errors = []
+    for name, path in task_files().items():
+        try:
+            task = load_task(path)
+        except TaskError as e:
+            table.add_row(name, "-", "-", "-", "-", Text("does not load (see below)", style="red"))
+            errors.append(str(e))
+            continue
         table.add_row(
             name,
             str(task.version),
@@ -26,7 +36,7 @@ def task_list_table() -> Table:
             str(task.horizon),
             task.description,
         )
-    return table
+    return table, errors
 
 
 def task_detail(task: Task) -> Group:
