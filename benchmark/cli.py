@@ -97,6 +97,11 @@ for group in (coverage, experts, tasks):  # the tools stage's commands
 )
 @click.option("--force", is_flag=True, help="Re-run units already in the store.")
 @click.option(
+    "--scratch",
+    is_flag=True,
+    help="Score into the scratch store ($EPIC_BENCH_SCRATCH/results), not the board.",
+)
+@click.option(
     "--wandb/--no-wandb",
     "use_wandb",
     default=True,
@@ -115,8 +120,8 @@ for group in (coverage, experts, tasks):  # the tools stage's commands
 @click.option("--options", "options_json", default=None, help="For .safetensors: options as JSON.")
 @click.option("--trust-pickle", is_flag=True, help="Allow pickled submissions (runs their code).")
 def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_transitions, n_samples,
-             executor, ray_address, device, results_dir, submissions_root, force, use_wandb, wandb_mode,
-             architecture, options_json, trust_pickle) -> None:  # fmt: skip
+             executor, ray_address, device, results_dir, submissions_root, force, scratch, use_wandb,
+             wandb_mode, architecture, options_json, trust_pickle) -> None:  # fmt: skip
     """Evaluate submissions (DIRs, model FILEs, or --all shipped ones) on a grid of units; resumable.
 
     A model file (.pt2; .safetensors with --architecture; .pt with --trust-pickle) needs
@@ -128,10 +133,10 @@ def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_
     if submission_dirs and all_:
         raise click.UsageError("give submission folders or --all, not both")
     try:
-        submission_dirs, scratch = _wrap_model_files(submission_dirs, tasks, architecture,
-                                                     _json_options(options_json))  # fmt: skip
+        submission_dirs, has_files = _wrap_model_files(submission_dirs, tasks, architecture,
+                                                       _json_options(options_json))  # fmt: skip
         if results_dir is None:
-            results_dir = _default_results_dir(scratch)
+            results_dir = _default_results_dir(scratch or has_files)
         subs = ev.select_submissions(submission_dirs, tasks=tasks, root=submissions_root)
         n_t, m = ev.sample_sizes(budget, n_transitions, n_samples)
         units = ev.expand_grid(subs, tasks=tasks, metrics=ev.parse_metrics(metrics), coverages=coverages,
@@ -182,7 +187,7 @@ def _default_results_dir(scratch: bool):
 
     if scratch:
         path = scratch_root() / "results"
-        click.echo(f"model files are scored into the scratch store {path} (not the board)")
+        click.echo(f"scoring into the scratch store {path} (not the board)")
         return path
     return DEFAULT_RESULTS_DIR
 

@@ -96,7 +96,7 @@ def test_evaluate_scores_a_model_file_into_scratch_and_shows_its_rank(tmp_path, 
     expected = 1 + int((means.round(6) < round(value, 6)).sum())
     line = next(ln for ln in result.output.splitlines() if "my-reward" in ln and "rank" in ln)
     assert f"rank {expected} of {len(means) + 1} at N_T x M = 1024 x 256" in line
-    assert "scratch store" in result.output
+    assert "scoring into the scratch store" in result.output
 
 
 def test_evaluate_of_a_model_file_without_task_is_a_usage_error(tmp_path):
