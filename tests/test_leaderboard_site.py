@@ -126,14 +126,19 @@ def browser(tmp_path):
 
 def _site(tmp_path: Path) -> Path:
     rows = []
-    subs = {"alpha": (0.30, 0.5), "bravo": (0.10, 0.9), "charlie": (0.20, 0.7)}
-    for name, (epic, transfer) in subs.items():
+    subs = {
+        "alpha": (0.30, 0.5, "regression"),
+        "bravo": (0.10, 0.9, "regression"),
+        "charlie": (0.20, 0.7, "regression"),
+        "gridworld-ground-truth": (0.0, 1.0, "sanity"),
+    }
+    for name, (epic, transfer, method) in subs.items():
         for seed in range(3):
             common = dict(
                 run_id="r",
                 submission=name,
-                submission_sha256=name * 4,
-                method="regression",
+                submission_sha256=(name * 4)[:64],
+                method=method,
                 task="gridworld",
                 task_version="1",
                 seed=seed,
@@ -155,54 +160,72 @@ def _site(tmp_path: Path) -> Path:
     return site
 
 
-def test_site_loads_sorts_and_has_no_console_errors(browser, tmp_path):
-    site = _site(tmp_path)
-    page = browser
+def _open(page, url: str) -> None:
     page.call("Page.enable")
     page.call("Runtime.enable")
     page.call("Log.enable")
-    page.call("Page.navigate", url=site.resolve().as_uri())
+    page.call("Page.navigate", url=url)
     page.wait_event("Page.loadEventFired")
 
-    tables = page.eval(
-        "[...document.querySelectorAll('table.board')].map(t => "
-        "[t.dataset.task, t.dataset.metric, t.tBodies[0].rows.length])"
+
+def _click(page, selector: str) -> None:
+    """A real mouse click on the element (scrolled into view first)."""
+    page.call("Page.bringToFront")
+    page.eval(f"document.querySelector({selector!r}).scrollIntoView({{block: 'center'}})")
+    x, y = page.eval(
+        f"(() => {{ const r = document.querySelector({selector!r}).getBoundingClientRect();"
+        " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
     )
-    # epic: 3 submissions x 2 coverages; transfer: 3 submissions.
-    assert sorted(map(tuple, tables)) == [("gridworld", "epic", 6), ("gridworld", "transfer", 3)]
+    for kind in ("mousePressed", "mouseReleased"):
+        page.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+
+BODY = "document.querySelector('table.task-table[data-task=gridworld]').tBodies"
+METHOD_ROWS = f"[...{BODY}[0].rows].map(r => r.dataset.submission)"
+SANITY_ROWS = (
+    f"[...{BODY}[1].rows].filter(r => r.dataset.submission).map(r => r.dataset.submission)"
+)
+
+
+def test_site_overview_first_then_one_table_per_task_sorting_within_groups(browser, tmp_path):
+    site = _site(tmp_path)
+    page = browser
+    _open(page, site.resolve().as_uri())
+
+    # Overview first, a table of contents linking it and each task.
+    assert page.eval("[...document.querySelectorAll('h2')].map(h => h.id)") == [
+        "overview",
+        "task-gridworld",
+    ]
+    assert page.eval("[...document.querySelectorAll('nav.toc a')].map(a => a.hash)") == [
+        "#overview",
+        "#task-gridworld",
+    ]
+    overview = page.eval(
+        "[...document.querySelectorAll('#overview-table tbody tr[data-family]')].map(r => "
+        "[r.dataset.family, r.cells[1].textContent])"
+    )
+    assert [f for f, _ in overview] == ["alpha", "bravo", "charlie", "ground-truth"]
+    bravo = dict(overview)["bravo"]  # EPIC mean over coverages 0.135, transfer 0.9
+    assert "EPIC 0.135" in bravo and "transfer 0.900" in bravo and "[" in bravo
+
+    # One table per task: coverages as columns, sanity entries in their own body.
+    headers = page.eval(
+        f"[...{BODY.replace('.tBodies', '.tHead')}.rows[0].cells].map(c => c.textContent)"
+    )
+    assert headers == ["submission", "method", "epic expert", "epic uniform", "transfer"]
+    assert page.eval(METHOD_ROWS) == ["bravo", "charlie", "alpha"]  # default: EPIC ascending
+    assert page.eval(SANITY_ROWS) == ["gridworld-ground-truth"]
+    assert "sanity checks" in page.eval(f"{BODY}[1].rows[0].textContent")
     assert page.eval("document.querySelectorAll('svg').length") == 2
 
-    transfer_col = "[...document.querySelector('table[data-metric=transfer]').tBodies[0].rows].map(r => r.cells[1].textContent)"
-    assert page.eval(transfer_col) == ["bravo", "charlie", "alpha"]  # ranked: higher is better
-
-    # Click the "submission" header with a real mouse event: ascending, then descending.
-    rect = page.eval(
-        "(() => { const r = document.querySelector('table[data-metric=transfer] th:nth-child(2)')"
-        ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
-    )
-    page.call("Page.bringToFront")
-    page.eval(f"window.scrollTo(0, {max(0, rect[1] - 100)})")
-    rect = page.eval(
-        "(() => { const r = document.querySelector('table[data-metric=transfer] th:nth-child(2)')"
-        ".getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
-    )
-    for kind in ("mousePressed", "mouseReleased"):
-        page.call(
-            "Input.dispatchMouseEvent", type=kind, x=rect[0], y=rect[1], button="left", clickCount=1
-        )
-    assert page.eval(transfer_col) == ["alpha", "bravo", "charlie"]
-    for kind in ("mousePressed", "mouseReleased"):
-        page.call(
-            "Input.dispatchMouseEvent", type=kind, x=rect[0], y=rect[1], button="left", clickCount=1
-        )
-    assert page.eval(transfer_col) == ["charlie", "bravo", "alpha"]
-
-    # Numeric sort on "mean" of the EPIC table.
-    page.eval("document.querySelector('table[data-metric=epic] th:nth-child(6)').click()")
-    means = page.eval(
-        "[...document.querySelector('table[data-metric=epic]').tBodies[0].rows].map(r => parseFloat(r.cells[5].textContent))"
-    )
-    assert means == sorted(means)
+    # Click "transfer" with real mouse events: ascending, then descending; sanity stays apart.
+    header = "table.task-table thead th:nth-child(5)"
+    _click(page, header)
+    assert page.eval(METHOD_ROWS) == ["alpha", "charlie", "bravo"]
+    _click(page, header)
+    assert page.eval(METHOD_ROWS) == ["bravo", "charlie", "alpha"]
+    assert page.eval(SANITY_ROWS) == ["gridworld-ground-truth"]
 
     page.eval("window.scrollTo(0, 0)")
     shot = page.call("Page.captureScreenshot", format="png")
@@ -211,3 +234,13 @@ def test_site_loads_sorts_and_has_no_console_errors(browser, tmp_path):
     keep = os.environ.get("EPIC_BENCH_SCREENSHOT")
     (Path(keep) if keep else tmp_path / "site.png").write_bytes(png)
     assert page.errors() == []
+
+
+def test_highlight_marks_a_submission_family_in_every_table(browser, tmp_path):
+    site = _site(tmp_path)
+    _open(browser, site.resolve().as_uri() + "?highlight=bravo")
+    marked = browser.eval(
+        "[...document.querySelectorAll('tr.highlight')].map(r => r.closest('table').id || r.dataset.submission)"
+    )
+    assert marked == ["overview-table", "bravo"]
+    assert browser.errors() == []

@@ -29,6 +29,21 @@ def render(board: pd.DataFrame, fmt: str, *, width: int = 140) -> str:
     return render_text(board, fmt, width=width)
 
 
+def build_note(results: pd.DataFrame, results_dir: str | Path = DEFAULT_RESULTS_DIR) -> str:
+    """Where the page comes from, derived from the results only (never the clock).
+
+    Why: a build time in the page made every rebuild a ~2 000-line diff, so submission
+    pull requests conflicted; the newest result's time says how fresh the board is.
+    """
+    if results.empty:
+        return "Built from no result rows."
+    newest = pd.to_datetime(results["timestamp"]).max()
+    return (
+        f"Built by `epic-bench leaderboard build` from {len(results)} result rows in "
+        f"{results_dir} (newest {newest:%Y-%m-%d %H:%M} UTC)."
+    )
+
+
 def build(
     results_dir: str | Path = DEFAULT_RESULTS_DIR,
     out_dir: str | Path = "leaderboard",
@@ -41,13 +56,17 @@ def build(
     meta-benchmark's results, when ``out_dir/metabench/`` holds them, get a section in
     both and one plot per task (``site/metabench-<task>.svg``).
     """
-    board = aggregate(read_results(results_dir), seed=seed)
+    results = read_results(results_dir)
+    board = aggregate(results, seed=seed)
     out_dir = Path(out_dir)
     site = out_dir / "site" / "index.html"
     site.parent.mkdir(parents=True, exist_ok=True)
     mb_scores, mb_summary = read_metabench(out_dir / "metabench")
     appendix = metabench_report.site_section(mb_scores, mb_summary)
-    site.write_text(render_site(board, appendix=appendix), encoding="utf-8")
+    site.write_text(
+        render_site(board, appendix=appendix, build_note=build_note(results, results_dir)),
+        encoding="utf-8",
+    )
     plot_links = {}
     for task in dict.fromkeys(mb_summary["task"]) if not mb_summary.empty else []:
         svg = site.parent / f"metabench-{task}.svg"

@@ -7,12 +7,12 @@ puts the table and the plot into ``leaderboard/README.md`` and the site.
 from __future__ import annotations
 
 import html
-import io
 
 import numpy as np
 import pandas as pd
 
 from benchmark.leaderboard.metabench import DISTANCES, VARIANTS
+from benchmark.leaderboard.site import svg_of
 
 LABELS = {"epic": "EPIC", "dard": "DARD", "starc": "STARC", "npec": "NPEC", "erc": "ERC"}
 VARIANT_TEXT = {"train": "train dynamics", "test": "test dynamics (slippery)"}
@@ -108,11 +108,7 @@ def plot(scores: pd.DataFrame, task: str, variant: str = "test") -> str:
     axes[0].set_ylabel(f"regret ({variant} dynamics, normalized)", fontsize=8)
     axes[-1].legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.suptitle(f"{task}: which distance predicts regret?", fontsize=10)
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    return svg_of(fig)  # fixed SVG ids, no date: rebuilds are byte-identical
 
 
 def site_section(scores: pd.DataFrame, summary: pd.DataFrame) -> str:
