@@ -147,11 +147,23 @@ def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_
         raise click.UsageError("no units to run: no submission matches the given tasks")
     summary = ev.evaluate(units, results_dir=results_dir, force=force, executor=executor, device=device,
                           wandb=use_wandb, wandb_mode=wandb_mode, ray_address=ray_address,
-                          trust_pickle=trust_pickle)  # fmt: skip
+                          trust_pickle=trust_pickle, context=_run_context(budget))  # fmt: skip
     click.echo(ev.summary_text(summary))
     _echo_standing(summary.grid)
     if summary.failed:
         raise SystemExit(1)
+
+
+def _run_context(budget: str) -> dict:
+    """W&B config of every unit of this call: the budget name and the exact command line.
+
+    Why the budget name: distance rows store ``budget = ""`` (their sizes are N_T, M), so
+    without it a W&B user cannot tell a smoke run from a standard one.
+    """
+    import shlex
+    import sys
+
+    return {"budget_name": budget, "command": shlex.join(["epic-bench", *sys.argv[1:]])}
 
 
 def _wrap_model_files(paths, tasks, architecture, options):

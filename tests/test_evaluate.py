@@ -148,8 +148,12 @@ def test_cli_evaluate_logs_offline_wandb_and_leaderboard_reads_it(
     assert "6 ok, 0 failed" in result.output
     runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 6
+    assert f"upload them with: wandb sync {tmp_path / 'wandb'}/offline-run-*" in result.output
     logged = [read_offline_run(r) for r in runs]
     assert len({r["group"] for r in logged}) == 1
+    assert {r["config"]["budget_name"] for r in logged} == {"standard"}
+    assert all(r["config"]["command"].startswith("epic-bench") for r in logged)
+    assert all(r["config"]["authors"] and r["config"]["model_format"] for r in logged)
     shaped = [r for r in logged if r["config"]["submission"] == "gw-shaped"]
     assert all(abs(r["summary"]["epic"]) < 1e-6 for r in shaped)
 

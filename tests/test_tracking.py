@@ -60,3 +60,32 @@ def test_failed_unit_records_its_error(tmp_path):
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="offline, online or disabled"):
         WandbTracker("g", mode="cloud")
+
+
+def test_config_has_every_row_field_and_the_context_summary_the_raw_returns(tmp_path):
+    tracker = WandbTracker("grp-3", mode="offline", directory=tmp_path)
+    context = {"budget_name": "smoke", "authors": ["Ada Lovelace"], "model_format": "state-dict",
+               "command": "epic-bench evaluate --budget smoke"}  # fmt: skip
+    epic_row = _row("epic", 0.2, coverage="random", budget="", n_transitions=256, n_samples=64)
+    tracker.log_unit([epic_row], context)
+    raw = {"ground_truth_return": -12.5, "random_return": -40.0, "reference_return": -10.0}
+    transfer_row = {**_row("transfer", 0.92), **raw}  # the raw returns behind the normalized score
+    tracker.log_unit([transfer_row], context)
+    runs = [read_offline_run(r) for r in sorted((tmp_path / "wandb").glob("offline-run-*"))]
+    epic = next(r for r in runs if r["config"]["metric"] == "epic")
+    measured = {"value", "ci_low", "ci_high", "status", "error", "wall_time_s", "timestamp"}
+    assert set(epic_row) - measured <= set(epic["config"])
+    assert epic["config"]["n_transitions"] == 256 and epic["config"]["n_samples"] == 64
+    assert epic["config"]["budget_name"] == "smoke" and epic["config"]["authors"] == [
+        "Ada Lovelace"
+    ]
+    assert epic["config"]["model_format"] == "state-dict"
+    assert epic["config"]["command"] == "epic-bench evaluate --budget smoke"
+    assert set(epic["tags"]) == {"metric:epic", "task:pointmass", "coverage:random", "budget:smoke"}
+    transfer = next(r for r in runs if r["config"]["metric"] == "transfer")
+    assert transfer["summary"]["transfer_ground_truth_return"] == pytest.approx(-12.5)
+    assert transfer["summary"]["transfer_random_return"] == pytest.approx(-40.0)
+    assert "ground_truth_return" not in transfer["config"]
+    hint = tracker.sync_hint()
+    assert f"2 offline runs in {tmp_path / 'wandb'}" in hint
+    assert f"wandb sync {tmp_path / 'wandb'}/offline-run-*" in hint

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class EvaluationSummary:
     wall_time_s: float = 0.0
     values: list[dict[str, Any]] = field(default_factory=list)  # metric, value per ok row
     grid: Any = None  # DataFrame: the newest ok store row of every grid unit (now or earlier)
+    wandb_hint: str = ""  # where the offline W&B runs are and how to sync them
 
 
 def evaluate(
@@ -62,11 +63,14 @@ def evaluate(
     flush_every_seconds: float = 60.0,
     progress: bool = True,
     run_id: str | None = None,
+    context: dict[str, Any] | None = None,
 ) -> EvaluationSummary:
     """Run the units not yet in the store and append their rows to it.
 
     Units with an ``ok`` row of the same key in ``results_dir`` are skipped unless
     ``force``. Rows are flushed to one Parquet file per batch (and on interrupt).
+    ``context`` (e.g. ``{"budget_name": ..., "command": ...}``) goes to every unit's W&B
+    config beside the row's fields and the submission's authors and model format.
     """
     run_id = run_id or new_run_id()
     done = set() if force else finished_units(results_dir)
@@ -85,7 +89,7 @@ def evaluate(
     def record(unit: Unit, rows: list[dict[str, Any]]) -> None:
         writer.add(rows)
         if tracker is not None:
-            tracker.log_unit(rows)
+            tracker.log_unit(rows, {**submission_context(unit.submission_path), **(context or {})})
         if all(r["status"] == STATUS_OK for r in rows):
             summary.ok += 1
             summary.values.extend(
@@ -105,8 +109,23 @@ def evaluate(
         writer.close()
         summary.files = list(writer.files)
         summary.wall_time_s = time.perf_counter() - start
+        if tracker is not None:
+            summary.wandb_hint = tracker.sync_hint()
     summary.grid = grid_results(units, results_dir)
     return summary
+
+
+@lru_cache(maxsize=256)
+def submission_context(path: str) -> dict[str, Any]:
+    """W&B config fields of a submission that its rows do not carry: authors, model format."""
+    from benchmark.submissions import SubmissionError, load_submission
+
+    try:
+        sub = load_submission(path)
+    except SubmissionError:
+        return {}
+    return {"authors": list(sub.authors), "model_format": sub.format,
+            "submission_path": str(path)}  # fmt: skip
 
 
 def _exit_on_sigterm():
@@ -149,6 +168,8 @@ def summary_text(summary: EvaluationSummary) -> str:
         lines.append(f"  FAILED {label}: {error}")
     for path in summary.files:
         lines.append(f"  wrote {path}")
+    if summary.wandb_hint:
+        lines.append(summary.wandb_hint)
     if summary.total and summary.skipped == summary.total:
         lines.append("  nothing to do: every unit is already in the store (use --force to re-run)")
     return "\n".join(lines)

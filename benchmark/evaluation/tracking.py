@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PROJECT = "epic-bench"
-_CONFIG_EXCLUDE = {"value", "ci_low", "ci_high", "status", "error", "wall_time_s", "timestamp"}
+# What a unit measured goes to the summary; every other row field is config (what was run).
+_MEASURED = {"value", "ci_low", "ci_high", "status", "error", "wall_time_s", "timestamp"}
+
+
+def _is_measured(key: str) -> bool:
+    """Values, intervals and raw returns (``*_return``: transfer's un-normalized returns)."""
+    return key in _MEASURED or key.endswith("_return")
 
 
 def default_mode() -> str:
@@ -53,18 +59,39 @@ class WandbTracker:
         self.directory = Path(directory) if directory is not None else Path.cwd()
         self.run_dirs: list[Path] = []
 
-    def log_unit(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """One run for one unit: config = provenance of the first row, summary = values.
+    def sync_hint(self) -> str:
+        """Where the offline runs are and the command that uploads them ("" if none/online)."""
+        if self.mode != "offline" or not self.run_dirs:
+            return ""
+        root = self.run_dirs[0].parent
+        return (
+            f"  W&B: {len(self.run_dirs)} offline runs in {root} (group {self.group}); "
+            f"upload them with: wandb sync {root}/offline-run-*"
+        )
+
+    def log_unit(
+        self, rows: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None = None
+    ) -> None:
+        """One run for one unit: config = every row field but the measured ones, plus
+        ``context`` (e.g. the evaluate call's budget name, the submission's authors and
+        model format, the command line); summary = values, intervals and raw returns.
 
         A unit usually has one row; several rows are logged as several metrics of one run.
+        Tags name the metric, task, coverage and budget so the W&B UI can filter by them.
         """
         import wandb  # Lazy: wandb takes seconds to import; only tracked runs need it
 
         if not rows:
             return
         first = rows[0]
-        config = {k: _plain(v) for k, v in first.items() if k not in _CONFIG_EXCLUDE}
+        config = {k: _plain(v) for k, v in first.items() if not _is_measured(k)}
+        config.update({k: _plain(v) for k, v in (context or {}).items()})
         config["metric"] = first["metric"]
+        tags = [f"metric:{r['metric']}" for r in rows] + [f"task:{first['task']}"]
+        if first.get("coverage"):
+            tags.append(f"coverage:{first['coverage']}")
+        if config.get("budget_name") or first.get("budget"):
+            tags.append(f"budget:{config.get('budget_name') or first['budget']}")
         name = f"{first['submission']}/{first['task']}/{first['metric']}/{first['coverage'] or '-'}/s{first['seed']}"
         self.directory.mkdir(parents=True, exist_ok=True)
         run = wandb.init(
@@ -73,6 +100,7 @@ class WandbTracker:
             job_type="evaluate",
             name=name,
             config=config,
+            tags=sorted(set(tags)),
             dir=str(self.directory),
             mode=self.mode,
             reinit="create_new",
@@ -84,6 +112,9 @@ class WandbTracker:
                 values[row["metric"]] = _plain(row["value"])
                 values[f"{row['metric']}_ci_low"] = _plain(row["ci_low"])
                 values[f"{row['metric']}_ci_high"] = _plain(row["ci_high"])
+                for key, value in row.items():
+                    if key.endswith("_return"):  # raw returns behind a normalized transfer
+                        values[f"{row['metric']}_{key}"] = _plain(value)
             values["wall_time_s"] = _plain(first["wall_time_s"])
             values["failed"] = int(any(r["status"] != "ok" for r in rows))
             run.log(values)
@@ -110,7 +141,7 @@ def _plain(value: Any) -> Any:
 def read_offline_run(run_dir: str | Path, *, timeout: float = 30.0) -> dict[str, Any]:
     """Read back an offline run folder (``.../wandb/offline-run-*``) without a server.
 
-    Returns ``{"group", "name", "config", "summary", "finished"}`` parsed from the run's
+    Returns ``{"group", "name", "tags", "config", "summary", "finished"}`` parsed from the run's
     ``.wandb`` transaction log (W&B's LevelDB-style record log of protobuf ``Record``
     messages). Why: lets tests and users check what would be synced, from the files on
     disk. W&B's service writes the log asynchronously, even after ``run.finish()``
@@ -132,7 +163,8 @@ def _parse_offline_run(run_dir: Path) -> dict[str, Any]:
         raise FileNotFoundError(
             f"{run_dir}: no run-*.wandb file; is this a W&B offline run folder?"
         )
-    out: dict[str, Any] = {"group": "", "name": "", "config": {}, "summary": {}, "finished": False}
+    out: dict[str, Any] = {"group": "", "name": "", "tags": [], "config": {}, "summary": {},
+                           "finished": False}  # fmt: skip
     for data in _log_records(files[0]):
         record = pb.Record()
         record.ParseFromString(data)
@@ -141,6 +173,7 @@ def _parse_offline_run(run_dir: Path) -> dict[str, Any]:
             # Later run records (updates) may leave these empty; keep the first values.
             out["group"] = out["group"] or record.run.run_group
             out["name"] = out["name"] or record.run.display_name
+            out["tags"] = out["tags"] or list(record.run.tags)
             for item in record.run.config.update:
                 out["config"][item.key] = json.loads(item.value_json)
         elif kind == "config":
