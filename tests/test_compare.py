@@ -89,9 +89,11 @@ def test_compare_with_the_ground_truth_reproduces_the_boards_unit():
     assert result.value("epic", "random") == pytest.approx(row.value.iloc[-1], abs=1e-6)
 
 
-def test_erc_comes_with_an_interval_over_episodes_and_skips_uniform_coverage():
+def test_erc_uses_complete_episodes_and_skips_uniform_coverage(task):
     result = compare("ground_truth", "opposite", task="gridworld", metrics=["erc"], **SMOKE)
-    assert result.distances and all(d.metric == "erc" for d in result.distances)
+    assert [d.coverage for d in result.distances] == [
+        c for c in task.coverage_names if task.coverage(c).spec.policy != "uniform"
+    ]
     for d in result.distances:
         assert d.value == pytest.approx(1.0, abs=1e-9)  # returns exactly negated
         assert d.n_samples == 0

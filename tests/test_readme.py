@@ -50,7 +50,8 @@ def test_readme_python_block_runs(index, tmp_path, monkeypatch):
     for name in ("submissions", "leaderboard", "tasks", "experts"):
         (tmp_path / name).symlink_to(REPO / name)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("EPIC_BENCH_TASKS", raising=False)  # restored after the test
+    # Recorded (set to "": no added directories), so whatever a snippet sets is undone after.
+    monkeypatch.setenv("EPIC_BENCH_TASKS", "")
     monkeypatch.setattr(sys, "path", list(sys.path))
     modules = set(sys.modules)
     try:

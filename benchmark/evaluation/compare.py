@@ -19,13 +19,8 @@ from typing import Any
 import numpy as np
 
 from benchmark.data import RewardFn
-from benchmark.evaluation.grid import (
-    NO_EPISODES,
-    EvaluationError,
-    cached_task,
-    erc_rollout_length,
-    sample_sizes,
-)
+from benchmark.evaluation.grid import EvaluationError, cached_task, sample_sizes
+from benchmark.metrics.registry import REGISTRY, MetricSpec, UnitInputs
 from benchmark.tasks import Task
 
 RewardSpec = str | Path | RewardFn
@@ -119,70 +114,18 @@ def resolve_reward(
     )
 
 
-def _epic(a, b, task: Task, coverage: str, seed: int, n_t: int, m: int, device: str):
-    from benchmark.metrics.epic import epic_distance_with_ci
-
-    s = task.coverage(coverage).sample(n_t, m, seed)
-    res = epic_distance_with_ci(a, b, transitions=s.transitions, state_samples=s.state_samples,
-                                action_samples=s.action_samples, discount=task.discount,
-                                seed=seed, device=device)  # fmt: skip
-    return res.distance, res.ci_low, res.ci_high, n_t, m
-
-
-def _npec(a, b, task: Task, coverage: str, seed: int, n_t: int, m: int, device: str):
-    from benchmark.metrics.npec import npec_distance
-
-    s = task.coverage(coverage).sample(n_t, m, seed)
-    value = npec_distance(a, b, transitions=s.transitions, discount=task.discount, seed=seed,
-                          device=device)  # fmt: skip
-    return value, float("nan"), float("nan"), n_t, m  # no interval: each would be a refit
-
-
-def _erc(a, b, task: Task, coverage: str, seed: int, n_t: int, m: int, device: str):
-    """ERC on complete episodes (as evaluate), with a bootstrap interval over episodes."""
-    from benchmark.metrics.erc import episode_returns
-    from benchmark.metrics.reward_evaluation import evaluate_reward
-    from benchmark.metrics.stats import bootstrap_pearson_distance
-
-    n = erc_rollout_length(task, n_t)
-    episodes = task.coverage(coverage).episodes(n, seed)
-    returns = [
-        episode_returns(evaluate_reward(r, episodes, name=name, device=device), episodes.dones)
-        .cpu()
-        .numpy()
-        for r, name in ((a, "A"), (b, "B"))
-    ]
-    ci = bootstrap_pearson_distance(returns[0], returns[1], seed=seed)
-    if not np.isfinite(ci.estimate):
-        raise ValueError(
-            f"ERC is undefined on {coverage}: one reward's episode returns are constant"
-        )
-    return ci.estimate, ci.low, ci.high, n, 0
-
-
-def _starc(a, b, task: Task, coverage: str, seed: int, n_t: int, m: int, device: str):
-    from benchmark.metrics.starc import starc_distance_with_ci
-
-    s = task.coverage(coverage).sample(n_t, m, seed)
-    res = starc_distance_with_ci(a, b, transitions=s.transitions, state_samples=s.state_samples,
-                                 action_samples=s.action_samples, discount=task.discount,
-                                 seed=seed, device=device)  # fmt: skip
-    return res.distance, res.ci_low, res.ci_high, n_t, m
-
-
-def _dard(a, b, task: Task, coverage: str, seed: int, n_t: int, m: int, device: str):
-    from benchmark.metrics.dard import dard_distance_with_ci
-    from benchmark.metrics.dynamics import transition_model
-
-    s = task.coverage(coverage).sample(n_t, m, seed)
-    res = dard_distance_with_ci(a, b, transitions=s.transitions, action_samples=s.action_samples,
-                                transition_model=transition_model(task), discount=task.discount,
-                                seed=seed, device=device)  # fmt: skip
-    return res.distance, res.ci_low, res.ci_high, n_t, m
-
-
-# Distance name -> (A, B, task, coverage, seed, N_T, M, device) -> (value, low, high, N_T, M).
-DISTANCES = {"epic": _epic, "npec": _npec, "erc": _erc, "starc": _starc, "dard": _dard}
+# Every registry distance, plus STARC and DARD (not on the board yet; same unit contract).
+EXTRA_DISTANCES = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("starc", "distance", False, "samples", "benchmark.metrics.starc:unit_value"),
+        MetricSpec("dard", "distance", False, "samples", "benchmark.metrics.dard:unit_value"),
+    )
+}
+DISTANCES: dict[str, MetricSpec] = {
+    **{n: s for n, s in REGISTRY.items() if s.kind == "distance"},
+    **EXTRA_DISTANCES,
+}
 
 
 def parse_distances(values: Sequence[str]) -> list[str]:
@@ -221,13 +164,13 @@ def compare(
             of the task (``"ground_truth"``), or a RewardFn.
         task: task name; default the task of a submission folder among ``a``, ``b``.
         coverages: coverage names (default every coverage of the task).
-        metrics: distances among DISTANCES (epic, npec, erc, starc, dard).
+        metrics: distances among DISTANCES (the registry's epic, npec, erc; starc, dard).
         seed: the coverage sample's seed (and bootstrap seed), as a unit's seed.
         budget, n_transitions, n_samples: sample sizes N_T x M as in ``evaluate``.
 
     Returns:
-        A Comparison; EPIC, ERC, STARC and DARD carry 95% bootstrap intervals, NPEC
-        none (NaN: each resample would be a refit).
+        A Comparison; EPIC, STARC and DARD carry 95% bootstrap intervals over
+        transitions; NPEC (each resample would be a refit) and ERC have none (NaN).
     """
     import torch
 
@@ -250,15 +193,22 @@ def compare(
         label_a, reward_a = resolve_reward(a, t, **kw)
         label_b, reward_b = resolve_reward(b, t, **kw)
         for metric in chosen:
+            spec = DISTANCES[metric]
+            nt_used, m_used = spec.sample_sizes(t, n_t, m)
             for coverage in coverages or t.coverage_names:
-                if metric == "erc" and t.coverage(coverage).spec.policy in NO_EPISODES:
-                    continue  # independent transitions: no episodes to correlate
+                if not spec.defined_on(t.coverage(coverage).spec.policy):
+                    continue  # e.g. ERC on independent transitions: no episodes
                 torch.manual_seed(seed)
-                value, low, high, nt_used, m_used = DISTANCES[metric](
-                    reward_a, reward_b, t, coverage, seed, n_t, m, device
-                )
-                out.append(Distance(metric, coverage, float(value), float(low), float(high),
-                                    int(nt_used), int(m_used), seed))  # fmt: skip
+                # The unit contract with B in the ground truth's place: one mechanism for
+                # evaluate and compare, so compare(X, "ground_truth") is the board's unit.
+                inputs = UnitInputs(task=t, reward=reward_a, ground_truth=reward_b,
+                                    coverage=coverage, seed=seed, budget="",
+                                    n_transitions=nt_used, n_samples=m_used, device=device)  # fmt: skip
+                res = spec.runner()(inputs, **spec.params)
+                out.append(Distance(metric, coverage, float(res["value"]),
+                                    float(res.get("ci_low", float("nan"))),
+                                    float(res.get("ci_high", float("nan"))),
+                                    nt_used, m_used, seed))  # fmt: skip
     return Comparison(t.name, label_a, label_b, tuple(out))
 
 

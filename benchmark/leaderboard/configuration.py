@@ -3,22 +3,17 @@
 A configuration is (budget, N_T, M): transfer rows carry their budget, distance rows
 their sample sizes (``budget`` is empty for them, see `benchmark.results`). ``--budget
 smoke`` therefore selects transfer at the smoke budget and distances at smoke's sizes
-(`benchmark.evaluation.DISTANCE_SAMPLES`); ERC rows at the rollout length evaluate
-derives from those sizes.
+(`benchmark.metrics.registry.DISTANCE_SAMPLES`); episode metrics (ERC) at the rollout
+length the registry derives from those sizes.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from benchmark.evaluation.grid import (
-    DISTANCE_SAMPLES,
-    TRANSFER_VARIANTS,
-    EvaluationError,
-    cached_task,
-    erc_rollout_length,
-)
+from benchmark.evaluation.grid import EvaluationError, cached_task
 from benchmark.leaderboard.standing import config_label
+from benchmark.metrics.registry import DISTANCE_SAMPLES, REGISTRY, episodes_rollout_length
 
 
 def select_configuration(
@@ -38,8 +33,8 @@ def select_configuration(
     m = n_samples if n_samples is not None else sizes[1]
     if results.empty or (budget is None and n_t is None and m is None):
         return results
-    transfer = results["metric"].isin(list(TRANSFER_VARIANTS))
-    erc = results["metric"] == "erc"
+    transfer = results["metric"].map(lambda m: m in REGISTRY and REGISTRY[m].kind == "transfer")
+    erc = results["metric"].map(lambda m: m in REGISTRY and REGISTRY[m].needs == "episodes")
     keep = pd.Series(True, index=results.index)
     if budget is not None:
         keep &= ~transfer | (results["budget"] == budget)
@@ -47,7 +42,7 @@ def select_configuration(
         keep &= ~transfer  # sample sizes say nothing about a transfer budget
     if n_t is not None:
         erc_length = results["task"].map(
-            lambda t: erc_rollout_length(cached_task(t), n_t) if t in _known_tasks() else -1
+            lambda t: episodes_rollout_length(cached_task(t), n_t) if t in _known_tasks() else -1
         )
         distance_ok = results["n_transitions"] == n_t
         keep &= transfer | (erc & (results["n_transitions"] == erc_length)) | (~erc & distance_ok)
