@@ -10,22 +10,23 @@ import click
 
 from benchmark import __version__
 from benchmark.metrics.registry import METRIC_NAMES
-from benchmark.paths import DEFAULT_RESULTS_DIR
 from benchmark.tools.commands import coverage, experts, tasks
+from benchmark.tools.leaderboard_commands import leaderboard, results_dir_option
+from benchmark.tools.loop_commands import (
+    compare,
+    default_results_dir,
+    echo_standing,
+    json_options,
+    run_context,
+    wrap_model_files,
+)
 from benchmark.vocabulary import (
     BUDGETS,
     EXECUTORS,
     EXPORT_FORMATS,
-    LEADERBOARD_FORMATS,
     VARIANTS,
     WANDB_MODES,
 )
-
-# Shared options: one definition, so the commands that take them cannot drift apart.
-results_dir_option = click.option(
-    "--results-dir", type=click.Path(file_okay=False), default=str(DEFAULT_RESULTS_DIR),
-    show_default=True,
-)  # fmt: skip
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,7 +35,7 @@ def main() -> None:
     """epic-bench: score learned reward models by EPIC distance and reoptimization transfer."""
 
 
-for group in (coverage, experts, tasks):  # the tools stage's commands
+for group in (coverage, experts, tasks, compare, leaderboard):  # the tools stage's commands
     main.add_command(group)
 
 
@@ -133,10 +134,10 @@ def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_
     if submission_dirs and all_:
         raise click.UsageError("give submission folders or --all, not both")
     try:
-        submission_dirs, has_files = _wrap_model_files(submission_dirs, tasks, architecture,
-                                                       _json_options(options_json))  # fmt: skip
+        submission_dirs, has_files = wrap_model_files(submission_dirs, tasks, architecture,
+                                                       json_options(options_json))  # fmt: skip
         if results_dir is None:
-            results_dir = _default_results_dir(scratch or has_files)
+            results_dir = default_results_dir(scratch or has_files)
         subs = ev.select_submissions(submission_dirs, tasks=tasks, root=submissions_root)
         n_t, m = ev.sample_sizes(budget, n_transitions, n_samples)
         units = ev.expand_grid(subs, tasks=tasks, metrics=ev.parse_metrics(metrics), coverages=coverages,
@@ -147,174 +148,11 @@ def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_
         raise click.UsageError("no units to run: no submission matches the given tasks")
     summary = ev.evaluate(units, results_dir=results_dir, force=force, executor=executor, device=device,
                           wandb=use_wandb, wandb_mode=wandb_mode, ray_address=ray_address,
-                          trust_pickle=trust_pickle, context=_run_context(budget))  # fmt: skip
+                          trust_pickle=trust_pickle, context=run_context(budget))  # fmt: skip
     click.echo(ev.summary_text(summary))
-    _echo_standing(summary.grid)
+    echo_standing(summary.grid)
     if summary.failed:
         raise SystemExit(1)
-
-
-def _run_context(budget: str) -> dict:
-    """W&B config of every unit of this call: the budget name and the exact command line.
-
-    Why the budget name: distance rows store ``budget = ""`` (their sizes are N_T, M), so
-    without it a W&B user cannot tell a smoke run from a standard one.
-    """
-    import shlex
-    import sys
-
-    return {"budget_name": budget, "command": shlex.join(["epic-bench", *sys.argv[1:]])}
-
-
-def _wrap_model_files(paths, tasks, architecture, options):
-    """Model files among ``paths`` become scratch submissions; returns (folders, scratch?)."""
-    from pathlib import Path
-
-    from benchmark.evaluation import EvaluationError
-    from benchmark.paths import scratch_root
-    from benchmark.submissions import SubmissionError, model_file_submission
-
-    files = [p for p in paths if Path(p).is_file()]
-    if not files:
-        return list(paths), False
-    if len(tasks) != 1:
-        raise EvaluationError(
-            f"a model file ({files[0]}) needs exactly one --task it was trained for"
-        )
-    out = []
-    for p in paths:
-        if Path(p).is_file():
-            try:
-                sub = model_file_submission(p, task=tasks[0], root=scratch_root() / "submissions",
-                                            architecture=architecture, options=options)  # fmt: skip
-            except SubmissionError as e:
-                raise EvaluationError(str(e)) from e
-            p = sub.path
-        out.append(p)
-    return out, True
-
-
-def _default_results_dir(scratch: bool):
-    from benchmark.paths import DEFAULT_RESULTS_DIR, scratch_root
-
-    if scratch:
-        path = scratch_root() / "results"
-        click.echo(f"scoring into the scratch store {path} (not the board)")
-        return path
-    return DEFAULT_RESULTS_DIR
-
-
-def _echo_standing(grid) -> None:
-    """Rank of each scored result among the board's entries at the same configuration."""
-    from benchmark import leaderboard as lb
-    from benchmark.paths import board_results_dir
-    from benchmark.results import ResultsError, read_results
-
-    if grid is None or grid.empty:
-        return
-    try:
-        board = read_results(board_results_dir())
-    except ResultsError as e:
-        click.echo(f"  (no standing: the board's results could not be read: {e})")
-        return
-    click.echo(lb.standing_text(lb.standing(grid, board)))
-
-
-@main.group(invoke_without_command=True)
-@click.option("--task", "tasks", multiple=True, help="Only these tasks (repeatable).")
-@click.option("--metric", "metrics", multiple=True, help="Only these metrics (repeatable).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(LEADERBOARD_FORMATS),
-    default="table",
-    show_default=True,
-)
-@results_dir_option
-@click.option(
-    "--budget",
-    type=click.Choice(BUDGETS),
-    default=None,
-    help="Only rows at this configuration: transfer budget and its distance sizes N_T x M.",
-)
-@click.option("--n-transitions", type=int, default=None, help="Only distance rows with this N_T.")
-@click.option("--n-samples", type=int, default=None, help="Only distance rows with this M.")
-@click.pass_context
-def leaderboard(ctx, tasks, metrics, fmt, results_dir, budget, n_transitions, n_samples) -> None:
-    """Show the leaderboard: seeds aggregated (mean, IQM, 95% CI), submissions ranked per task.
-
-    One configuration (budget, N_T, M) per task and metric: by default the one with most
-    rows; rows at other configurations are counted on stderr, never dropped silently.
-    """
-    if ctx.invoked_subcommand is not None:
-        return
-    from benchmark import leaderboard as lb
-    from benchmark.evaluation import EvaluationError
-    from benchmark.results import ResultsError, read_results
-
-    try:
-        results = read_results(results_dir)
-        if tasks:
-            results = results[results["task"].isin(tasks)]
-        if metrics:
-            results = results[results["metric"].isin(metrics)]
-        chosen = lb.select_configuration(results, budget=budget, n_transitions=n_transitions,
-                                         n_samples=n_samples)  # fmt: skip
-        board = lb.aggregate(chosen)
-    except (ResultsError, EvaluationError) as e:
-        raise click.ClickException(str(e)) from e
-    click.echo(lb.render(board, fmt, width=_table_width()), nl=False)
-    hidden = lb.hidden_text(lb.hidden_configurations(results, board))
-    if hidden:
-        click.echo(hidden, nl=False, err=fmt != "table")
-
-
-@leaderboard.command("build")
-@results_dir_option
-@click.option(
-    "--out-dir", type=click.Path(file_okay=False), default="leaderboard", show_default=True
-)
-def leaderboard_build(results_dir, out_dir) -> None:
-    """Write leaderboard/README.md and the static site leaderboard/site/index.html."""
-    from benchmark import leaderboard as lb
-    from benchmark.results import ResultsError
-
-    try:
-        readme, site = lb.build(results_dir, out_dir)
-    except ResultsError as e:
-        raise click.ClickException(str(e)) from e
-    click.echo(f"wrote {readme}\nwrote {site}")
-
-
-@leaderboard.command("metabench")
-@click.option(
-    "--task",
-    "task_name",
-    default="gridworld",
-    show_default=True,
-    help="A finite task (exact tables).",
-)
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the population.")
-@click.option(
-    "--coverage",
-    default="random",
-    show_default=True,
-    help="Coverage whose D_S, D_A, D_T the distances use.",
-)
-@click.option("--out-dir", type=click.Path(file_okay=False), default="leaderboard/metabench",
-              show_default=True)  # fmt: skip
-def leaderboard_metabench(task_name, seed, coverage, out_dir) -> None:
-    """Which distance predicts regret? Exact meta-benchmark on a finite task (about 30 s)."""
-    from benchmark.leaderboard.metabench import run_metabench, write_metabench
-
-    try:
-        scores, summary = run_metabench(task_name, seed=seed, coverage=coverage)
-    except (ValueError, KeyError) as e:
-        raise click.ClickException(str(e)) from e
-    for path in write_metabench(scores, summary, out_dir):
-        click.echo(f"wrote {path}")
-    cols = ["variant", "distance", "spearman", "ci_low", "ci_high", "gap", "pair_accuracy"]
-    click.echo(summary[cols].round(3).to_string(index=False))
 
 
 @main.group()
@@ -354,107 +192,6 @@ def results_prune(results_dir, submissions_root, drop_failed, dry_run) -> None:
     click.echo(f"kept {report.kept} rows, {verb} {report.dropped} ({reasons})")
     if report.file_written is not None:
         click.echo(f"wrote {report.file_written}; removed {len(report.files_removed)} old files")
-
-
-# --- compare two rewards (benchmark.evaluation.compare) ------------------------------
-
-
-def _table_width() -> int:
-    from benchmark.tools.terminal import table_width
-
-    return table_width()
-
-
-def _print_rich(renderable) -> None:
-    from benchmark.tools.terminal import print_rich
-
-    print_rich(renderable)
-
-
-def _json_options(value: str | None) -> dict | None:
-    import json
-
-    if value is None:
-        return None
-    try:
-        options = json.loads(value)
-    except json.JSONDecodeError as e:
-        raise click.BadParameter(f"not JSON ({e}); e.g. '{{\"hid_sizes\": [32, 32]}}'") from e
-    if not isinstance(options, dict):
-        raise click.BadParameter("must be a JSON object of constructor options")
-    return options
-
-
-_model_file_options = [
-    click.option(
-        "--trust-pickle",
-        is_flag=True,
-        help="Allow .pt pickles and imitation-pickle submissions (runs their code).",
-    ),
-    click.option(
-        "--architecture",
-        default=None,
-        help="For .safetensors weights: BasicRewardNet, BasicShapedRewardNet or mlp.",
-    ),
-    click.option(
-        "--options",
-        "options_json",
-        default=None,
-        help="For .safetensors weights: constructor options as JSON, e.g. '{\"hid_sizes\": [32, 32]}'.",
-    ),
-]
-
-
-def _with_model_file_options(f):
-    for option in reversed(_model_file_options):
-        f = option(f)
-    return f
-
-
-@main.command()
-@click.argument("reward_a")
-@click.argument("reward_b")
-@click.option("--task", default=None, help="Task (default: that of a submission folder given).")
-@click.option("--coverage", "coverages", multiple=True, help="Only these coverages (repeatable).")
-@click.option(
-    "--metric",
-    "metrics",
-    multiple=True,
-    help="epic,npec,erc,starc,dard (comma list or repeated; default epic).",
-)
-@click.option("--seed", default=0, show_default=True, help="Coverage sample and bootstrap seed.")
-@click.option(
-    "--budget",
-    type=click.Choice(BUDGETS),
-    default="standard",
-    show_default=True,
-    help="Sample sizes N_T x M as evaluate: smoke 256x64, standard 1024x256, full 4096x4096.",
-)
-@click.option("--n-transitions", type=int, default=None, help="Override N_T.")
-@click.option("--n-samples", type=int, default=None, help="Override M.")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
-@_with_model_file_options
-def compare(reward_a, reward_b, task, coverages, metrics, seed, budget, n_transitions, n_samples,
-            device, trust_pickle, architecture, options_json) -> None:  # fmt: skip
-    """Distances between two rewards: each a submission folder, a model file or a task reward name.
-
-    \b
-    epic-bench compare submissions/pointmass-airl submissions/pointmass-regression
-    epic-bench compare reward_net.pt ground_truth --task pointmass --trust-pickle
-    epic-bench compare ground_truth shaped --task gridworld --metric epic,erc
-    """
-    from benchmark.evaluation import EvaluationError, compare, comparison_table
-    from benchmark.submissions import SubmissionError
-    from benchmark.tasks import TaskError
-
-    try:
-        result = compare(reward_a, reward_b, task=task, coverages=coverages, metrics=metrics or ("epic",),
-                         seed=seed, budget=budget, n_transitions=n_transitions, n_samples=n_samples,
-                         trust_pickle=trust_pickle, architecture=architecture,
-                         options=_json_options(options_json), device=device)  # fmt: skip
-    except (EvaluationError, SubmissionError, TaskError, ValueError) as e:
-        raise click.ClickException(str(e)) from e
-    _print_rich(comparison_table(result))
 
 
 # --- submissions and baselines (benchmark.submissions, benchmark.baselines) -----------
