@@ -81,3 +81,13 @@ def test_sample_sizes_filter_distances_only(tmp_path):
     lines = result.stdout.strip().splitlines()[1:]
     assert sorted(ln.split(",")[4] for ln in lines) == ["a", "b"]
     assert "hidden" in result.stderr and "transfer budget smoke (1 rows)" in result.stderr
+
+
+def test_piped_tables_use_full_width_instead_of_wrapping_at_80_columns(tmp_path):
+    result = CliRunner().invoke(
+        main, ["leaderboard", "--results-dir", store(tmp_path), "--metric", "epic"]
+    )
+    rows = [ln for ln in result.stdout.splitlines() if "│ random" in ln]
+    assert len(rows) == 2 and all(len(ln) > 80 for ln in rows)
+    a = next(ln for ln in rows if " a " in ln)
+    assert "test" in a and "0.100" in a and "[0.100, 0.100]" in a  # one row, one line

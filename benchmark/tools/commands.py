@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from benchmark.tools.terminal import print_rich
+
 if TYPE_CHECKING:
     from benchmark.tasks import Task
 
@@ -85,7 +87,6 @@ def tasks(ctx) -> None:
     if ctx.invoked_subcommand is None:
         from benchmark.tasks import TaskError
         from benchmark.tools.task_views import task_list_table
-        from benchmark.tools.terminal import print_rich
 
         try:
             table, errors = task_list_table()
@@ -102,11 +103,9 @@ def tasks(ctx) -> None:
 @click.argument("name")
 def tasks_show(name) -> None:
     """Rewards, coverages, discount, env variants and budgets of task NAME."""
-    from rich.console import Console
-
     from benchmark.tools.task_views import task_detail
 
-    Console().print(task_detail(_load_task_or_exit(name)))
+    print_rich(task_detail(_load_task_or_exit(name)))
 
 
 @tasks.command("matrix")
@@ -139,8 +138,6 @@ def tasks_show(name) -> None:
 )
 def tasks_matrix(name, coverage, n_transitions, n_samples, seed, exact, out_dir) -> None:
     """EPIC distance between every pair of task NAME's rewards: a table and a heatmap PNG."""
-    from rich.console import Console
-
     from benchmark.tasks import TaskError
     from benchmark.tools.task_matrix import epic_matrix, exact_epic_matrix, save_heatmap
     from benchmark.tools.task_views import matrix_table
@@ -155,7 +152,7 @@ def tasks_matrix(name, coverage, n_transitions, n_samples, seed, exact, out_dir)
             )
     except (TaskError, ValueError) as e:
         raise click.ClickException(str(e)) from e
-    Console().print(matrix_table(matrix))
+    print_rich(matrix_table(matrix))
     click.echo(f"heatmap: {save_heatmap(matrix, out_dir)}")
 
 
