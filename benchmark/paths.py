@@ -9,11 +9,16 @@ arithmetic in four places), which breaks silently whenever a module moves.
 - results: ``leaderboard/results`` relative to the working directory (``--results-dir``)
 - experts: the repository's ``experts/``
 - ``$EPIC_BENCH_SCRATCH``: quick scores of model files (default ``<cache>/scratch``), never the board
+
+`atomic_write` is the one way files are written in place (temporary file, then rename).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -69,3 +74,23 @@ def scratch_root() -> Path:
 def board_results_dir() -> Path:
     """The committed board's results: ``./leaderboard/results``, else the repository's."""
     return DEFAULT_RESULTS_DIR if DEFAULT_RESULTS_DIR.is_dir() else REPO_ROOT / DEFAULT_RESULTS_DIR
+
+
+@contextmanager
+def atomic_write(path: str | Path, *, suffix: str = ".tmp") -> Iterator[Path]:
+    """Write ``path`` all or nothing: yield a hidden temporary path beside it, then rename.
+
+    Why: readers (the results store, the coverage and reference caches) must see either
+    no file or the whole file, even if the writer is killed; a rename within one
+    directory is atomic. On an exception the temporary file is removed. ``suffix`` keeps
+    the extension a writer may need (matplotlib picks the format from it).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -40,6 +40,7 @@ from benchmark.metrics.tabular_transfer import (
     reward_table,
     uniform_policy,
 )
+from benchmark.paths import atomic_write
 from benchmark.submissions import list_submissions
 from benchmark.tasks import Task, load_task
 
@@ -320,13 +321,11 @@ def write_metabench(
 ) -> tuple[Path, Path]:
     """``<task>-scores.parquet`` and ``<task>-summary.parquet`` under ``out_dir``."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     task = str(summary["task"].iloc[0])
     paths = out / f"{task}-scores.parquet", out / f"{task}-summary.parquet"
     for frame, path in zip((scores, summary), paths, strict=True):
-        tmp = path.with_name(f".{path.name}.tmp")
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(path)
+        with atomic_write(path) as tmp:
+            frame.to_parquet(tmp, index=False)
     return paths
 
 

@@ -23,8 +23,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -45,7 +43,7 @@ from benchmark.metrics.reoptimize import (  # noqa: F401  (re-exported: part of 
     evaluate_random,
     train_policy,
 )
-from benchmark.paths import cache_root
+from benchmark.paths import atomic_write, cache_root
 from benchmark.tasks import Budget, Task, load_task
 from benchmark.vocabulary import VARIANTS
 
@@ -340,15 +338,8 @@ def _budget_hash(budget: Budget) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as tmp:
+        tmp.write_text(text)
 
 
 def precompute_references(

@@ -43,7 +43,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmark.paths import DEFAULT_RESULTS_DIR
+from benchmark.paths import DEFAULT_RESULTS_DIR, atomic_write
 
 SCHEMA_VERSION = 1
 STATUS_OK = "ok"
@@ -198,22 +198,18 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
 def write_batch(rows: Iterable[Mapping[str, Any]], results_dir: str | Path, *, name: str) -> Path:
     """Write rows as ``results_dir/name.parquet`` atomically and return its path.
 
-    The file is written as a hidden ``.name.parquet.tmp`` (which pandas, pyarrow and
-    DuckDB's ``*.parquet`` glob all ignore), fsynced, then renamed, so readers see
-    either nothing or the whole file.
+    The file is written as a hidden ``.name.parquet.<pid>.<random>.tmp`` (which pandas,
+    pyarrow and DuckDB's ``*.parquet`` glob all ignore), fsynced, then renamed
+    (`benchmark.paths.atomic_write`), so readers see either nothing or the whole file.
     """
     table = rows_to_table(rows)
-    results_dir = Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    final = results_dir / f"{name}.parquet"
+    final = Path(results_dir) / f"{name}.parquet"
     if final.exists():
         raise ResultsError(f"{final} already exists; results files are never overwritten")
-    tmp = results_dir / f".{name}.parquet.tmp"
-    with open(tmp, "wb") as f:
+    with atomic_write(final) as tmp, open(tmp, "wb") as f:
         pq.write_table(table, f, compression="zstd")
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, final)
     return final
 
 

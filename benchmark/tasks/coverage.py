@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from benchmark.data import Transitions
-from benchmark.paths import cache_root
+from benchmark.paths import atomic_write, cache_root
 from benchmark.tasks.tabular import TabularCoverage
 
 if TYPE_CHECKING:
@@ -260,10 +259,8 @@ _KEYS = (*_TRANSITION_KEYS, "state_samples", "action_samples")
 
 def _save(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
     """Write atomically: a temporary file renamed into place, never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
 
 
 def _transition_tensors(t: Transitions) -> dict[str, torch.Tensor]:

@@ -34,7 +34,7 @@ from safetensors.torch import save_file
 
 from benchmark.envs import mujoco as mujoco_envs
 from benchmark.envs.experts import ExpertSpec, load_expert, read_spec
-from benchmark.paths import EXPERTS_DIR
+from benchmark.paths import EXPERTS_DIR, atomic_write
 from benchmark.tasks import Task, load_task
 
 Policy = Callable[[torch.Tensor], torch.Tensor]
@@ -67,13 +67,11 @@ def _weights_from_sb3(model) -> dict[str, torch.Tensor]:
 
 
 def export_expert(model, spec: ExpertSpec, folder: Path) -> Path:
-    """Write ``actor.safetensors`` + ``expert.json`` atomically enough (tmp then rename)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp_w, tmp_j = folder / "actor.safetensors.tmp", folder / "expert.json.tmp"
-    save_file(_weights_from_sb3(model), str(tmp_w))
-    tmp_j.write_text(json.dumps(asdict(spec), indent=2) + "\n")
-    tmp_w.replace(folder / "actor.safetensors")
-    tmp_j.replace(folder / "expert.json")
+    """Write ``actor.safetensors`` + ``expert.json``, each atomically (tmp then rename)."""
+    with atomic_write(folder / "actor.safetensors") as tmp:
+        save_file(_weights_from_sb3(model), str(tmp))
+    with atomic_write(folder / "expert.json") as tmp:
+        tmp.write_text(json.dumps(asdict(spec), indent=2) + "\n")
     return folder
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.metrics.epic import canonicalize, epic_distance_tabular, pearson_distance
+from benchmark.paths import atomic_write
 from benchmark.tasks import Task
 
 
@@ -134,8 +135,7 @@ def save_heatmap(matrix: EpicMatrix, out_dir: str | Path) -> Path:
     ax.set_title(f"EPIC distance, {matrix.task} / {matrix.coverage} coverage ({kind})")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic_write(path, suffix=".tmp.png") as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    tmp.replace(path)
     return path
