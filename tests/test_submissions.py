@@ -36,6 +36,9 @@ from benchmark.tasks import list_tasks, load_task
 
 REPO = Path(__file__).resolve().parents[1]
 LEARNED = ("preferences", "airl", "regression")
+# The checks in the order validate runs them (README, "Check a folder").
+VALIDATION_CHECKS = ("schema", "task", "file", "sha256", "load", "run", "shape", "dtype",
+                     "finite", "determinism", "speed")  # fmt: skip
 FAST = ValidationConfig(n_transitions=64, batch_size=512, timing_repeats=1)
 
 
@@ -109,6 +112,11 @@ class Hanging(torch.nn.Module):
 class Noisy(torch.nn.Module):
     def forward(self, obs, acts, next_obs, dones):
         return obs.sum(dim=1) + torch.randn(obs.shape[0])
+
+
+class NotATensor(torch.nn.Module):
+    def forward(self, obs, acts, next_obs, dones):
+        return obs.sum(dim=1).tolist()
 
 
 class InfOnly(torch.nn.Module):
@@ -223,10 +231,16 @@ def test_pickle_is_refused_without_trust_and_loads_with_it(tmp_path, task, rows)
     assert refused.value.submission == "gw-pickle" and refused.value.check == "load"
     report = validate_submission(sub.path, FAST)
     assert [r.check for r in report.failures] == ["load"]
+    assert "--trust-pickle" in report.failures[0].detail
     with torch.no_grad():
         torch.testing.assert_close(sub.load_reward(trust_pickle=True)(*rows), net(*rows))
     trusted = ValidationConfig(**{**FAST.__dict__, "trust_pickle": True})
-    assert validate_submission(sub.path, trusted).passed
+    report = validate_submission(sub.path, trusted)
+    assert report.passed
+    load = next(r for r in report.results if r.check == "load")
+    assert load.detail == "imitation-pickle"  # the format that was loaded
+    run = next(r for r in report.results if r.check == "run")
+    assert run.detail == "coverages random, expert, mixture, uniform"  # gridworld.toml's order
 
 
 def test_task_reward_entries_pin_the_ends_of_the_epic_scale(tmp_path, task):
@@ -286,6 +300,31 @@ def test_missing_model_file_is_a_file_failure(tmp_path, task):
     assert (err.value.submission, err.value.check) == ("gw-missing", "file")
 
 
+def test_spec_failures_report_every_check_once_in_order(tmp_path, task):
+    """Checks before a spec failure passed (the TOML was read); with no TOML at all
+    nothing was checked before "file", so those are skipped too."""
+    net = BasicRewardNet(task.observation_space, task.action_space, hid_sizes=(4,))
+    sub = _write_net(tmp_path, "gw-missing", net, task)
+    sub.model.file.unlink()
+    rest = [(c, "skip") for c in VALIDATION_CHECKS[3:]]
+    report = validate_submission(sub.path, FAST)
+    assert [(r.check, r.status) for r in report.results] == [
+        ("schema", "pass"),
+        ("task", "pass"),
+        ("file", "fail"),
+        *rest,
+    ]
+    (tmp_path / "empty").mkdir()
+    report = validate_submission(tmp_path / "empty", FAST)
+    assert [(r.check, r.status) for r in report.results] == [
+        ("schema", "skip"),
+        ("task", "skip"),
+        ("file", "fail"),
+        *rest,
+    ]
+    assert "submission.toml does not exist" in report.failures[0].detail
+
+
 def test_tampered_model_file_is_a_sha256_failure(tmp_path, task):
     net = BasicRewardNet(task.observation_space, task.action_space, hid_sizes=(4,))
     sub = _write_net(tmp_path, "gw-tampered", net, task)
@@ -339,14 +378,19 @@ def test_schema_errors_say_what_to_fix(tmp_path, edit, message):
 @pytest.mark.parametrize(
     ("module", "check", "message"),
     [
-        (WrongShape(), "shape", r"expected rewards of shape \[64\]"),
+        (
+            WrongShape(),
+            "shape",
+            r"expected rewards of shape \[64\] on coverage '\w+', got \(64, 1\)",
+        ),
+        (NotATensor(), "shape", r"expected rewards of shape \[64\] on coverage '\w+', got list"),
         (NaNReward(), "finite", "NaN"),
         (InfOnly(), "finite", "0 NaN and 64 inf"),
         (IntegerReward(), "dtype", "expected floating-point rewards .*torch.int64"),
         (BatchMean(), "determinism", "change with the batch"),
         (BatchSizeDependent(), "determinism", "change with the batch"),
         (Stateful(), "determinism", "two calls on the same inputs .* differ"),
-        (Raising(), "run", "RuntimeError.*broken"),
+        (Raising(), "run", "raised RuntimeError on coverage '\\w+': this reward model is broken"),
         (Noisy(), "determinism", "differ"),
         (Slow(), "speed", "limit is 0.05 s"),
     ],
@@ -361,9 +405,30 @@ def test_defective_models_fail_the_named_check(tmp_path, module, check, message)
     assert [r.check for r in report.failures] == [check]
     failure = report.failures[0]
     assert re.search(message, failure.detail), failure.detail
+    # Every check is reported once, in order: passed up to the failure, skipped after it.
+    i = VALIDATION_CHECKS.index(check)
+    expected = [(c, "pass") for c in VALIDATION_CHECKS[:i]] + [(check, "fail")]
+    expected += [(c, "skip") for c in VALIDATION_CHECKS[i + 1 :]]
+    assert [(r.check, r.status) for r in report.results] == expected
     with pytest.raises(SubmissionError) as err:
         report.raise_for_failure()
     assert f"submission 'gw-defect': {check} check failed" in str(err.value)
+
+
+def test_a_coverage_that_cannot_be_sampled_fails_run_with_the_reason(tmp_path, task, monkeypatch):
+    good = _write_net(
+        tmp_path, "gw-good", BasicRewardNet(task.observation_space, task.action_space), task
+    )
+    not_a_folder = tmp_path / "cache-is-a-file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("EPIC_BENCH_CACHE", str(not_a_folder))  # the samples cannot be cached
+    report = validate_submission(good.path, FAST)
+    assert [(r.check, r.status) for r in report.results][4:7] == [
+        ("load", "pass"),
+        ("run", "fail"),
+        ("shape", "skip"),
+    ]
+    assert "could not sample the task's coverage" in report.failures[0].detail
 
 
 def test_a_hung_model_fails_run_instead_of_hanging_validate(tmp_path, task):
