@@ -119,6 +119,21 @@ class NotATensor(torch.nn.Module):
         return obs.sum(dim=1).tolist()
 
 
+class HangsWhenRepeated(torch.nn.Module):
+    """Answers each batch once; the determinism check's repeated call never returns."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set[bytes] = set()
+
+    def forward(self, obs, acts, next_obs, dones):
+        key = obs.numpy().tobytes()
+        if key in self.seen:
+            threading.Event().wait()
+        self.seen.add(key)
+        return obs.argmax(dim=1).float()
+
+
 class InfOnly(torch.nn.Module):
     def forward(self, obs, acts, next_obs, dones):
         return torch.full((obs.shape[0],), float("inf"))  # no NaN at all: only inf
@@ -239,8 +254,12 @@ def test_pickle_is_refused_without_trust_and_loads_with_it(tmp_path, task, rows)
     assert report.passed
     load = next(r for r in report.results if r.check == "load")
     assert load.detail == "imitation-pickle"  # the format that was loaded
-    run = next(r for r in report.results if r.check == "run")
-    assert run.detail == "coverages random, expert, mixture, uniform"  # gridworld.toml's order
+    details = {r.check: r.detail for r in report.results if r.check in ("run", "shape", "dtype")}
+    assert details == {
+        "run": "coverages random, expert, mixture, uniform",  # gridworld.toml's order
+        "shape": "[B]",
+        "dtype": "torch.float32",
+    }
 
 
 def test_task_reward_entries_pin_the_ends_of_the_epic_scale(tmp_path, task):
@@ -389,7 +408,18 @@ def test_schema_errors_say_what_to_fix(tmp_path, edit, message):
         (IntegerReward(), "dtype", "expected floating-point rewards .*torch.int64"),
         (BatchMean(), "determinism", "change with the batch"),
         (BatchSizeDependent(), "determinism", "change with the batch"),
-        (Stateful(), "determinism", "two calls on the same inputs .* differ"),
+        (
+            Stateful(),
+            "determinism",
+            # every coverage (4 in gridworld) is called once before the first is repeated
+            r"two calls on the same inputs of coverage '\w+' differ by up to 4; put the model in "
+            "eval mode and remove randomness from forward",
+        ),
+        (
+            HangsWhenRepeated(),
+            "determinism",
+            r"did not return within 0.5 s on coverage '\w+' \(second call\)",
+        ),
         (Raising(), "run", "raised RuntimeError on coverage '\\w+': this reward model is broken"),
         (Noisy(), "determinism", "differ"),
         (Slow(), "speed", "limit is 0.05 s"),
@@ -398,7 +428,12 @@ def test_schema_errors_say_what_to_fix(tmp_path, edit, message):
 def test_defective_models_fail_the_named_check(tmp_path, module, check, message):
     sub = _write_pickle(tmp_path, "gw-defect", module)
     config = ValidationConfig(
-        n_transitions=64, batch_size=512, timing_repeats=1, time_limit_s=0.05, trust_pickle=True
+        n_transitions=64,
+        batch_size=512,
+        timing_repeats=1,
+        time_limit_s=0.05,
+        trust_pickle=True,
+        call_timeout_s=0.5,
     )
     report = validate_submission(sub.path, config)
     assert not report.passed
