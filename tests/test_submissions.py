@@ -134,6 +134,19 @@ class HangsWhenRepeated(torch.nn.Module):
         return obs.argmax(dim=1).float()
 
 
+class SlightlyBatchDependent(torch.nn.Module):
+    def forward(self, obs, acts, next_obs, dones):
+        # +0.01 on the 64-row batch, +0.005 on its 32-row half: a 0.005 shift per row.
+        return obs.argmax(dim=1).double() + 0.01 * obs.shape[0] / 64
+
+
+class HangsOnSmallBatches(torch.nn.Module):
+    def forward(self, obs, acts, next_obs, dones):
+        if obs.shape[0] < 64:  # the determinism check's half batch
+            threading.Event().wait()
+        return obs.argmax(dim=1).float()
+
+
 class InfOnly(torch.nn.Module):
     def forward(self, obs, acts, next_obs, dones):
         return torch.full((obs.shape[0],), float("inf"))  # no NaN at all: only inf
@@ -414,6 +427,17 @@ def test_schema_errors_say_what_to_fix(tmp_path, edit, message):
             # every coverage (4 in gridworld) is called once before the first is repeated
             r"two calls on the same inputs of coverage '\w+' differ by up to 4; put the model in "
             "eval mode and remove randomness from forward",
+        ),
+        (
+            SlightlyBatchDependent(),
+            "determinism",
+            r"rewards on coverage '\w+' change with the batch they are computed in \(max diff "
+            r"0.005\); each row's reward must depend on that row only",
+        ),
+        (
+            HangsOnSmallBatches(),
+            "determinism",
+            r"did not return within 0.5 s on half of coverage '\w+'",
         ),
         (
             HangsWhenRepeated(),
