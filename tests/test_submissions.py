@@ -267,6 +267,7 @@ def test_pickle_is_refused_without_trust_and_loads_with_it(tmp_path, task, rows)
     assert report.passed
     load = next(r for r in report.results if r.check == "load")
     assert load.detail == "imitation-pickle"  # the format that was loaded
+    assert [(r.check, r.status) for r in report.results] == [(c, "pass") for c in VALIDATION_CHECKS]
     details = {r.check: r.detail for r in report.results if r.check in ("run", "shape", "dtype")}
     assert details == {
         "run": "coverages random, expert, mixture, uniform",  # gridworld.toml's order
