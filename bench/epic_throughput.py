@@ -17,7 +17,8 @@ Each repetition runs the four in a rotated order. On a shared machine the ratio 
 also moves with the speed of the forward passes between separately timed runs, so
 (b) and (c) also record, inside the same call, the rows EPIC fed the rewards (work ratio
 to (a), exact) and the share of EPIC's wall time spent outside the reward forwards (its
-own overhead: sampling, dedup, tiling, sums), and every variant records its minor page
+own overhead: sampling, dedup, tiling, sums), and every variant records its CPU seconds
+(ratios of those are what a loaded machine cannot distort at one thread) and its minor page
 faults: a forward pass that re-faults its activations' pages each batch (glibc returning
 freed memory to the OS) runs ~25% slower, which is what separated EPIC from the bare passes
 before `benchmark.metrics.host_memory` (set before anything is timed, so (a) gets it too;
@@ -222,11 +223,14 @@ def main() -> None:
     outside_forward: dict[str, list[float]] = {"contiguous": [], "unrelated": []}
     rows_fed: dict[str, int] = {}
     faults: dict[str, list[int]] = {k: [] for k in times}
+    cpu_times: dict[str, list[float]] = {k: [] for k in times}
 
     def run(name: str) -> None:
-        before = minor_faults()
+        before, cpu = minor_faults(), time.process_time()
         timed(name)
         faults[name].append(minor_faults() - before)
+        scale = n / n_loop if name == "naive" else 1.0
+        cpu_times[name].append((time.process_time() - cpu) * scale)
 
     def timed(name: str) -> None:
         if name == "bare":
@@ -256,6 +260,10 @@ def main() -> None:
         "unrelated_over_bare": med["unrelated"] / med["bare"],
         "naive_over_bare": med["naive"] / med["bare"],
     }
+    med_cpu = {k: statistics.median(v) for k, v in cpu_times.items()}
+    cpu_ratios = {
+        f"{k}_over_bare": med_cpu[k] / med_cpu["bare"] for k in ("contiguous", "unrelated", "naive")
+    }
     targets = {"contiguous_over_bare": 0.55, "unrelated_over_bare": 1.05}
     rows_per_s = 2 * 2 * n * m / med["bare"]
     print(
@@ -274,6 +282,10 @@ def main() -> None:
         f"(d) naive loop (extrap.)  {med['naive']:8.2f} s   (d)/(a) = {ratios['naive_over_bare']:.3f}  ({n_loop} transitions timed)"
     )
 
+    print(
+        "CPU-time ratios (this process's CPU seconds; robust to other users' load): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in cpu_ratios.items())
+    )
     bare_rows = 2 * n * m * len(rewards)
     work_ratio = {k: rows / bare_rows for k, rows in rows_fed.items()}
     overhead = {k: statistics.median(v) for k, v in outside_forward.items()}
@@ -305,6 +317,11 @@ def main() -> None:
         "ratios": ratios,
         "targets": targets,
         "meets_targets": {k: ratios[k] <= v for k, v in targets.items()},
+        "cpu_times_s": cpu_times,
+        "median_cpu_s": med_cpu,
+        "cpu_ratios": cpu_ratios,
+        "meets_targets_cpu": {k: cpu_ratios[k] <= v for k, v in targets.items()},
+        "load_average_after": Path("/proc/loadavg").read_text().split()[:3],
         "bare_rows_per_s": rows_per_s,
         "distances": distances,
         "bare_rows": bare_rows,
