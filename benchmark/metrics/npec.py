@@ -48,6 +48,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from benchmark.data import RewardFn, as_transitions
+from benchmark.metrics.cpu_threads import single_thread_on_cpu
 from benchmark.metrics.epic import (
     DEFAULT_DISCOUNT,
 )
@@ -282,7 +283,8 @@ def npec_distance_tabular(
 def unit_value(inputs: UnitInputs) -> dict[str, float]:
     """One evaluation unit: NPEC of the submission to the ground truth (registry entry)."""
     sample = inputs.sample()
-    value = npec_distance(inputs.reward, inputs.ground_truth, transitions=sample.transitions,
-                          discount=inputs.task.discount, seed=inputs.seed,
-                          device=inputs.device)  # fmt: skip
+    with single_thread_on_cpu(inputs.device):  # why: see benchmark.metrics.cpu_threads
+        value = npec_distance(inputs.reward, inputs.ground_truth, transitions=sample.transitions,
+                              discount=inputs.task.discount, seed=inputs.seed,
+                              device=inputs.device)  # fmt: skip
     return {"value": float(value)}

@@ -15,8 +15,6 @@ composes them into the normalized score):
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,6 +26,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from benchmark.data import RewardFn
 from benchmark.envs.reward_wrapper import LearnedRewardVecEnv
+from benchmark.metrics.cpu_threads import single_thread_on_cpu
 
 if TYPE_CHECKING:
     from benchmark.tasks import Budget, Task
@@ -71,7 +70,7 @@ def train_policy(
     if wrappers.get("normalize_reward"):
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True,
                             gamma=kwargs.get("gamma", 0.99))  # fmt: skip
-    with _single_thread_on_cpu(device):
+    with single_thread_on_cpu(device):
         model = algo("MlpPolicy", venv, seed=seed, device=device, verbose=0, **kwargs)
         model.set_logger(quiet_logger())
         model.learn(int(budget.total_timesteps), progress_bar=progress)
@@ -86,26 +85,6 @@ def quiet_logger() -> Logger:
     (SB3's default logger) that nothing removes; our runs log through W&B instead.
     """
     return Logger(folder=None, output_formats=[])
-
-
-@contextlib.contextmanager
-def _single_thread_on_cpu(device: str) -> Iterator[None]:
-    """Train small MLP policies on one intra-op thread.
-
-    Why: their matrices are too small to gain from threading (training or evaluation),
-    and on a shared CPU the OpenMP workers spin-wait: measured 9 s with 1 thread vs
-    174 s with 2 threads for the PointMass smoke budget on a loaded 2-core machine
-    (same numbers either way).
-    """
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _sb3_kwargs(hyperparams: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -172,7 +151,7 @@ def _evaluate(
     returns = np.zeros(n)
     finished = np.zeros(n, dtype=bool)
     max_steps = 100 * int(getattr(task, "horizon", None) or 10_000)
-    with _single_thread_on_cpu(device):
+    with single_thread_on_cpu(device):
         for _ in range(max_steps):
             obs, rewards, dones, _ = venv.step(act(obs, rng))
             returns += np.where(finished, 0.0, rewards)
