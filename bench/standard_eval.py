@@ -51,10 +51,13 @@ from pathlib import Path
 import torch
 
 from benchmark.evaluation import expand_grid, run_unit
-from benchmark.evaluation.grid import DISTANCE_METRICS, METRICS, TRANSFER_VARIANTS, cached_task
+from benchmark.evaluation.grid import METRICS, cached_task
+from benchmark.metrics.registry import DISTANCE_METRICS, REGISTRY
 from benchmark.submissions import load_submission
 
 POINT_TASKS = ("gridworld", "pointmass", "pointmaze")
+# Transfer metric -> the task variant its policy is trained in (the registry's params).
+TRANSFER_VARIANTS = {n: s.params["variant"] for n, s in REGISTRY.items() if s.kind == "transfer"}
 
 
 def cpu_seconds() -> float:
@@ -89,12 +92,13 @@ def shared_phase(task_name, units, transfer, device, timesteps=None) -> list[dic
     for key in sorted({(u.metric, u.coverage, u.seed, u.n_transitions, u.n_samples)
                        for u in units if u.metric in DISTANCE_METRICS}):  # fmt: skip
         metric, coverage, seed, nt, m = key
-        what = "erc_episodes" if metric == "erc" else "coverage_sample"
+        episodes = REGISTRY[metric].needs == "episodes"
+        what = "episodes" if episodes else "coverage_sample"
         if any(r["what"] == what and r["coverage"] == coverage and r["seed"] == seed
                for r in rows):  # fmt: skip
             continue
         with Clock() as c:
-            if metric == "erc":
+            if episodes:
                 task.coverage(coverage).episodes(nt, seed)
             else:
                 task.coverage(coverage).sample(nt, m, seed)

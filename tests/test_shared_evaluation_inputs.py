@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from benchmark.evaluation import expand_grid, run_unit
-from benchmark.evaluation.unit import _canonical_truth
+from benchmark.metrics.epic import _canonical_truth
 from benchmark.paths import cache_root
 from benchmark.submissions import load_submission
 
