@@ -154,3 +154,16 @@ def test_weighted_bootstrap_interval_follows_the_weights():
     assert weighted.estimate == pytest.approx(0.0, abs=1e-7)
     assert weighted.high < 1e-6
     assert plain.low > 0.5 and plain.estimate == pytest.approx(np.sqrt(0.5), abs=0.1)
+
+
+def test_aggregate_seeds_uses_the_requested_confidence_and_seed():
+    scores = np.array([0.1, 0.5, 0.2, 0.9, 0.4, 0.7])
+    wide = aggregate_seeds(scores, confidence=0.95, seed=0)["mean"]
+    narrow = aggregate_seeds(scores, confidence=0.5, seed=0)["mean"]
+    other_seed = aggregate_seeds(scores, confidence=0.95, seed=3)["mean"]
+    assert narrow.high - narrow.low < wide.high - wide.low
+    assert narrow.confidence == 0.5
+    assert (other_seed.low, other_seed.high) != (wide.low, wide.high)
+    ref = stratified_bootstrap_ci(scores, mean_score, confidence=0.5, seed=3, num_resamples=50)
+    got = aggregate_seeds(scores, confidence=0.5, seed=3, num_resamples=50)["mean"]
+    assert (got.low, got.high, got.num_resamples) == (ref.low, ref.high, 50)
