@@ -125,14 +125,17 @@ def canonicalize_on_draws(
         out = call(obs, a, succ[u0:u1].reshape(-1, *states.shape[1:]))
         mean[:, u0:u1] = out.view(k, u1 - u0, n_samples).mean(dim=2)
     inv_s, inv_next = draws.inverse[:n], draws.inverse[n:]
-    pair = torch.empty(k, n, dtype=torch.float64, device=dev)
+    # n(s, s') once per distinct (s, s') pair: finite tasks repeat pairs a lot.
+    pairs, pair_of = torch.unique(torch.stack([inv_s, inv_next], 1), dim=0, return_inverse=True)
+    pair_mean = torch.empty(k, pairs.shape[0], dtype=torch.float64, device=dev)
     per_chunk = max(1, draws.max_batch // n_samples)
-    for t0 in range(0, n, per_chunk):
-        t1 = min(n, t0 + per_chunk)
-        first = succ[inv_s[t0:t1]].reshape(-1, *states.shape[1:])
-        second = succ[inv_next[t0:t1]].reshape(-1, *states.shape[1:])
-        out = call(first, acts.repeat(t1 - t0, *([1] * (acts.ndim - 1))), second)
-        pair[:, t0:t1] = out.view(k, t1 - t0, n_samples).mean(dim=2)
+    for p0 in range(0, pairs.shape[0], per_chunk):
+        p1 = min(pairs.shape[0], p0 + per_chunk)
+        first = succ[pairs[p0:p1, 0]].reshape(-1, *states.shape[1:])
+        second = succ[pairs[p0:p1, 1]].reshape(-1, *states.shape[1:])
+        out = call(first, acts.repeat(p1 - p0, *([1] * (acts.ndim - 1))), second)
+        pair_mean[:, p0:p1] = out.view(k, p1 - p0, n_samples).mean(dim=2)
+    pair = pair_mean[:, pair_of]
     for j, name in enumerate(names):
         bad = int((~torch.isfinite(raw[j])).sum() + (~torch.isfinite(mean[j])).sum())
         bad += int((~torch.isfinite(pair[j])).sum())
