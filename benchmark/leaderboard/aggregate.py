@@ -3,7 +3,7 @@
 Aggregation (per task, metric, coverage, submission): the seeds' values as a score
 vector ``[num_seeds]`` go to `benchmark.metrics.stats.aggregate_seeds`, which gives the
 mean and interquartile mean (IQM) with 95% stratified-bootstrap CIs (rliable). Rank 1 is
-the best mean: lowest for distances (EPIC, NPEC, ERC), highest for transfer.
+the best mean: lowest for distances (EPIC, NPEC, ERC, DARD, STARC), highest for transfer.
 
 Which rows count: only ``ok`` rows; of a unit run more than once (``--force``) the
 newest; of a task only its newest ``task_version``; of a submission name only its

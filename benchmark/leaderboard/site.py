@@ -360,7 +360,7 @@ def render_site(
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}</h1>",
         '<p class="note">Learned reward models scored by EPIC distance to each task\'s ground '
-        "truth (lower is better), by NPEC and ERC, and by reoptimization transfer (normalized "
+        "truth (lower is better), by NPEC, ERC, DARD and STARC, and by reoptimization transfer (normalized "
         "return; higher is better). Mean over seeds with 95% stratified-bootstrap intervals. "
         "Click a column header to sort; add <code>?highlight=NAME</code> to the address to mark "
         "a submission or a family.</p>",

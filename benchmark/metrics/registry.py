@@ -130,6 +130,8 @@ REGISTRY: dict[str, MetricSpec] = {
         MetricSpec("epic", "distance", False, "samples", "benchmark.metrics.epic:unit_value"),
         MetricSpec("npec", "distance", False, "samples", "benchmark.metrics.npec:unit_value"),
         MetricSpec("erc", "distance", False, "episodes", "benchmark.metrics.erc:unit_value"),
+        MetricSpec("dard", "distance", False, "samples", "benchmark.metrics.dard:unit_value"),
+        MetricSpec("starc", "distance", False, "samples", "benchmark.metrics.starc:unit_value"),
         MetricSpec(
             "transfer",
             "transfer",

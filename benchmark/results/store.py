@@ -13,7 +13,7 @@ The directory reads as one dataset in pandas, pyarrow and DuckDB::
 Schema (version ``SCHEMA_VERSION``; ``SCHEMA`` is the authority):
 
 - identifiers: ``run_id`` (one evaluate call), ``submission``, ``submission_sha256``,
-  ``method``, ``task``, ``task_version``, ``metric`` (epic, npec, erc, transfer,
+  ``method``, ``task``, ``task_version``, ``metric`` (epic, npec, erc, dard, starc, transfer,
   transfer_train), ``coverage`` ("" for transfer), ``seed``, ``budget`` (transfer
   budget; "" for distances), ``n_transitions`` and ``n_samples`` (coverage sample
   sizes; 0 for transfer).
