@@ -291,3 +291,37 @@ def test_erc_rollout_length_leaves_min_episodes_after_cutting_tails(name):
     per_stream = math.ceil(n / n_envs)
     # Worst case, no episode ends early: each stream keeps per_stream // horizon episodes.
     assert n_envs * (per_stream // task.horizon) >= MIN_EPISODES
+
+
+def test_dard_and_starc_units_through_the_registry(submissions, tmp_path):
+    """Shaped copy 0, negation 1 (both distances' invariances); DARD on gridworld equals the
+    exact DARD under the sample's own D_T and D_A, since the train dynamics are deterministic."""
+    import numpy as np
+
+    from benchmark.metrics.dard import dard_distance_tabular
+
+    subs = ev.select_submissions(root=submissions)
+    units = ev.expand_grid(subs, metrics=["dard", "starc"], coverages=["random"], seeds=1, **SMALL)
+    ev.evaluate(units, results_dir=tmp_path / "r", wandb=False, progress=False)
+    df = read_results(tmp_path / "r").set_index(["submission", "metric"])
+    assert (df["status"] == "ok").all()
+    for metric in ("dard", "starc"):
+        assert df.loc[("gw-shaped", metric), "value"] == pytest.approx(0.0, abs=1e-5)
+        assert df.loc[("gw-opposite", metric), "value"] == pytest.approx(1.0, abs=1e-6)
+        row = df.loc[("gw-nocost", metric)]
+        assert row["ci_low"] <= row["value"] <= row["ci_high"] and 0.01 < row["value"] < 0.99
+
+    task = load_task("gridworld")
+    tab = task.tabular
+    sample = task.coverage("random").sample(SMALL["n_transitions"], SMALL["n_samples"], 0)
+    t = sample.transitions
+    s, a, s2 = (x.argmax(1).numpy() for x in (t.obs, t.acts, t.next_obs))
+    d_t = np.zeros((tab.n_states, tab.n_actions, tab.n_states))
+    np.add.at(d_t, (s, a, s2), 1.0 / len(s))
+    d_a = np.bincount(sample.action_samples.argmax(1).numpy(), minlength=tab.n_actions)
+    exact = dard_distance_tabular(
+        tab.rewards["no_control_cost"], tab.rewards["ground_truth"],
+        transition=tab.transitions["train"], action_dist=d_a / d_a.sum(), transition_dist=d_t,
+        discount=task.discount,
+    )  # fmt: skip
+    assert df.loc[("gw-nocost", "dard"), "value"] == pytest.approx(exact, abs=1e-5)
