@@ -113,7 +113,7 @@ def test_build_writes_readme_and_site(tmp_path):
     write_batch(rows, tmp_path / "results", name="x")
     readme, site = build(tmp_path / "results", tmp_path)
     text = readme.read_text()
-    assert "Does EPIC predict transfer?" in text and "| gridworld | 3 | -1.000 |" in text
+    assert "Does a distance predict transfer?" in text and "| gridworld | 3 | -1.000 |" in text
     page = site.read_text()
     assert page.count("<svg") == 2 and "https://" not in page.split("<svg")[0]
 
@@ -174,10 +174,11 @@ def test_table_titles_say_what_sample_each_metric_used(tmp_path):
     assert "gridworld — transfer (higher is better, budget standard)" in text
 
 
-# Each metric's direction, from its definition: the distances (EPIC, NPEC, ERC) are 0 for
-# equivalent rewards, the transfer scores are 1 for a policy as good as the ground truth's.
-DIRECTION = {"epic": "lower", "npec": "lower", "erc": "lower", "transfer": "higher",
-             "transfer_train": "higher"}  # fmt: skip
+# Each metric's direction, from its definition: the distances (EPIC, NPEC, ERC, DARD, STARC)
+# are 0 for equivalent rewards, the transfer scores are 1 for a policy as good as the ground
+# truth's.
+DIRECTION = {"epic": "lower", "npec": "lower", "erc": "lower", "dard": "lower", "starc": "lower",
+             "transfer": "higher", "transfer_train": "higher"}  # fmt: skip
 
 
 def test_every_metric_of_the_runner_has_a_declared_direction():

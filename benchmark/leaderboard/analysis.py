@@ -1,4 +1,4 @@
-"""Leaderboard analysis: does EPIC predict reoptimization transfer?
+"""Leaderboard analysis: does EPIC (or another distance) predict reoptimization transfer?
 
 Gleave et al. (ICLR 2021, Sec. 6) claim a low EPIC distance predicts a policy trained on
 the learned reward does well. Per task we pair each submission's EPIC (mean over
@@ -12,18 +12,26 @@ import numpy as np
 import pandas as pd
 
 
+def distance_transfer_points(board: pd.DataFrame, task: str, metric: str) -> pd.DataFrame:
+    """Per submission of ``task``: the distance ``metric``'s mean over coverages and transfer.
+
+    Returns columns ``submission, method, <metric>, transfer`` for submissions with both.
+    """
+    rows = board[board["task"] == task]
+    distance = rows[rows["metric"] == metric].groupby("submission")["mean"].mean()
+    transfer = rows[rows["metric"] == "transfer"].groupby("submission")["mean"].mean()
+    methods = rows.groupby("submission")["method"].first()
+    both = pd.concat({metric: distance, "transfer": transfer}, axis=1).dropna()
+    both["method"] = methods.reindex(both.index)
+    return both.reset_index()[["submission", "method", metric, "transfer"]]
+
+
 def epic_transfer_points(board: pd.DataFrame, task: str) -> pd.DataFrame:
     """Per submission of ``task``: EPIC mean over coverages and transfer mean.
 
     Returns columns ``submission, method, epic, transfer`` for submissions with both.
     """
-    rows = board[board["task"] == task]
-    epic = rows[rows["metric"] == "epic"].groupby("submission")["mean"].mean()
-    transfer = rows[rows["metric"] == "transfer"].groupby("submission")["mean"].mean()
-    methods = rows.groupby("submission")["method"].first()
-    both = pd.concat({"epic": epic, "transfer": transfer}, axis=1).dropna()
-    both["method"] = methods.reindex(both.index)
-    return both.reset_index()[["submission", "method", "epic", "transfer"]]
+    return distance_transfer_points(board, task, "epic")
 
 
 def spearman(x: np.ndarray, y: np.ndarray) -> float:

@@ -12,10 +12,15 @@ import pandas as pd
 
 import benchmark.leaderboard.metabench_report as metabench_report
 from benchmark.leaderboard.aggregate import aggregate
-from benchmark.leaderboard.analysis import epic_transfer_points, spearman
+from benchmark.leaderboard.analysis import (
+    distance_transfer_points,
+    epic_transfer_points,
+    spearman,
+)
 from benchmark.leaderboard.metabench import read_metabench
 from benchmark.leaderboard.render import FORMATS, fmt_number, render_text, to_markdown
 from benchmark.leaderboard.site import render_site
+from benchmark.metrics.registry import DISTANCE_METRICS
 from benchmark.paths import DEFAULT_RESULTS_DIR
 from benchmark.results import read_results
 
@@ -82,21 +87,27 @@ def build(
         "",
     ]
     tasks = list(dict.fromkeys(board["task"])) if not board.empty else []
+    distances = [m for m in DISTANCE_METRICS if not board.empty and m in set(board["metric"])]
     correlations = []
     for task in tasks:
         points = epic_transfer_points(board, task)
         if len(points):
-            rho = spearman(points["epic"], points["transfer"])
-            correlations.append(f"| {task} | {len(points)} | {fmt_number(rho)} |")
+            cells = []
+            for metric in distances:
+                p = distance_transfer_points(board, task, metric)
+                cells.append(fmt_number(spearman(p[metric], p["transfer"])) if len(p) else "–")
+            correlations.append(f"| {task} | {len(points)} | " + " | ".join(cells) + " |")
     if correlations:
         lines += [
-            "## Does EPIC predict transfer?",
+            "## Does a distance predict transfer?",
             "",
-            "Spearman rank correlation between a submission's EPIC (mean over coverages) and "
-            "its transfer score; strongly negative means EPIC ranks submissions as transfer does.",
+            "Spearman rank correlation between a submission's distance to the ground truth "
+            "(mean over coverages) and its transfer score; strongly negative means the distance "
+            "ranks submissions as transfer does (few submissions per task: a coarse check; the "
+            "meta-benchmark below is the precise one).",
             "",
-            "| task | submissions | Spearman ρ |",
-            "|---|---|---|",
+            "| task | submissions | " + " | ".join(f"{m.upper()} ρ" for m in distances) + " |",
+            "|---|---|" + "---|" * len(distances),
             *correlations,
             "",
         ]
