@@ -372,7 +372,6 @@ def transfer() -> None:
     default="standard",
     show_default=True,
 )
-@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1.")
 @click.option(
     "--variant",
     "variants",
@@ -381,15 +380,20 @@ def transfer() -> None:
     help="Default both.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
-def transfer_refs(task_names, budget, seeds, variants, device) -> None:
-    """Compute and cache R_random and R_gt so later transfer scores only train the submission."""
-    from benchmark.metrics.transfer import VARIANTS, precompute_references
+def transfer_refs(task_names, budget, variants, device) -> None:
+    """Compute and cache the K reference runs (random and ground-truth-trained policies)
+    so later transfer scores only train the submission."""
+    from benchmark.metrics.transfer import LEGEND, VARIANTS, precompute_references
 
-    rows = precompute_references(task_names, budget=budget, seeds=range(seeds),
-                                 variants=variants or VARIANTS, device=device)  # fmt: skip
+    rows = precompute_references(task_names, budget=budget, variants=variants or VARIANTS,
+                                 device=device)  # fmt: skip
     for r in rows:
-        click.echo(f"{r['task']:12s} {r['variant']:5s} {r['budget']:8s} seed {r['seed']}: "
-                   f"R_random {r['random_return']:10.3f}  R_gt {r['reference_return']:10.3f}")  # fmt: skip
+        line = (f"{r['task']:12s} {r['variant']:5s} {r['budget']:8s} seed {r['seed']!s:5s}: "
+                f"R_random {r['random_return']:10.3f}  R_gt {r['reference_return']:10.3f}")  # fmt: skip
+        if r["seed"] == "mean":
+            line += f"  (std {r['reference_std']:.3f} over {r['n_runs']} runs)"
+        click.echo(line)
+    click.echo(LEGEND)
 
 
 if __name__ == "__main__":

@@ -211,3 +211,49 @@ def test_mean_is_the_mean_of_unequal_seeds_not_their_iqm(tmp_path):
     (row,) = aggregate(_store(tmp_path, rows)).itertuples()
     assert row.mean == pytest.approx(0.325, abs=1e-12)
     assert row.iqm == pytest.approx(0.15, abs=1e-12)
+
+
+def _transfer_row(submission: str, seed: int, policy_return: float, **kw) -> dict:
+    """A protocol-2 transfer row: reference -20 ± 6 (5 runs), random -80 ± 2."""
+    ref, rand = -20.0, -80.0
+    return _row(submission, "transfer", seed, (policy_return - rand) / (ref - rand),
+                policy_return=policy_return, random_return=rand, random_std=2.0,
+                reference_return=ref, n_reference_runs=5, eval_episodes=64,
+                transfer_protocol=2, **{"reference_std": 6.0, **kw})  # fmt: skip
+
+
+def test_transfer_rows_show_raw_returns_and_the_legend(tmp_path):
+    rows = [_transfer_row("a", s, r) for s, r in enumerate([-30.0, -20.0, -25.0])]
+    rows += [_transfer_row("one-seed", 0, -50.0)]
+    board = aggregate(_store(tmp_path, rows))
+    a = board.set_index("submission").loc["a"]
+    assert a["policy_return"] == pytest.approx(-25.0)
+    assert a["mean"] == pytest.approx(55.0 / 60.0)
+    assert (a["reference_return"], a["reference_std"], a["n_reference_runs"]) == (-20.0, 6.0, 5)
+    single = board.set_index("submission").loc["one-seed"]
+    assert math.isnan(single["mean_ci_low"]) and math.isnan(single["mean_ci_high"])
+    for fmt in ("table", "markdown"):
+        text = render(board, fmt)
+        assert "policy return" in text and "-25.0" in text and "-80.0" in text
+        assert "-20.0 ± 6.0 (5)" in text and "n/a" in text
+        assert "0 = random policy, 1 = ground-truth-trained" in text
+        assert "< 0 worse than random, > 1 better than the reference" in text
+
+
+def test_transfer_interval_carries_the_reference_noise(tmp_path):
+    """Same seed returns, a noisier reference: a wider interval of the mean score."""
+    returns = [-30.0, -20.0, -25.0, -22.0, -28.0]
+    quiet = [_transfer_row("q", s, r, reference_std=0.0) for s, r in enumerate(returns)]
+    noisy = [_transfer_row("n", s, r) for s, r in enumerate(returns)]
+    board = aggregate(_store(tmp_path, quiet + noisy)).set_index("submission")
+    width = board["mean_ci_high"] - board["mean_ci_low"]
+    assert width["n"] > 1.5 * width["q"]
+
+
+def test_rows_without_raw_returns_aggregate_as_before(tmp_path):
+    """Transfer rows written before schema v2 (no raw returns) keep their plain interval."""
+    board = aggregate(_store(tmp_path, [_row("old", "transfer", s, v)
+                                        for s, v in enumerate([0.5, 0.7, 0.6])]))  # fmt: skip
+    (row,) = board.itertuples()
+    assert math.isnan(row.policy_return) and 0.5 <= row.mean_ci_low <= row.mean_ci_high <= 0.7
+    assert "policy return" not in render(board, "markdown")

@@ -140,3 +140,27 @@ def test_finished_units_excludes_failures_and_distinguishes_sample_sizes(tmp_pat
 def test_empty_directory_gives_schema_columns(tmp_path):
     df = read_results(tmp_path / "nothing-here")
     assert list(df.columns) == SCHEMA.names and len(df) == 0
+
+
+def test_a_schema_v1_file_reads_with_null_transfer_returns(tmp_path):
+    """Files written before the raw-return columns (schema v1) stay readable: the v2
+    columns read as null, every v1 value unchanged."""
+    row = _row(value=0.5)
+    v1_names = [n for n in SCHEMA.names if n not in results.TRANSFER_COLUMNS]
+    v1_row = {**{n: row[n] for n in v1_names}, "schema_version": 1}
+    pd.DataFrame([v1_row]).to_parquet(tmp_path / "old.parquet")
+    write_batch([_row(seed=1, metric="transfer", coverage="", budget="standard",
+                      n_transitions=0, n_samples=0, value=0.75, policy_return=-25.0,
+                      random_return=-80.0, random_std=2.0, reference_return=-6.666,
+                      reference_std=3.0, n_reference_runs=5, eval_episodes=64,
+                      transfer_protocol=2)], tmp_path, name="new")  # fmt: skip
+    df = read_results(tmp_path).sort_values("seed")
+    assert list(df["schema_version"]) == [1, results.SCHEMA_VERSION]
+    assert list(df["value"]) == [0.5, 0.75]
+    assert df.iloc[0][list(results.TRANSFER_COLUMNS)].isna().all()
+    assert df.iloc[1]["policy_return"] == -25.0 and df.iloc[1]["n_reference_runs"] == 5
+
+
+def test_the_committed_store_still_reads():
+    df = read_results("leaderboard/results")
+    assert len(df) > 0 and set(results.TRANSFER_COLUMNS) <= set(df.columns)

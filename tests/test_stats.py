@@ -6,6 +6,7 @@ import scipy.stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmark.metrics import stats
 from benchmark.metrics.stats import (
     aggregate_seeds,
     bootstrap_pearson_distance,
@@ -167,3 +168,64 @@ def test_aggregate_seeds_uses_the_requested_confidence_and_seed():
     ref = stratified_bootstrap_ci(scores, mean_score, confidence=0.5, seed=3, num_resamples=50)
     got = aggregate_seeds(scores, confidence=0.5, seed=3, num_resamples=50)["mean"]
     assert (got.low, got.high, got.num_resamples) == (ref.low, ref.high, 50)
+
+
+# --------------------------------------------------------------------------- transfer interval
+
+
+def test_normalized_return_ci_estimate_is_the_hand_normalized_mean():
+    returns = np.array([-30.0, -20.0, -25.0])
+    ci = stats.normalized_return_ci(returns, random_mean=-80.0, random_std=2.0,
+                                    reference_mean=-20.0, reference_std=5.0,
+                                    n_reference_runs=5)  # fmt: skip
+    # mean return -25: (-25 + 80) / (-20 + 80) = 55 / 60
+    assert ci.estimate == pytest.approx(55.0 / 60.0, rel=1e-12)
+    assert ci.low < ci.estimate < ci.high
+
+
+def test_normalized_return_ci_of_one_seed_is_not_an_interval():
+    ci = stats.normalized_return_ci([-25.0], random_mean=-80.0, random_std=2.0,
+                                    reference_mean=-20.0, reference_std=5.0,
+                                    n_reference_runs=5)  # fmt: skip
+    assert ci.estimate == pytest.approx(55.0 / 60.0)
+    assert np.isnan(ci.low) and np.isnan(ci.high)
+
+
+def test_exact_reference_interval_lies_within_the_seed_scores():
+    """With std 0 (exact reference) only the seeds vary: the percentile interval of a
+    resampled mean cannot leave [min score, max score]."""
+    returns = np.array([-40.0, -30.0, -20.0, -10.0])
+    ci = stats.normalized_return_ci(returns, random_mean=-80.0, random_std=0.0,
+                                    reference_mean=-20.0, reference_std=0.0,
+                                    n_reference_runs=1)  # fmt: skip
+    scores = (returns + 80.0) / 60.0
+    assert scores.min() <= ci.low < ci.high <= scores.max()
+
+
+def test_reference_noise_widens_the_interval():
+    returns = np.array([-30.0, -20.0, -25.0, -22.0, -28.0])
+    kw = dict(random_mean=-80.0, random_std=0.0, reference_mean=-20.0, n_reference_runs=5)
+    exact = stats.normalized_return_ci(returns, reference_std=0.0, **kw)
+    noisy = stats.normalized_return_ci(returns, reference_std=20.0, **kw)
+    assert noisy.high - noisy.low > 1.5 * (exact.high - exact.low)
+
+
+def test_normalized_return_ci_covers_the_true_score_about_95_percent():
+    """Monte Carlo coverage, the expectation set by the model itself: returns ~ N(mu, s),
+    K reference runs ~ N(G, s_G), random runs ~ N(Q, s_Q); the true score is
+    (mu − Q) / (G − Q). Ten seeds: a percentile bootstrap of 10 undercovers slightly."""
+    rng = np.random.default_rng(0)
+    mu, s, g, s_g, q, s_q, k, n = -30.0, 8.0, -20.0, 10.0, -80.0, 2.0, 5, 10
+    truth = (mu - q) / (g - q)
+    hits, trials = 0, 300
+    for t in range(trials):
+        refs = rng.normal(g, s_g, k)
+        rands = rng.normal(q, s_q, k)
+        ci = stats.normalized_return_ci(
+            rng.normal(mu, s, n),
+            random_mean=rands.mean(), random_std=rands.std(ddof=1),
+            reference_mean=refs.mean(), reference_std=refs.std(ddof=1),
+            n_reference_runs=k, num_resamples=400, seed=t,
+        )  # fmt: skip
+        hits += ci.low <= truth <= ci.high
+    assert 0.85 <= hits / trials <= 0.99, hits / trials

@@ -11,6 +11,11 @@ newest model (sha256); and per task and metric one
 configuration (budget, N_T, M): the one with the most rows, ties to the most precise,
 named in each table's title so precisions are never silently mixed.
 
+Intervals: none from a single seed (NaN, shown "n/a": one value says nothing about the
+spread across seeds). A transfer group whose rows carry the raw returns (results schema
+v2) gets `stats.normalized_return_ci`, which adds the K-run reference's own noise to the
+resampling of seeds; its raw returns are averaged into the ``*_return`` columns.
+
 Rendering lives in `benchmark.leaderboard.render` (text) and `.site` (HTML).
 """
 
@@ -22,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.metrics.registry import REGISTRY
-from benchmark.metrics.stats import aggregate_seeds
-from benchmark.results import STATUS_OK, current_rows, unit_key
+from benchmark.metrics.stats import aggregate_seeds, normalized_return_ci
+from benchmark.results import STATUS_OK, TRANSFER_COLUMNS, current_rows, unit_key
 from benchmark.vocabulary import BUDGETS
 
 # Direction and table order come from the metric registry; budgets rank by precision.
@@ -51,6 +56,22 @@ AGGREGATE_COLUMNS = [
     "n_transitions",
     "n_samples",
     "n_failed",
+    # transfer only (NaN otherwise): raw returns behind the normalized mean
+    "policy_return",
+    "random_return",
+    "reference_return",
+    "reference_std",
+    "n_reference_runs",
+    "eval_episodes",
+]
+# The raw-return columns of AGGREGATE_COLUMNS (means over a group's rows).
+RETURN_COLUMNS = [
+    "policy_return",
+    "random_return",
+    "reference_return",
+    "reference_std",
+    "n_reference_runs",
+    "eval_episodes",
 ]
 
 
@@ -135,11 +156,28 @@ def aggregate(
     for (task, metric, coverage, submission), group in df.groupby(
         ["task", "metric", "coverage", "submission"], sort=False
     ):
+        finite = np.isfinite(group["value"].to_numpy(dtype=np.float64))
+        group = group[finite]
         values = group["value"].to_numpy(dtype=np.float64)
-        values = values[np.isfinite(values)]
         if len(values) == 0:
             continue
         stats = aggregate_seeds(values, seed=seed)
+        mean_ci = stats["mean"]
+        returns = _returns(group)
+        if np.isfinite(returns["reference_return"]):
+            mean_ci = normalized_return_ci(
+                group["policy_return"].to_numpy(dtype=np.float64),
+                random_mean=returns["random_return"],
+                random_std=float(group["random_std"].mean()),
+                reference_mean=returns["reference_return"],
+                reference_std=returns["reference_std"],
+                n_reference_runs=int(returns["n_reference_runs"]),
+                seed=seed,
+            )
+        mean_low, mean_high = (mean_ci.low, mean_ci.high) if len(values) > 1 else (np.nan, np.nan)
+        iqm_low, iqm_high = (
+            (stats["iqm"].low, stats["iqm"].high) if len(values) > 1 else (np.nan, np.nan)
+        )
         first = group.iloc[0]
         records.append(
             {
@@ -150,15 +188,16 @@ def aggregate(
                 "method": first["method"],
                 "n_seeds": len(values),
                 "mean": stats["mean"].estimate,
-                "mean_ci_low": stats["mean"].low,
-                "mean_ci_high": stats["mean"].high,
+                "mean_ci_low": mean_low,
+                "mean_ci_high": mean_high,
                 "iqm": stats["iqm"].estimate,
-                "iqm_ci_low": stats["iqm"].low,
-                "iqm_ci_high": stats["iqm"].high,
+                "iqm_ci_low": iqm_low,
+                "iqm_ci_high": iqm_high,
                 "budget": first["budget"],
                 "n_transitions": int(first["n_transitions"]),
                 "n_samples": int(first["n_samples"]),
                 "n_failed": int(failed.get((task, metric, coverage, submission), 0)),
+                **returns,
             }
         )
     out = pd.DataFrame.from_records(records, columns=[c for c in AGGREGATE_COLUMNS if c != "rank"])
@@ -176,6 +215,20 @@ def aggregate(
     )
     out = out.sort_values(["task", "_metric_order", "coverage", "rank", "submission"])
     return out.drop(columns="_metric_order")[AGGREGATE_COLUMNS].reset_index(drop=True)
+
+
+def _returns(group: pd.DataFrame) -> dict[str, float]:
+    """Means of a group's raw-return columns; all NaN unless every row carries them.
+
+    Rows of one group share one reference (same task, variant, budget and protocol), so
+    the reference columns are equal across them and their mean is that value.
+    """
+    if not set(TRANSFER_COLUMNS) <= set(group.columns):
+        return dict.fromkeys(RETURN_COLUMNS, np.nan)
+    cols = group[RETURN_COLUMNS].astype(np.float64)
+    if cols.isna().any().any():
+        return dict.fromkeys(RETURN_COLUMNS, np.nan)
+    return {c: float(cols[c].mean()) for c in RETURN_COLUMNS}
 
 
 def sections(board: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -28,10 +29,43 @@ def fmt_number(x: float) -> str:
 
 
 def _interval(low: float, high: float) -> str:
+    """``[low, high]``; "n/a" where there is no interval (a single seed)."""
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "n/a"
     return f"[{fmt_number(low)}, {fmt_number(high)}]"
 
 
+def _return(x: float) -> str:
+    """A raw return: one decimal (returns are tens to thousands), em dash if missing."""
+    return "—" if x is None or not np.isfinite(x) else f"{x:.1f}"
+
+
+def _reference(r) -> str:
+    """``mean ± std (K)``: the ground-truth-trained reference behind a transfer score."""
+    if r.reference_return is None or not np.isfinite(r.reference_return):
+        return "—"
+    return f"{r.reference_return:.1f} ± {r.reference_std:.1f} ({int(r.n_reference_runs)})"
+
+
+def raw_returns_text(r: pd.Series) -> str:
+    """``R -25.0 · random -80.0 · reference -20.0 ± 6.0 (5)`` for an aggregate transfer row.
+
+    "" for a row without raw returns (distances, rows written before results schema v2).
+    """
+    value = r.get("policy_return", np.nan)
+    if value is None or not np.isfinite(value):
+        return ""
+    ref = _reference(SimpleNamespace(**r.to_dict()))
+    return f"R {_return(value)} · random {_return(r['random_return'])} · reference {ref}"
+
+
+def has_returns(rows: pd.DataFrame) -> bool:
+    """Whether a section's rows carry raw returns (transfer rows of results schema v2)."""
+    return "policy_return" in rows and bool(np.isfinite(rows["policy_return"].astype(float)).any())
+
+
 def _display_rows(rows: pd.DataFrame) -> list[list[str]]:
+    with_returns = has_returns(rows)
     return [
         [
             r.coverage or "-",
@@ -44,6 +78,16 @@ def _display_rows(rows: pd.DataFrame) -> list[list[str]]:
             fmt_number(r.iqm),
             str(r.n_failed),
         ]
+        + (
+            [
+                _return(r.policy_return),
+                _return(r.random_return),
+                _reference(r),
+                str(int(r.eval_episodes)) if np.isfinite(r.eval_episodes) else "—",
+            ]  # fmt: skip
+            if with_returns
+            else []
+        )
         for r in rows.itertuples()
     ]
 
@@ -59,6 +103,22 @@ DISPLAY_HEADER = [
     "IQM",
     "failed",
 ]
+# Extra columns of a transfer table whose rows carry raw returns (means over seeds).
+RETURN_HEADER = ["policy return", "random return", "reference ± std (K)", "episodes"]
+
+
+def header(rows: pd.DataFrame) -> list[str]:
+    """The columns of one section: raw returns appended where the rows carry them."""
+    return DISPLAY_HEADER + (RETURN_HEADER if has_returns(rows) else [])
+
+
+def legend(metric: str) -> str:
+    """The one-line meaning of a metric's numbers, shown under its table ("" if none)."""
+    if metric in ("transfer", "transfer_train"):
+        from benchmark.metrics.transfer import LEGEND
+
+        return LEGEND
+    return ""
 
 
 def _title(task: str, metric: str, rows: pd.DataFrame | None = None) -> str:
@@ -92,10 +152,13 @@ def to_markdown(board: pd.DataFrame) -> str:
     parts = []
     for task, metric, rows in sections(board):
         parts.append(f"### {_title(task, metric, rows)}\n")
-        parts.append("| " + " | ".join(DISPLAY_HEADER) + " |")
-        parts.append("|" + "|".join("---" for _ in DISPLAY_HEADER) + "|")
+        cols = header(rows)
+        parts.append("| " + " | ".join(cols) + " |")
+        parts.append("|" + "|".join("---" for _ in cols) + "|")
         for cells in _display_rows(rows):
             parts.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        if legend(metric):
+            parts.append(f"\n_{legend(metric)}_")
         parts.append("")
     return "\n".join(parts)
 
@@ -105,11 +168,16 @@ def to_rich_tables(board: pd.DataFrame) -> list:
 
     tables = []
     for task, metric, rows in sections(board):
-        table = Table(title=_title(task, metric, rows), title_justify="left")
-        for name in DISPLAY_HEADER:
+        table = Table(
+            title=_title(task, metric, rows),
+            title_justify="left",
+            caption=legend(metric) or None,
+            caption_justify="left",
+        )
+        for name in header(rows):
             table.add_column(
                 name,
-                justify="right" if name in ("rank", "seeds", "mean", "IQM", "failed") else "left",
+                justify="left" if name in ("coverage", "submission", "method") else "right",
             )
         for cells in _display_rows(rows):
             table.add_row(*cells)
@@ -117,7 +185,7 @@ def to_rich_tables(board: pd.DataFrame) -> list:
     return tables
 
 
-def render_text(board: pd.DataFrame, fmt: str, *, width: int = 140) -> str:
+def render_text(board: pd.DataFrame, fmt: str, *, width: int = 200) -> str:
     """The aggregate as text in one of TEXT_FORMATS (``width``: columns of the table format)."""
     if fmt not in TEXT_FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(TEXT_FORMATS)}")

@@ -27,8 +27,13 @@ import numpy as np
 import pandas as pd
 
 from benchmark.leaderboard.aggregate import METRIC_ORDER, higher_is_better
-from benchmark.leaderboard.analysis import epic_transfer_points, spearman
-from benchmark.leaderboard.render import config_text, to_records
+from benchmark.leaderboard.analysis import (
+    epic_transfer_points,
+    noise_floor,
+    noise_floor_text,
+    spearman,
+)
+from benchmark.leaderboard.render import config_text, legend, raw_returns_text, to_records
 
 SANITY = "sanity"
 OVERVIEW_METRICS = ("epic", "transfer")
@@ -54,10 +59,11 @@ def _cell(mean: float, low: float, high: float, sort_value: float | None = None)
     """A table cell: the mean, its interval below; ``data-v`` is what the column sorts by."""
     v = mean if sort_value is None else sort_value
     data = "" if v is None or not np.isfinite(v) else f' data-v="{v:.9g}"'
+    # No interval (e.g. from a single seed) is shown as "n/a", never as [x, x].
     ci = (
         f'<span class="ci">[{_num(low)}, {_num(high)}]</span>'
         if np.isfinite(low) and np.isfinite(high)
-        else ""
+        else '<span class="ci">n/a</span>'
     )
     return f'<td class="num"{data}>{_num(mean)}{ci}</td>'
 
@@ -267,7 +273,11 @@ def task_table(board: pd.DataFrame, task: str) -> str:
                 cells.append('<td class="num">—</td>')
                 continue
             r = indexed.loc[key]
-            cells.append(_cell(r["mean"], r["mean_ci_low"], r["mean_ci_high"]))
+            cell = _cell(r["mean"], r["mean_ci_low"], r["mean_ci_high"])
+            returns = raw_returns_text(r)  # transfer: the raw returns behind the score
+            if returns:
+                cell = cell.replace("</td>", f'<span class="metric">{_e(returns)}</span></td>')
+            cells.append(cell)
         rows.append((method == SANITY, f'<tr data-submission="{_e(s)}" '
                                        f'data-family="{_e(family(s, task))}">{"".join(cells)}</tr>'))  # fmt: skip
     epic_first = next((i for i, (m, _) in enumerate(columns) if m == "epic"), None)
@@ -385,6 +395,12 @@ def render_site(
         parts.append(f'<h2 id="task-{_e(task)}">{_e(task)}</h2>')
         parts.append(f'<div class="scroll">{task_table(board, task)}</div>')
         metrics = set(board[board["task"] == task]["metric"])
+        for metric in sorted(metrics, key=_order):
+            floor = noise_floor(board, task, metric) if legend(metric) else None
+            if floor is not None:
+                parts.append(f'<p class="note">{_e(noise_floor_text(floor))}</p>')
+        if any(legend(m) for m in metrics):
+            parts.append(f'<p class="note">{_e(legend("transfer"))}</p>')
         figures = []
         if {"epic", "transfer"} <= metrics:
             svg, _rho, _n = plot_epic_vs_transfer(board, task)

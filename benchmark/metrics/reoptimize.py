@@ -9,8 +9,9 @@ composes them into the normalized score):
   environment's own reward when ``reward`` is None.
 - `evaluate_policy` / `evaluate_random`: mean undiscounted ground-truth return over a
   fixed, seeded set of evaluation episodes: one episode in each of ``budget.eval_episodes``
-  envs seeded from ``EVAL_SEED_OFFSET + seed``, so every policy of a (task, seed) meets
-  the same initial states.
+  envs seeded from ``EVAL_SEED_OFFSET``, so every policy of a (task, variant, budget), of
+  any seed, meets the same initial states (transfer protocol 2; protocol 1 seeded them
+  from ``EVAL_SEED_OFFSET + seed``). ``seed`` seeds only the random policy's actions.
 """
 
 from __future__ import annotations
@@ -138,15 +139,18 @@ def evaluate_random(
 def _evaluate(
     task: Task, act: Any, budget: Budget, *, seed: int, device: str, variant: str
 ) -> float:
-    """One episode in each of ``eval_episodes`` envs seeded from ``seed``: a fixed episode set.
+    """One episode in each of ``eval_episodes`` envs: the task's fixed episode set.
+
+    Common initial states for every policy and seed (common random numbers): a
+    submission's difference from the reference is not which starts it drew. ``seed``
+    seeds the action noise of a stochastic ``act`` (the random policy).
 
     The first episode of each env is counted; envs that finish early keep stepping
     (batched envs cannot pause) but their later rewards are ignored.
     """
     n = int(budget.eval_episodes)
-    eval_seed = EVAL_SEED_OFFSET + seed
-    venv = task.make_vec_env(n, seed=eval_seed, variant=variant, device=device)
-    rng = np.random.default_rng(eval_seed)
+    venv = task.make_vec_env(n, seed=EVAL_SEED_OFFSET, variant=variant, device=device)
+    rng = np.random.default_rng(EVAL_SEED_OFFSET + seed)
     obs = venv.reset()
     returns = np.zeros(n)
     finished = np.zeros(n, dtype=bool)

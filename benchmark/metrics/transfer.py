@@ -6,12 +6,15 @@ The procedure, top to bottom (CleanRL style), for one (task, budget, seed, varia
    RL Zoo picks per task) in the task's ``variant`` environment (``test`` by default:
    changed dynamics) with the reward replaced by the learned ``RewardFn``, evaluated
    in one batched call per vectorized step (`benchmark.envs.reward_wrapper`).
-2. Roll out the deterministic policy for a fixed, seeded set of evaluation episodes
-   and average the environment's own (ground-truth) undiscounted episode return: R.
-3. Normalize: (R − R_random) / (R_gt − R_random), where R_random is a uniformly
-   random policy on the same evaluation episodes and R_gt the return of a policy
-   trained on the ground-truth reward with the same algorithm, budget and seed.
-   Both references are cached per (task version, variant, budget, seed).
+2. Roll out the deterministic policy on the task's fixed, seeded set of evaluation
+   episodes and average the environment's own (ground-truth) undiscounted return: R.
+3. Normalize: (R − R_random) / (R_gt − R_random), where R_gt is the mean return of K
+   policies trained on the ground-truth reward with the same algorithm and budget but
+   their own seeds (`benchmark.metrics.transfer_reference.REFERENCE_SEEDS`, disjoint from
+   submission seeds), and R_random the uniformly random policy's mean over K runs, all
+   on the same episodes. So 0 = random, 1 = as good as ground-truth training on
+   average, < 0 worse than random, > 1 better than the reference. The reference's
+   spread is kept (``reference_std``) for the score's interval.
 
 Tabular tasks (``task.tabular`` not None, ``algorithm = "value_iteration"``) are
 reoptimized exactly instead: see `benchmark.metrics.tabular_transfer`.
@@ -20,18 +23,14 @@ reoptimized exactly instead: see `benchmark.metrics.tabular_transfer`.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from benchmark.data import RewardFn
@@ -43,29 +42,41 @@ from benchmark.metrics.reoptimize import (  # noqa: F401  (re-exported: part of 
     evaluate_random,
     train_policy,
 )
-from benchmark.paths import atomic_write, cache_root
+from benchmark.metrics.transfer_reference import (  # noqa: F401  (re-exported)
+    PROTOCOL_VERSION,
+    REFERENCE_SEEDS,
+    Reference,
+    check_submission_seed,
+    reference_cache_path,
+    reference_run,
+)
+from benchmark.metrics.transfer_reference import reference as _reference
 from benchmark.tasks import Budget, Task, load_task
 from benchmark.vocabulary import VARIANTS
 
 if TYPE_CHECKING:
     from benchmark.metrics.registry import UnitInputs
 
-# Bump when the evaluation protocol changes (it is part of the reference cache key).
-PROTOCOL_VERSION = 1
 # |R_gt − R_random| at or below this (relative to the returns' scale) means the budget
 # learned nothing: the normalized score would be a division by ~0.
 DEGENERATE_TOLERANCE = 1e-6
+# What the normalized score means, for every place that shows it (CLI, site, README).
+LEGEND = (
+    "transfer: 0 = random policy, 1 = ground-truth-trained (mean of the reference runs), "
+    "< 0 worse than random, > 1 better than the reference"
+)
 
 
 @dataclass(frozen=True)
 class TransferResult:
-    """One reoptimization-transfer score.
+    """One reoptimization-transfer score with the raw returns behind it.
 
-    ``ground_truth_return``, ``random_return`` and ``reference_return`` are mean
-    undiscounted ground-truth episode returns over the evaluation episodes (tabular
-    tasks: exact discounted values, see `tabular_transfer`). ``normalized`` is
-    (R − R_random) / (R_gt − R_random): 0 = random policy, 1 = ground-truth-trained;
-    NaN where the budget's ground-truth training did not beat random.
+    ``ground_truth_return`` (the submission-trained policy's), ``random_return`` and
+    ``reference_return`` are mean undiscounted ground-truth episode returns over the
+    evaluation episodes (tabular tasks: exact discounted values, see `tabular_transfer`);
+    the latter two are means over ``n_reference_runs`` runs with sample standard
+    deviations ``random_std`` and ``reference_std``. ``normalized`` is
+    (R − R_random) / (R_gt − R_random); NaN where ground-truth training did not beat random.
     """
 
     task: str
@@ -80,14 +91,36 @@ class TransferResult:
     timesteps: int
     eval_episodes: int
     wall_time_s: float
+    random_std: float = 0.0
+    reference_std: float = 0.0
+    n_reference_runs: int = 1
+    protocol: int = PROTOCOL_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def row_fields(self) -> dict[str, Any]:
+        """The results-store columns of this score (`benchmark.results.TRANSFER_COLUMNS`)."""
+        return {
+            "value": float(self.normalized),
+            "policy_return": float(self.ground_truth_return),
+            "random_return": float(self.random_return),
+            "random_std": float(self.random_std),
+            "reference_return": float(self.reference_return),
+            "reference_std": float(self.reference_std),
+            "n_reference_runs": int(self.n_reference_runs),
+            "eval_episodes": int(self.eval_episodes),
+            "transfer_protocol": int(self.protocol),
+        }
+
 
 @dataclass(frozen=True)
 class TransferSummary:
-    """Scores over several seeds with a bootstrap CI of the mean normalized score."""
+    """Scores over several seeds with a 95% CI of the mean normalized score.
+
+    The interval resamples the seeds and draws the reference means from their sampling
+    distribution (`stats.normalized_return_ci`); NaN for a single seed.
+    """
 
     results: list[TransferResult]
     normalized_mean: float
@@ -116,6 +149,7 @@ def transfer_score(
     variant: str = "test",
     progress: bool = False,
     use_cache: bool = True,
+    reference_seeds: Sequence[int] = REFERENCE_SEEDS,
 ) -> TransferResult:
     """Train on ``reward`` in ``task``'s ``variant`` env and score the policy on the ground truth.
 
@@ -123,11 +157,12 @@ def transfer_score(
         reward: the learned RewardFn ``(obs, acts, next_obs, dones) -> [B]``.
         task: a `benchmark.tasks.Task` (or a task name).
         budget: a name in ``task.budgets`` ("smoke", "standard", "full") or a Budget.
-        seed: seeds training and (offset) the evaluation episodes.
+        seed: seeds training; must not be one of ``reference_seeds``.
         device: "cpu" or "cuda": where the env (if batched), policy and reward run.
         variant: "test" (changed dynamics, the leaderboard's ``transfer``) or "train".
         progress: show a progress bar while training.
-        use_cache: reuse cached reference returns (R_random, R_gt).
+        use_cache: reuse cached reference runs.
+        reference_seeds: seeds of the K ground-truth-trained reference runs.
     """
     task = _resolve_task(task)
     budget_name, budget_obj = _resolve_budget(task, budget)
@@ -135,11 +170,11 @@ def transfer_score(
     start = time.perf_counter()
     if budget_obj.algorithm == "value_iteration":
         r, r_random, r_ref = _tabular_returns(reward, task, variant, device)
+        ref = Reference(seeds=(), random_returns=(r_random,), reference_returns=(r_ref,))
     else:
-        r_random, r_ref = reference_returns(
-            task, budget_obj, seed=seed, device=device, variant=variant, progress=progress,
-            use_cache=use_cache,
-        )  # fmt: skip
+        check_submission_seed(seed, reference_seeds)
+        ref = _reference(task, budget_name, budget_obj, variant=variant, device=device,
+                         seeds=reference_seeds, progress=progress, use_cache=use_cache)  # fmt: skip
         start = time.perf_counter()  # the submission's own cost, references excluded
         model = train_policy(task, reward, budget_obj, seed=seed, device=device, variant=variant,
                              progress=progress)  # fmt: skip
@@ -147,9 +182,11 @@ def transfer_score(
     return TransferResult(
         task=task.name,
         ground_truth_return=r,
-        normalized=normalized_score(r, r_random, r_ref, context=f"{task.name}/{budget_name}"),
-        random_return=r_random,
-        reference_return=r_ref,
+        normalized=normalized_score(
+            r, ref.random_mean, ref.reference_mean, context=f"{task.name}/{budget_name}"
+        ),
+        random_return=ref.random_mean,
+        reference_return=ref.reference_mean,
         variant=variant,
         budget=budget_name,
         seed=seed,
@@ -157,6 +194,9 @@ def transfer_score(
         timesteps=int(budget_obj.total_timesteps),
         eval_episodes=int(budget_obj.eval_episodes),
         wall_time_s=time.perf_counter() - start,
+        random_std=ref.random_std,
+        reference_std=ref.reference_std,
+        n_reference_runs=ref.n_runs,
     )
 
 
@@ -165,15 +205,16 @@ def transfer_scores(
     task: Task | str,
     budget: str | Budget = "smoke",
     *,
-    seeds: Sequence[int] = (0, 1, 2),
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
     device: str = "cpu",
     variant: str = "test",
     progress: bool = False,
     use_cache: bool = True,
+    reference_seeds: Sequence[int] = REFERENCE_SEEDS,
 ) -> TransferSummary:
-    """`transfer_score` for each seed, with a percentile-bootstrap 95% CI of the mean over seeds."""
+    """`transfer_score` for each seed, with a 95% CI of the mean that includes the reference's spread."""
     if len(seeds) == 0:
-        raise ValueError("transfer_scores needs at least one seed, e.g. seeds=[0, 1, 2]")
+        raise ValueError("transfer_scores needs at least one seed, e.g. seeds=[0, 1, 2, 3, 4]")
     results = [
         transfer_score(
             reward,
@@ -184,14 +225,23 @@ def transfer_scores(
             variant=variant,
             progress=progress,
             use_cache=use_cache,
+            reference_seeds=reference_seeds,
         )  # fmt: skip
         for s in seeds
     ]
     scores = np.array([r.normalized for r in results])
     if not np.all(np.isfinite(scores)):
         return TransferSummary(results, math.nan, math.nan, math.nan)
-    ci = stats.aggregate_seeds(scores)["mean"]
-    return TransferSummary(results, float(ci.estimate), float(ci.low), float(ci.high))
+    first = results[0]
+    ci = stats.normalized_return_ci(
+        [r.ground_truth_return for r in results],
+        random_mean=first.random_return,
+        random_std=first.random_std,
+        reference_mean=first.reference_return,
+        reference_std=first.reference_std,
+        n_reference_runs=first.n_reference_runs,
+    )
+    return TransferSummary(results, float(scores.mean()), float(ci.low), float(ci.high))
 
 
 def normalized_score(r: float, r_random: float, r_ref: float, *, context: str = "") -> float:
@@ -209,68 +259,46 @@ def normalized_score(r: float, r_random: float, r_ref: float, *, context: str = 
     return (r - r_random) / gap
 
 
-def reference_returns(
+def reference(
     task: Task | str,
-    budget: str | Any,
+    budget: str | Budget,
     *,
-    seed: int,
     device: str = "cpu",
     variant: str = "test",
+    seeds: Sequence[int] = REFERENCE_SEEDS,
     progress: bool = False,
     use_cache: bool = True,
-) -> tuple[float, float]:
-    """(R_random, R_gt) for a (task, budget, seed, variant), from the cache or computed once.
+) -> Reference:
+    """The K-run reference (random and ground-truth-trained returns) of (task, budget, variant).
 
-    Cache: ``$EPIC_BENCH_CACHE/transfer-refs/<task>-v<version>-<variant>-<budget>-seed<S>.json``
-    (default ``~/.cache/epic-bench``; ``-cuda`` before ``.json`` for GPU runs, since RL
-    training is not bitwise equal across devices), written atomically; it stores a hash
-    of the budget's parameters and the protocol version, and is recomputed when either
-    changed.
+    Each run is cached on its own: ``$EPIC_BENCH_CACHE/transfer-refs/<task>-v<version>-
+    p<protocol>-<variant>-<budget>-seed<S>.json`` (``-cuda`` before ``.json`` for GPU runs),
+    holding the budget's hash, recomputed when the budget or protocol changed.
     """
     task = _resolve_task(task)
     budget_name, budget_obj = _resolve_budget(task, budget)
     _check_variant(variant)
     if budget_obj.algorithm == "value_iteration":
         _, r_random, r_ref = _tabular_returns(None, task, variant, device)
-        return r_random, r_ref
-    path = reference_cache_path(task, variant, budget_name, seed, device)
-    key = _budget_hash(budget_obj)
-    if use_cache and path.exists():
-        try:
-            cached = json.loads(path.read_text())
-            if cached["budget_hash"] == key and cached["protocol"] == PROTOCOL_VERSION:
-                return float(cached["random_return"]), float(cached["reference_return"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-            warnings.warn(f"ignoring corrupt transfer reference cache {path}: {err}", stacklevel=2)
-    start = time.perf_counter()
-    r_random = evaluate_random(task, budget_obj, seed=seed, device=device, variant=variant)
-    model = train_policy(task, None, budget_obj, seed=seed, device=device, variant=variant,
-                         progress=progress)  # fmt: skip
-    r_ref = evaluate_policy(task, model, budget_obj, seed=seed, device=device, variant=variant)
-    record = {
-        "task": task.name, "version": task.version, "variant": variant, "budget": budget_name,
-        "budget_hash": key, "protocol": PROTOCOL_VERSION, "seed": seed,
-        "algorithm": budget_obj.algorithm, "timesteps": int(budget_obj.total_timesteps),
-        "random_return": r_random, "reference_return": r_ref, "device": str(device),
-        "wall_time_s": time.perf_counter() - start,
-    }  # fmt: skip
-    if use_cache:
-        _write_atomic(path, json.dumps(record, indent=2))
-    return r_random, r_ref
+        return Reference(seeds=(), random_returns=(r_random,), reference_returns=(r_ref,))
+    return _reference(task, budget_name, budget_obj, variant=variant, device=device, seeds=seeds,
+                      progress=progress, use_cache=use_cache)  # fmt: skip
 
 
-def reference_cache_path(
-    task: Task, variant: str, budget_name: str, seed: int, device: str = "cpu"
-) -> Path:
-    """Where the references of one (task version, variant, budget, seed, device type) live.
-
-    CPU files carry no device suffix (the common case, and the name caches already have).
-    """
-    root = cache_root()
-    device_type = torch.device(device).type
-    suffix = "" if device_type == "cpu" else f"-{device_type}"
-    name = f"{task.name}-v{task.version}-{variant}-{budget_name}-seed{seed}{suffix}.json"
-    return root / "transfer-refs" / name
+def reference_returns(
+    task: Task | str,
+    budget: str | Any,
+    *,
+    device: str = "cpu",
+    variant: str = "test",
+    seeds: Sequence[int] = REFERENCE_SEEDS,
+    progress: bool = False,
+    use_cache: bool = True,
+) -> tuple[float, float]:
+    """(R_random, R_gt): the means of `reference` that normalize a score."""
+    ref = reference(task, budget, device=device, variant=variant, seeds=seeds, progress=progress,
+                    use_cache=use_cache)  # fmt: skip
+    return ref.random_mean, ref.reference_mean
 
 
 # --------------------------------------------------------------------------- tabular
@@ -331,44 +359,41 @@ def _check_variant(variant: str) -> None:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
 
 
-def _budget_hash(budget: Budget) -> str:
-    params = dataclasses.asdict(budget) if dataclasses.is_dataclass(budget) else vars(budget)
-    blob = json.dumps(params, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    with atomic_write(path) as tmp:
-        tmp.write_text(text)
-
-
 def precompute_references(
     task_names: Sequence[str],
     *,
     budget: str,
-    seeds: Sequence[int],
+    seeds: Sequence[int] = REFERENCE_SEEDS,
     variants: Sequence[str] = VARIANTS,
     device: str = "cpu",
 ) -> list[dict[str, Any]]:
-    """Fill the reference cache (R_random, R_gt) for tasks x variants x seeds, with a progress bar.
+    """Fill the reference cache for tasks x variants x reference seeds, with a progress bar.
 
     Why: the references are the expensive, shared part of every transfer score; computing
     them once up front (``epic-bench transfer refs``) lets later evaluations run in parallel
-    without each recomputing them.
+    without each recomputing them. Returns one row per run (tabular tasks: one exact row).
     """
-    grid = [(t, v, s) for t in task_names for v in variants for s in seeds]
-    tasks = {name: _resolve_task(name) for name in task_names}
     rows = []
-    for name, variant, seed in tqdm(grid, desc="transfer references", unit="ref"):
-        task = tasks[name]
-        r_random, r_ref = reference_returns(task, budget, seed=seed, device=device, variant=variant)
-        rows.append({"task": name, "variant": variant, "budget": budget, "seed": seed,
-                     "random_return": r_random, "reference_return": r_ref})  # fmt: skip
+    grid = [(t, v) for t in task_names for v in variants]
+    for name, variant in tqdm(grid, desc="transfer references", unit="task-variant"):
+        task = _resolve_task(name)
+        ref = reference(task, budget, device=device, variant=variant, seeds=seeds)
+        run_seeds = ref.seeds or ("exact",)
+        for s, r_random, r_ref in zip(run_seeds, ref.random_returns, ref.reference_returns,
+                                      strict=True):  # fmt: skip
+            rows.append({"task": name, "variant": variant, "budget": budget, "seed": s,
+                         "random_return": r_random, "reference_return": r_ref})  # fmt: skip
+        rows.append({"task": name, "variant": variant, "budget": budget, "seed": "mean",
+                     "random_return": ref.random_mean, "reference_return": ref.reference_mean,
+                     "reference_std": ref.reference_std, "n_runs": ref.n_runs})  # fmt: skip
     return rows
 
 
 def unit_value(inputs: UnitInputs, *, variant: str) -> dict[str, float]:
-    """One evaluation unit: the normalized transfer score in ``variant`` (registry entry)."""
+    """One evaluation unit: the normalized score and its raw returns (registry entry).
+
+    Returns the results-store fields: ``value`` and `benchmark.results.TRANSFER_COLUMNS`.
+    """
     res = transfer_score(inputs.reward, inputs.task, budget=inputs.budget, seed=inputs.seed,
                          device=inputs.device, variant=variant)  # fmt: skip
-    return {"value": float(res.normalized)}
+    return res.row_fields()

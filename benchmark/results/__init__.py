@@ -11,10 +11,12 @@ from benchmark.paths import DEFAULT_RESULTS_DIR
 from benchmark.results.current import current_rows, newest_models, newest_versions, stale_reason
 from benchmark.results.pruning import PruneReport, prune_results, stale_reasons
 from benchmark.results.store import (
+    READABLE_SCHEMA_VERSIONS,
     SCHEMA,
     SCHEMA_VERSION,
     STATUS_FAILED,
     STATUS_OK,
+    TRANSFER_COLUMNS,
     UNIT_KEY,
     ResultsError,
     ResultsWriter,
@@ -35,9 +37,11 @@ from benchmark.results.store import (
 __all__ = [
     "DEFAULT_RESULTS_DIR",
     "SCHEMA",
+    "READABLE_SCHEMA_VERSIONS",
     "SCHEMA_VERSION",
     "STATUS_FAILED",
     "STATUS_OK",
+    "TRANSFER_COLUMNS",
     "UNIT_KEY",
     "PruneReport",
     "ResultsError",

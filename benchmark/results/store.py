@@ -23,6 +23,15 @@ Schema (version ``SCHEMA_VERSION``; ``SCHEMA`` is the authority):
   (``epic_bench_version``, ``torch_version``, ``imitation_version``, ``sb3_version``,
   ``gymnasium_version``, ``numpy_version``), ``hostname``, ``timestamp`` (UTC),
   ``schema_version``.
+- transfer returns (schema v2; null for distances and for rows written before them,
+  see ``TRANSFER_COLUMNS``): ``policy_return`` (the submission-trained policy's mean
+  ground-truth return), ``random_return`` / ``random_std`` (uniform random policy, mean
+  and std over its runs), ``reference_return`` / ``reference_std`` / ``n_reference_runs``
+  (the ground-truth-trained reference: mean and std over its K runs), ``eval_episodes``
+  and ``transfer_protocol`` (`benchmark.metrics.transfer.PROTOCOL_VERSION`). With them a
+  reader can check ``value = (policy − random) / (reference − random)`` by hand.
+
+Old files stay readable: a file of schema v1 lacks the v2 columns, which read as null.
 """
 
 from __future__ import annotations
@@ -45,7 +54,9 @@ import pyarrow.parquet as pq
 
 from benchmark.paths import DEFAULT_RESULTS_DIR, atomic_write
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Versions this code reads: a v1 file lacks the TRANSFER_COLUMNS, which read as null.
+READABLE_SCHEMA_VERSIONS = (1, 2)
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 
@@ -80,7 +91,27 @@ SCHEMA = pa.schema(
         ("numpy_version", pa.string()),
         ("hostname", pa.string()),
         ("timestamp", pa.timestamp("us", tz="UTC")),
+        # v2: the raw returns behind a transfer row's normalized value (null otherwise).
+        ("policy_return", pa.float64()),
+        ("random_return", pa.float64()),
+        ("random_std", pa.float64()),
+        ("reference_return", pa.float64()),
+        ("reference_std", pa.float64()),
+        ("n_reference_runs", pa.int64()),
+        ("eval_episodes", pa.int64()),
+        ("transfer_protocol", pa.int64()),
     ]
+)
+# Nullable columns added after v1: absent from older files, null where they do not apply.
+TRANSFER_COLUMNS = (
+    "policy_return",
+    "random_return",
+    "random_std",
+    "reference_return",
+    "reference_std",
+    "n_reference_runs",
+    "eval_episodes",
+    "transfer_protocol",
 )
 
 # The columns that identify a unit: a finished unit with the same key is not re-run.
@@ -168,6 +199,7 @@ def make_row(**fields: Any) -> dict[str, Any]:
         "device": "cpu",
         "run_id": "",
         "timestamp": datetime.now(UTC),
+        **dict.fromkeys(TRANSFER_COLUMNS),
     }
     row = {**defaults, **provenance(), **fields}
     unknown = set(row) - set(SCHEMA.names)
@@ -231,18 +263,23 @@ def read_file(path: str | Path) -> pd.DataFrame:
             f"{path}: not a readable Parquet file ({e}). Move it out of the results directory "
             "or delete it yourself; epic-bench deletes nothing."
         ) from e
-    missing = [n for n in SCHEMA.names if n not in table.column_names]
+    missing = [n for n in SCHEMA.names if n not in table.column_names and n not in TRANSFER_COLUMNS]
     if missing:
         raise ResultsError(
             f"{path}: not an epic-bench results file (missing columns {missing}). "
             "Move it out of the results directory."
         )
     versions = set(table.column("schema_version").to_pylist())
-    if versions - {SCHEMA_VERSION}:
+    if versions - set(READABLE_SCHEMA_VERSIONS):
         raise ResultsError(
             f"{path}: schema version {sorted(versions)} but this epic-bench reads "
-            f"version {SCHEMA_VERSION}; upgrade epic-bench or convert the file."
+            f"versions {list(READABLE_SCHEMA_VERSIONS)}; upgrade epic-bench or convert the file."
         )
+    for name in TRANSFER_COLUMNS:  # an older file: the columns it predates are null
+        if name not in table.column_names:
+            table = table.append_column(
+                SCHEMA.field(name), pa.nulls(table.num_rows, SCHEMA.field(name).type)
+            )
     try:
         table = table.select(SCHEMA.names).cast(SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:

@@ -1,0 +1,199 @@
+"""The normalizer of reoptimization transfer: K ground-truth-trained runs and K random runs.
+
+Why several runs: one ground-truth-trained policy is a single draw from a wide
+distribution. Measured on PointMaze (protocol 1, 4 seeds): returns −16.2, −19.1, −50.9,
+−19.7, so a submission normalized by one of them moves between 0.44 and 2.29 with the
+reference seed alone. Protocol 2 normalizes by the *mean* of K = ``len(REFERENCE_SEEDS)``
+ground-truth-trained runs whose seeds (1000..1004) are disjoint from every submission
+seed, and stores their standard deviation so it can enter the score's interval
+(`benchmark.metrics.stats.normalized_return_ci`). The random policy's return is averaged
+over the same K seeds (its action noise), on the same evaluation episodes.
+
+Every policy of a (task, variant, budget) is evaluated on one fixed episode set
+(`benchmark.metrics.reoptimize.EVAL_SEED_OFFSET`): common initial states, so differences
+between a submission and the reference are not initial-state luck.
+
+Each run is cached on its own (``reference_cache_path``), keyed by task version,
+protocol version, variant, budget (and its hash, stored inside), seed and device type,
+so the K runs can be filled in parallel (``epic-bench transfer refs``) and a protocol
+change never reuses an old number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmark.metrics.reoptimize import evaluate_policy, evaluate_random, train_policy
+from benchmark.paths import atomic_write, cache_root
+
+# Bump when the evaluation protocol changes: it is part of every reference cache key and
+# of every transfer row (``transfer_protocol``). 2: K-run reference mean, fixed episodes.
+PROTOCOL_VERSION = 2
+# K = 5 reference runs; submission seeds must avoid these (see `check_submission_seed`).
+REFERENCE_SEEDS: tuple[int, ...] = tuple(range(1000, 1005))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The random and ground-truth-trained returns that normalize a transfer score.
+
+    ``random_returns[k]`` and ``reference_returns[k]`` are the mean undiscounted
+    ground-truth returns over the evaluation episodes of the random policy (action
+    noise seeded ``seeds[k]``) and of the policy trained on the ground truth with seed
+    ``seeds[k]``. Tabular tasks are exact: one run, standard deviation 0.
+    """
+
+    seeds: tuple[int, ...]
+    random_returns: tuple[float, ...]
+    reference_returns: tuple[float, ...]
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.reference_returns)
+
+    @property
+    def random_mean(self) -> float:
+        return float(np.mean(self.random_returns))
+
+    @property
+    def random_std(self) -> float:
+        return _sample_std(self.random_returns)
+
+    @property
+    def reference_mean(self) -> float:
+        return float(np.mean(self.reference_returns))
+
+    @property
+    def reference_std(self) -> float:
+        return _sample_std(self.reference_returns)
+
+
+def _sample_std(x: Sequence[float]) -> float:
+    """Sample standard deviation (ddof = 1); 0 for a single (exact) value."""
+    return float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
+
+
+def check_submission_seed(seed: int, reference_seeds: Sequence[int] = REFERENCE_SEEDS) -> None:
+    """A submission trained with a reference seed would share its RL noise with the normalizer."""
+    if seed in reference_seeds:
+        raise ValueError(
+            f"transfer seed {seed} is one of the reference seeds {list(reference_seeds)}; "
+            "use submission seeds outside them (e.g. 0..4)"
+        )
+
+
+def reference(
+    task: Any,
+    budget_name: str,
+    budget: Any,
+    *,
+    variant: str,
+    device: str = "cpu",
+    seeds: Sequence[int] = REFERENCE_SEEDS,
+    progress: bool = False,
+    use_cache: bool = True,
+) -> Reference:
+    """The K-run reference of (task, variant, budget), each run from the cache or computed once."""
+    if len(seeds) == 0:
+        raise ValueError("a transfer reference needs at least one seed, e.g. REFERENCE_SEEDS")
+    runs = [
+        reference_run(
+            task,
+            budget_name,
+            budget,
+            seed=s,
+            variant=variant,
+            device=device,
+            progress=progress,
+            use_cache=use_cache,
+        )  # fmt: skip
+        for s in seeds
+    ]
+    return Reference(
+        seeds=tuple(int(s) for s in seeds),
+        random_returns=tuple(r for r, _ in runs),
+        reference_returns=tuple(g for _, g in runs),
+    )
+
+
+def reference_run(
+    task: Any,
+    budget_name: str,
+    budget: Any,
+    *,
+    seed: int,
+    variant: str,
+    device: str = "cpu",
+    progress: bool = False,
+    use_cache: bool = True,
+) -> tuple[float, float]:
+    """(R_random, R_gt) of one reference seed: random policy, and PPO/SAC on the env's reward."""
+    path = reference_cache_path(task, variant, budget_name, seed, device)
+    key = budget_hash(budget)
+    if use_cache and path.exists():
+        try:
+            cached = json.loads(path.read_text())
+            if cached["budget_hash"] == key and cached["protocol"] == PROTOCOL_VERSION:
+                return float(cached["random_return"]), float(cached["reference_return"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            warnings.warn(f"ignoring corrupt transfer reference cache {path}: {err}", stacklevel=2)
+    start = time.perf_counter()
+    r_random = evaluate_random(task, budget, seed=seed, device=device, variant=variant)
+    model = train_policy(task, None, budget, seed=seed, device=device, variant=variant,
+                         progress=progress)  # fmt: skip
+    r_gt = evaluate_policy(task, model, budget, seed=seed, device=device, variant=variant)
+    record = {
+        "task": task.name, "version": task.version, "variant": variant, "budget": budget_name,
+        "budget_hash": key, "protocol": PROTOCOL_VERSION, "seed": seed,
+        "algorithm": budget.algorithm, "timesteps": int(budget.total_timesteps),
+        "random_return": r_random, "reference_return": r_gt, "device": str(device),
+        "wall_time_s": time.perf_counter() - start,
+    }  # fmt: skip
+    if use_cache:
+        _write_atomic(path, json.dumps(record, indent=2))
+    if not (math.isfinite(r_random) and math.isfinite(r_gt)):
+        raise ValueError(f"{task.name}: reference seed {seed} gave non-finite returns {record}")
+    return r_random, r_gt
+
+
+def reference_cache_path(
+    task: Any, variant: str, budget_name: str, seed: int, device: str = "cpu"
+) -> Path:
+    """Where one reference run of (task version, protocol, variant, budget, seed, device) lives.
+
+    CPU files carry no device suffix; GPU files end in ``-cuda`` since RL training is not
+    bitwise equal across devices.
+    """
+    device_type = torch.device(device).type
+    suffix = "" if device_type == "cpu" else f"-{device_type}"
+    name = (
+        f"{task.name}-v{task.version}-p{PROTOCOL_VERSION}-{variant}-{budget_name}"
+        f"-seed{seed}{suffix}.json"
+    )
+    return cache_root() / "transfer-refs" / name
+
+
+def budget_hash(budget: Any) -> str:
+    """A short digest of every budget field: a changed budget never reuses a cached run."""
+    import dataclasses
+    import hashlib
+
+    params = dataclasses.asdict(budget) if dataclasses.is_dataclass(budget) else vars(budget)
+    blob = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Readers see the old file or the whole new one, never half of it (`paths.atomic_write`)."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(text)
