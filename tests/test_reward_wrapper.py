@@ -186,3 +186,50 @@ def test_task_ground_truth_through_the_wrapper_equals_the_env_reward(task_name):
         np.testing.assert_allclose(rewards, gt, rtol=1e-5, atol=1e-5)
         n_done += int(dones.sum())
     assert n_done >= n, "every env must cross an episode boundary"
+
+
+# --------------------------------------------------------------------------- sanity entries
+
+
+def _step_sanity_entry(task_name: str, steps: int):
+    """The task's ground-truth sanity submission through the wrapper for ``steps`` random steps.
+
+    Returns (wrapper rewards, VecEnv rewards, infos) per step.
+    """
+    from benchmark.submissions import load_submission
+    from benchmark.tasks import load_task
+
+    task = load_task(task_name)
+    reward = load_submission(f"submissions/{task_name}-ground-truth").load_reward()
+    venv = LearnedRewardVecEnv(task.make_vec_env(2, seed=0, variant="train"), reward)
+    venv.reset()
+    space, rng, out = task.action_space, np.random.default_rng(0), []
+    for _ in range(steps):
+        if hasattr(space, "n"):
+            acts = rng.integers(int(space.n), size=2)
+        else:
+            acts = rng.uniform(space.low, space.high, size=(2, *space.shape)).astype(space.dtype)
+        _, rewards, _, infos = venv.step(acts)
+        env_rewards = np.array([i["ground_truth_reward"] for i in infos])
+        out.append((rewards, env_rewards, infos))
+    venv.close()
+    return out
+
+
+@pytest.mark.parametrize(
+    "task_name", ["gridworld", "pointmass", "pointmaze", "halfcheetah", "hopper"]
+)
+def test_ground_truth_entry_pays_exactly_what_the_env_pays(task_name):
+    """Bit for bit, as SB3 stores it (the VecEnv's float32 reward buffer): so training the
+    ground-truth sanity entry through the wrapper is the reference run of the same seed."""
+    for rewards, env_rewards, _ in _step_sanity_entry(task_name, 150):
+        np.testing.assert_array_equal(rewards.astype(np.float32), env_rewards.astype(np.float32))
+
+
+def test_halfcheetah_ground_truth_entry_is_float64_exact():
+    """Before the VecEnv's float32 buffer: gymnasium's own float64 terms, forward_reward −
+    ctrl_cost (its info reports reward_run and reward_ctrl = −ctrl_cost)."""
+    for rewards, _, infos in _step_sanity_entry("halfcheetah", 60):
+        assert rewards.dtype == np.float64
+        expected = np.array([i["reward_run"] + i["reward_ctrl"] for i in infos])
+        np.testing.assert_array_equal(rewards, expected)

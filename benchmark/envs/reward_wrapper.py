@@ -9,7 +9,12 @@ state), and the transition after it must start from the reset observation.
 
 Inputs are preprocessed as imitation's ``RewardNet.preprocess`` does (float32,
 one-hot for discrete spaces, on ``device``, under ``torch.no_grad()``), so an
-imitation reward net can be passed unchanged.
+imitation reward net can be passed unchanged. A reward that sets
+``native_dtypes = True`` (the task-reward submissions: our own closed-form rewards)
+gets Box batches in the env's own dtype instead (float64 on MuJoCo, float32 actions
+from SB3), and its float64 output is kept: then the ground-truth sanity entry pays
+exactly what the environment pays, bit for bit (`tests/test_reward_wrapper.py`), so
+its transfer run is the reference run with the same seed.
 """
 
 from __future__ import annotations
@@ -24,15 +29,20 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 from benchmark.data import RewardFn, evaluating
 
 
-def preprocess_batch(x: np.ndarray, space: spaces.Space, device: torch.device) -> torch.Tensor:
+def preprocess_batch(
+    x: np.ndarray, space: spaces.Space, device: torch.device, native_dtypes: bool = False
+) -> torch.Tensor:
     """A VecEnv batch ``[B, *shape]`` as the float tensor a RewardFn receives.
 
     Discrete → one-hot ``[B, n]``; Box → float32 ``[B, *shape]`` (images are
     scaled to [0, 1], as imitation's default ``normalize_images=True`` does).
+    With ``native_dtypes`` a floating Box batch keeps its own dtype (e.g. float64).
     """
     if isinstance(space, spaces.Dict):
         raise TypeError("Dict observation spaces are not supported by the reward wrapper")
     t = torch.as_tensor(np.asarray(x), device=device)
+    if native_dtypes and isinstance(space, spaces.Box) and t.dtype.is_floating_point:
+        return t
     if isinstance(space, spaces.Discrete):
         t = t.reshape(-1)
     return preprocess_obs(t, space, normalize_images=True).to(torch.float32)
@@ -55,6 +65,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         super().__init__(venv)
         self.reward_fn = reward_fn
         self.device = torch.device(device)
+        # Our own closed-form rewards take the env's dtypes; learned nets take float32.
+        self.native_dtypes = bool(getattr(reward_fn, "native_dtypes", False))
         self._prev_obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
 
@@ -91,11 +103,12 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self, obs: np.ndarray, acts: np.ndarray, next_obs: np.ndarray, dones: np.ndarray
     ) -> np.ndarray:
         n = self.num_envs
+        native = self.native_dtypes
         with evaluating(self.reward_fn):  # eval mode, no_grad; the model's modes restored
             r = self.reward_fn(
-                preprocess_batch(obs, self.observation_space, self.device),
-                preprocess_batch(acts, self.action_space, self.device),
-                preprocess_batch(next_obs, self.observation_space, self.device),
+                preprocess_batch(obs, self.observation_space, self.device, native),
+                preprocess_batch(acts, self.action_space, self.device, native),
+                preprocess_batch(next_obs, self.observation_space, self.device, native),
                 torch.as_tensor(np.asarray(dones), device=self.device).to(torch.float32),
             )
         r = torch.as_tensor(r).detach().reshape(-1)
@@ -104,7 +117,9 @@ class LearnedRewardVecEnv(VecEnvWrapper):
                 f"the learned reward returned {tuple(r.shape)} values for a batch of {n} "
                 "transitions; a RewardFn must return one reward per transition, shape [B]"
             )
-        out = r.to("cpu", torch.float32).numpy()
+        # float64 rewards stay float64 (the env's own MuJoCo rewards are float64).
+        dtype = torch.float64 if r.dtype == torch.float64 else torch.float32
+        out = r.to("cpu", dtype).numpy()
         if not np.all(np.isfinite(out)):
             raise ValueError(
                 f"the learned reward returned non-finite values {out[~np.isfinite(out)][:5]}; "

@@ -126,8 +126,17 @@ def forward_velocity(spec: LocomotionSpec, obs: torch.Tensor, next_obs: torch.Te
 
 
 def control_cost(spec: LocomotionSpec, acts: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """w_c * ||a||^2, [B]; uses the action as given (gymnasium does not clip it)."""
-    return (spec.ctrl_cost_weight * acts.square().sum(dim=-1)).to(dtype)
+    """w_c * ||a||^2, [B]; uses the action as given (gymnasium does not clip it).
+
+    The squares are added left to right in the action's dtype, as ``np.sum`` does for
+    so few float32 entries; ``torch.sum`` accumulates float32 in double on CPU and
+    differs from the env in the last bit for 6-D actions.
+    """
+    squares = acts.square()
+    total = squares[:, 0]
+    for j in range(1, squares.shape[1]):
+        total = total + squares[:, j]
+    return (spec.ctrl_cost_weight * total).to(dtype)
 
 
 def is_healthy(spec: LocomotionSpec, next_obs: torch.Tensor) -> torch.Tensor:
@@ -157,7 +166,8 @@ def _locomotion(spec: LocomotionSpec) -> RewardFn:
     def reward(obs, acts, next_obs, dones):
         obs, acts, next_obs = _check(spec, obs, acts, next_obs)
         forward = spec.forward_reward_weight * forward_velocity(spec, obs, next_obs)
-        return forward - control_cost(spec, acts, obs.dtype) + healthy_reward(spec, next_obs)
+        # gymnasium's order: (forward + healthy) − ctrl (float addition is not associative)
+        return (forward + healthy_reward(spec, next_obs)) - control_cost(spec, acts, obs.dtype)
 
     return reward
 

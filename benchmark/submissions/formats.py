@@ -36,20 +36,30 @@ class SubmittedReward(nn.Module):
     which validation checks is a float tensor of shape [B].
     """
 
-    def __init__(self, model: nn.Module | RewardFn, device: str = "cpu") -> None:
+    def __init__(
+        self, model: nn.Module | RewardFn, device: str = "cpu", native_dtypes: bool = False
+    ) -> None:
         super().__init__()
         self.model = model
         self.device = torch.device(device)
+        # True for our own closed-form task rewards: floating inputs keep their dtype
+        # (float64 MuJoCo observations), so the ground truth pays what the env pays.
+        self.native_dtypes = native_dtypes
 
     def forward(
         self, obs: torch.Tensor, acts: torch.Tensor, next_obs: torch.Tensor, dones: torch.Tensor
     ) -> torch.Tensor:
         args = [
-            torch.as_tensor(x).to(device=self.device, dtype=torch.float32)
+            torch.as_tensor(x).to(device=self.device, dtype=self._dtype(torch.as_tensor(x)))
             for x in (obs, acts, next_obs, dones)
         ]
         with torch.no_grad():
             return self.model(*args)
+
+    def _dtype(self, x: torch.Tensor) -> torch.dtype:
+        if self.native_dtypes and x.dtype.is_floating_point:
+            return x.dtype
+        return torch.float32
 
     def train(self, mode: bool = True) -> SubmittedReward:
         """Switch mode; tolerate exported modules that refuse train()/eval()."""
@@ -180,4 +190,5 @@ def load_reward(
         raise SubmissionError(
             submission.name, "load", f"could not load the {fmt} model: {type(exc).__name__}: {exc}"
         ) from exc
-    return SubmittedReward(model, device=device).eval()
+    native = fmt == "task-reward"  # our own code, not a float32 net
+    return SubmittedReward(model, device=device, native_dtypes=native).eval()
