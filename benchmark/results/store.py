@@ -221,10 +221,18 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     """Rows (dicts with every SCHEMA column) to an Arrow table of exactly SCHEMA."""
     rows = list(rows)
     columns = {name: [r[name] for r in rows] for name in SCHEMA.names}
+    # Null integers come back from pandas as NaN (rows read and rewritten by pruning).
+    for name in TRANSFER_COLUMNS:
+        if pa.types.is_integer(SCHEMA.field(name).type):
+            columns[name] = [None if _is_missing(v) else int(v) for v in columns[name]]
     try:
         return pa.table(columns, schema=SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
         raise ResultsError(f"result rows do not fit schema v{SCHEMA_VERSION}: {e}") from e
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def write_batch(rows: Iterable[Mapping[str, Any]], results_dir: str | Path, *, name: str) -> Path:
