@@ -169,11 +169,19 @@ def results() -> None:
     show_default=True,
 )
 @click.option("--drop-failed", is_flag=True, help="Also retire failed rows.")
+@click.option(
+    "--old-transfer-protocol",
+    is_flag=True,
+    help="Also retire transfer rows measured under an older transfer protocol.",
+)
+@click.option("--task", "tasks", multiple=True, help="Only prune rows of these tasks (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be dropped.")
-def results_prune(results_dir, submissions_root, drop_failed, dry_run) -> None:
+def results_prune(results_dir, submissions_root, drop_failed, old_transfer_protocol, tasks,
+                  dry_run) -> None:  # fmt: skip
     """Drop rows of old task versions and retrained or removed submissions.
 
-    Kept rows are rewritten into one new file before the old files are removed.
+    The kept rows of the files that held a dropped row are rewritten into one new file
+    before those files are removed; other files are not touched.
     """
     from benchmark.results import ResultsError
     from benchmark.results.pruning import prune_results
@@ -184,6 +192,8 @@ def results_prune(results_dir, submissions_root, drop_failed, dry_run) -> None:
             submissions_root=submissions_root,
             drop_failed=drop_failed,
             dry_run=dry_run,
+            old_transfer_protocol=old_transfer_protocol,
+            tasks=tasks,
         )
     except ResultsError as e:
         raise click.ClickException(str(e)) from e

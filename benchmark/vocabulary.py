@@ -24,3 +24,8 @@ LEADERBOARD_FORMATS = ("table", "markdown", "csv", "json", "html")
 EXPORT_FORMATS = ("state-dict", "torch-export")
 # W&B modes for ``evaluate --wandb-mode``.
 WANDB_MODES = ("offline", "online")
+# Transfer evaluation protocol: part of every reference cache key and transfer row; bump
+# when the protocol changes (2: K-run reference mean, fixed evaluation episodes).
+TRANSFER_PROTOCOL_VERSION = 2
+# Transfer metrics (policy trained in the test / the train variant).
+TRANSFER_METRICS = ("transfer", "transfer_train")

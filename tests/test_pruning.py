@@ -95,3 +95,33 @@ def test_erc_rows_on_episode_fragments_are_retired(store):
     report = prune_results(out, submissions_root=root, dry_run=True)
     assert report.reasons["erc on episode fragments"] == 1
     assert report.kept == 3  # the two current epic rows and the episode-based erc row
+
+
+def test_old_transfer_protocol_rows_go_only_when_asked_and_only_for_given_tasks(store):
+    """Protocol-1 transfer rows (no transfer_protocol column value) are retired by the
+    opt-in flag, within the named tasks; files without a stale row are left untouched."""
+    root, out = store
+    sub = load_submission(root / "gridworld-random")
+    common = dict(submission=sub.name, submission_sha256=sub.sha256, method=sub.method,
+                  task="gridworld", task_version=str(load_task("gridworld").version),
+                  metric="transfer", budget="standard", value=0.5)  # fmt: skip
+    old = results.make_row(**common, seed=0)
+    new = results.make_row(**common, seed=1, transfer_protocol=2, policy_return=1.0,
+                           random_return=0.0, reference_return=2.0, reference_std=0.0,
+                           random_std=0.0, n_reference_runs=1, eval_episodes=100)  # fmt: skip
+    untouched = results.write_batch([new], out, name="d")
+    results.write_batch([old], out, name="e")
+    assert (
+        prune_results(out, submissions_root=root, dry_run=True).reasons.get("old transfer protocol")
+        is None
+    )
+    other_task = prune_results(out, submissions_root=root, old_transfer_protocol=True,
+                               tasks=["pointmass"], dry_run=True)  # fmt: skip
+    assert other_task.dropped == 0
+    report = prune_results(out, submissions_root=root, old_transfer_protocol=True,
+                           tasks=["gridworld"])  # fmt: skip
+    assert report.reasons["old transfer protocol"] == 1
+    assert untouched.exists() and untouched not in report.files_removed
+    kept = results.read_results(out)
+    assert not ((kept["metric"] == "transfer") & (kept["seed"] == 0)).any()
+    assert ((kept["metric"] == "transfer") & (kept["seed"] == 1)).sum() == 1

@@ -35,10 +35,10 @@ import torch
 
 from benchmark.metrics.reoptimize import evaluate_policy, evaluate_random, train_policy
 from benchmark.paths import atomic_write, cache_root
+from benchmark.vocabulary import TRANSFER_PROTOCOL_VERSION
 
-# Bump when the evaluation protocol changes: it is part of every reference cache key and
-# of every transfer row (``transfer_protocol``). 2: K-run reference mean, fixed episodes.
-PROTOCOL_VERSION = 2
+# Part of every reference cache key and transfer row (``transfer_protocol``); one source.
+PROTOCOL_VERSION = TRANSFER_PROTOCOL_VERSION
 # K = 5 reference runs; submission seeds must avoid these (see `check_submission_seed`).
 REFERENCE_SEEDS: tuple[int, ...] = tuple(range(1000, 1005))
 
