@@ -29,3 +29,8 @@ WANDB_MODES = ("offline", "online")
 TRANSFER_PROTOCOL_VERSION = 2
 # Transfer metrics (policy trained in the test / the train variant).
 TRANSFER_METRICS = ("transfer", "transfer_train")
+# What a normalized transfer score means, for every place that shows it (CLI, site, README).
+TRANSFER_LEGEND = (
+    "transfer: 0 = random policy, 1 = ground-truth-trained (mean of the reference runs), "
+    "< 0 worse than random, > 1 better than the reference"
+)

@@ -257,3 +257,17 @@ def test_rows_without_raw_returns_aggregate_as_before(tmp_path):
     (row,) = board.itertuples()
     assert math.isnan(row.policy_return) and 0.5 <= row.mean_ci_low <= row.mean_ci_high <= 0.7
     assert "policy return" not in render(board, "markdown")
+
+
+def test_board_shows_the_ground_truth_noise_floor(tmp_path):
+    """The ground-truth entry retrained on submission seeds, against its 5-run reference
+    (-20 ± 6, random -80): one reference std is 6 / 60 = 0.10 on the normalized scale."""
+    rows = [_transfer_row("gridworld-ground-truth", s, r)
+            for s, r in enumerate([-26.0, -14.0, -20.0, -23.0, -17.0])]  # fmt: skip
+    write_batch(rows, tmp_path / "results", name="a")
+    readme, site = build(tmp_path / "results", tmp_path / "out")
+    text = readme.read_text()
+    assert "Noise floor (transfer): the ground truth retrained on 5 submission seeds" in text
+    assert "scores 1.00" in text and "-20.0 ± 6.0 (random -80.0)" in text
+    assert "one reference std is 0.10 on the normalized scale" in text
+    assert "Noise floor (transfer)" in site.read_text()

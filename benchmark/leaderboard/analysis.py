@@ -43,3 +43,50 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     if rx.std() == 0 or ry.std() == 0:
         return float("nan")
     return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def noise_floor(board: pd.DataFrame, task: str, metric: str = "transfer") -> dict | None:
+    """The ground-truth entry retrained against its own reference: how much is RL noise.
+
+    The sanity entry ``<task>-ground-truth`` trains on the very reward the K reference
+    runs trained on, only with the submission seeds; its normalized score would be 1
+    without RL noise. Its mean and 95% CI, and the reference's spread on the normalized
+    scale (std / (R_gt − R_random)), bound how far apart two entries must be before the
+    difference means anything. None where the task has no such row with raw returns.
+    """
+    rows = board[(board["task"] == task) & (board["metric"] == metric)]
+    rows = rows[rows["submission"] == f"{task}-ground-truth"]
+    if rows.empty or not np.isfinite(float(rows.iloc[0].get("reference_return", np.nan))):
+        return None
+    r = rows.iloc[0]
+    gap = float(r["reference_return"] - r["random_return"])
+    return {
+        "task": task,
+        "metric": metric,
+        "n_seeds": int(r["n_seeds"]),
+        "mean": float(r["mean"]),
+        "ci_low": float(r["mean_ci_low"]),
+        "ci_high": float(r["mean_ci_high"]),
+        "reference_return": float(r["reference_return"]),
+        "reference_std": float(r["reference_std"]),
+        "n_reference_runs": int(r["n_reference_runs"]),
+        "random_return": float(r["random_return"]),
+        "reference_spread": float(r["reference_std"]) / gap if gap > 0 else float("nan"),
+    }
+
+
+def noise_floor_text(floor: dict) -> str:
+    """One sentence for the README and the site."""
+    ci = (
+        f"[{floor['ci_low']:.2f}, {floor['ci_high']:.2f}]"
+        if np.isfinite(floor["ci_low"])
+        else "n/a"
+    )
+    return (
+        f"Noise floor ({floor['metric']}): the ground truth retrained on {floor['n_seeds']} "
+        f"submission seeds scores {floor['mean']:.2f} (95% CI {ci}) against its reference of "
+        f"{floor['n_reference_runs']} runs, {floor['reference_return']:.1f} ± "
+        f"{floor['reference_std']:.1f} (random {floor['random_return']:.1f}); one reference "
+        f"std is {floor['reference_spread']:.2f} on the normalized scale. Differences "
+        "smaller than this are RL noise, not reward quality."
+    )

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.leaderboard.aggregate import higher_is_better, sections
-from benchmark.vocabulary import LEADERBOARD_FORMATS
+from benchmark.vocabulary import LEADERBOARD_FORMATS, TRANSFER_LEGEND, TRANSFER_METRICS
 
 FORMATS = LEADERBOARD_FORMATS
 TEXT_FORMATS = tuple(f for f in FORMATS if f != "html")
@@ -114,11 +114,7 @@ def header(rows: pd.DataFrame) -> list[str]:
 
 def legend(metric: str) -> str:
     """The one-line meaning of a metric's numbers, shown under its table ("" if none)."""
-    if metric in ("transfer", "transfer_train"):
-        from benchmark.metrics.transfer import LEGEND
-
-        return LEGEND
-    return ""
+    return TRANSFER_LEGEND if metric in TRANSFER_METRICS else ""
 
 
 def _title(task: str, metric: str, rows: pd.DataFrame | None = None) -> str:

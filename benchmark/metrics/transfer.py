@@ -52,7 +52,7 @@ from benchmark.metrics.transfer_reference import (  # noqa: F401  (re-exported)
 )
 from benchmark.metrics.transfer_reference import reference as _reference
 from benchmark.tasks import Budget, Task, load_task
-from benchmark.vocabulary import VARIANTS
+from benchmark.vocabulary import TRANSFER_LEGEND, VARIANTS
 
 if TYPE_CHECKING:
     from benchmark.metrics.registry import UnitInputs
@@ -61,10 +61,7 @@ if TYPE_CHECKING:
 # learned nothing: the normalized score would be a division by ~0.
 DEGENERATE_TOLERANCE = 1e-6
 # What the normalized score means, for every place that shows it (CLI, site, README).
-LEGEND = (
-    "transfer: 0 = random policy, 1 = ground-truth-trained (mean of the reference runs), "
-    "< 0 worse than random, > 1 better than the reference"
-)
+LEGEND = TRANSFER_LEGEND
 
 
 @dataclass(frozen=True)
