@@ -359,3 +359,10 @@ def test_training_leaves_no_temporary_folder(pointmass, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     reoptimize.train_policy(pointmass, pointmass.reward("shaped"), tiny_budget(pointmass), seed=0)
     assert [p.name for p in scratch.iterdir() if not p.name.startswith("torchinductor_")] == []
+
+
+def test_gridworld_rows_say_exact_not_episodes(gridworld):
+    """Value iteration samples no episodes: eval_episodes 0 and one exact reference run."""
+    fields = transfer_score(gridworld.reward("sparse"), gridworld, budget="standard").row_fields()
+    assert fields["eval_episodes"] == 0 and fields["n_reference_runs"] == 1
+    assert fields["reference_std"] == 0.0 and fields["transfer_protocol"] == 2

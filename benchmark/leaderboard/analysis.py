@@ -72,11 +72,18 @@ def noise_floor(board: pd.DataFrame, task: str, metric: str = "transfer") -> dic
         "n_reference_runs": int(r["n_reference_runs"]),
         "random_return": float(r["random_return"]),
         "reference_spread": float(r["reference_std"]) / gap if gap > 0 else float("nan"),
+        "exact": float(r["eval_episodes"]) == 0,  # value iteration: no RL noise at all
     }
 
 
 def noise_floor_text(floor: dict) -> str:
     """One sentence for the README and the site."""
+    if floor.get("exact"):
+        return (
+            f"Exact ({floor['metric']}): value iteration, no RL noise; the ground truth "
+            f"scores {floor['mean']:.2f} on every seed (reference {floor['reference_return']:.1f}, "
+            f"random {floor['random_return']:.1f})."
+        )
     ci = (
         f"[{floor['ci_low']:.2f}, {floor['ci_high']:.2f}]"
         if np.isfinite(floor["ci_low"])

@@ -44,6 +44,8 @@ def _reference(r) -> str:
     """``mean ± std (K)``: the ground-truth-trained reference behind a transfer score."""
     if r.reference_return is None or not np.isfinite(r.reference_return):
         return "—"
+    if r.eval_episodes == 0:  # value iteration: exact, no runs to spread
+        return f"{r.reference_return:.1f} (exact)"
     return f"{r.reference_return:.1f} ± {r.reference_std:.1f} ({int(r.n_reference_runs)})"
 
 
@@ -57,6 +59,13 @@ def raw_returns_text(r: pd.Series) -> str:
         return ""
     ref = _reference(SimpleNamespace(**r.to_dict()))
     return f"R {_return(value)} · random {_return(r['random_return'])} · reference {ref}"
+
+
+def _episodes(n: float) -> str:
+    """Evaluation episodes behind the returns; 0 means exact (value iteration)."""
+    if n is None or not np.isfinite(n):
+        return "—"
+    return "exact" if n == 0 else str(int(n))
 
 
 def has_returns(rows: pd.DataFrame) -> bool:
@@ -83,7 +92,7 @@ def _display_rows(rows: pd.DataFrame) -> list[list[str]]:
                 _return(r.policy_return),
                 _return(r.random_return),
                 _reference(r),
-                str(int(r.eval_episodes)) if np.isfinite(r.eval_episodes) else "—",
+                _episodes(r.eval_episodes),
             ]  # fmt: skip
             if with_returns
             else []

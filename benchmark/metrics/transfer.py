@@ -70,7 +70,8 @@ class TransferResult:
 
     ``ground_truth_return`` (the submission-trained policy's), ``random_return`` and
     ``reference_return`` are mean undiscounted ground-truth episode returns over the
-    evaluation episodes (tabular tasks: exact discounted values, see `tabular_transfer`);
+    evaluation episodes (tabular tasks: exact discounted values, see `tabular_transfer`,
+    and ``eval_episodes`` = 0);
     the latter two are means over ``n_reference_runs`` runs with sample standard
     deviations ``random_std`` and ``reference_std``. ``normalized`` is
     (R − R_random) / (R_gt − R_random); NaN where ground-truth training did not beat random.
@@ -189,7 +190,10 @@ def transfer_score(
         seed=seed,
         algorithm=budget_obj.algorithm,
         timesteps=int(budget_obj.total_timesteps),
-        eval_episodes=int(budget_obj.eval_episodes),
+        # 0 = exact (value iteration): no episodes were sampled
+        eval_episodes=0
+        if budget_obj.algorithm == "value_iteration"
+        else int(budget_obj.eval_episodes),
         wall_time_s=time.perf_counter() - start,
         random_std=ref.random_std,
         reference_std=ref.reference_std,
