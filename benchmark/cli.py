@@ -170,9 +170,7 @@ def results() -> None:
 )
 @click.option("--drop-failed", is_flag=True, help="Also retire failed rows.")
 @click.option(
-    "--old-transfer-protocol",
-    is_flag=True,
-    help="Also retire transfer rows measured under an older transfer protocol.",
+    "--old-transfer-protocol", is_flag=True, help="Also retire older-protocol transfer rows."
 )
 @click.option("--task", "tasks", multiple=True, help="Only prune rows of these tasks (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be dropped.")
@@ -187,14 +185,9 @@ def results_prune(results_dir, submissions_root, drop_failed, old_transfer_proto
     from benchmark.results.pruning import prune_results
 
     try:
-        report = prune_results(
-            results_dir,
-            submissions_root=submissions_root,
-            drop_failed=drop_failed,
-            dry_run=dry_run,
-            old_transfer_protocol=old_transfer_protocol,
-            tasks=tasks,
-        )
+        report = prune_results(results_dir, submissions_root=submissions_root, drop_failed=drop_failed,
+                               dry_run=dry_run, old_transfer_protocol=old_transfer_protocol,
+                               tasks=tasks)  # fmt: skip
     except ResultsError as e:
         raise click.ClickException(str(e)) from e
     reasons = ", ".join(f"{n} {why}" for why, n in sorted(report.reasons.items())) or "none"
@@ -376,18 +369,9 @@ def transfer() -> None:
 
 @transfer.command("refs")
 @click.option("--task", "task_names", multiple=True, required=True, help="Task name (repeatable).")
+@click.option("--budget", type=click.Choice(BUDGETS), default="standard", show_default=True)
 @click.option(
-    "--budget",
-    type=click.Choice(BUDGETS),
-    default="standard",
-    show_default=True,
-)
-@click.option(
-    "--variant",
-    "variants",
-    multiple=True,
-    type=click.Choice(VARIANTS),
-    help="Default both.",
+    "--variant", "variants", multiple=True, type=click.Choice(VARIANTS), help="Default both."
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 def transfer_refs(task_names, budget, variants, device) -> None:
