@@ -28,7 +28,7 @@ from benchmark.results import read_results
 from benchmark.vocabulary import TRANSFER_LEGEND
 
 
-def render(board: pd.DataFrame, fmt: str, *, width: int = 140) -> str:
+def render(board: pd.DataFrame, fmt: str, *, width: int = 200) -> str:
     """The aggregate as text in one of FORMATS ("html": the self-contained site page)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
