@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmark.evaluation.tracking import WandbTracker, read_offline_run
-from benchmark.results import make_row
+from benchmark.results import TRANSFER_COLUMNS, make_row
 
 
 def _row(metric: str, value: float, seed: int = 0, **kw) -> dict:
@@ -74,6 +74,7 @@ def test_config_has_every_row_field_and_the_context_summary_the_raw_returns(tmp_
     runs = [read_offline_run(r) for r in sorted((tmp_path / "wandb").glob("offline-run-*"))]
     epic = next(r for r in runs if r["config"]["metric"] == "epic")
     measured = {"value", "ci_low", "ci_high", "status", "error", "wall_time_s", "timestamp"}
+    measured |= set(TRANSFER_COLUMNS)  # transfer's raw returns and reference spread: summary
     assert set(epic_row) - measured <= set(epic["config"])
     assert epic["config"]["n_transitions"] == 256 and epic["config"]["n_samples"] == 64
     assert epic["config"]["budget_name"] == "smoke" and epic["config"]["authors"] == [

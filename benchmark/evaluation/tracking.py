@@ -17,14 +17,21 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmark.results import TRANSFER_COLUMNS
+
 DEFAULT_PROJECT = "epic-bench"
 # What a unit measured goes to the summary; every other row field is config (what was run).
 _MEASURED = {"value", "ci_low", "ci_high", "status", "error", "wall_time_s", "timestamp"}
 
 
 def _is_measured(key: str) -> bool:
-    """Values, intervals and raw returns (``*_return``: transfer's un-normalized returns)."""
-    return key in _MEASURED or key.endswith("_return")
+    """Values, intervals and raw returns (``*_return``: transfer's un-normalized returns,
+    and the other `benchmark.results.TRANSFER_COLUMNS`: reference spread and run count)."""
+    return key in _MEASURED or _is_raw_return(key)
+
+
+def _is_raw_return(key: str) -> bool:
+    return key.endswith("_return") or key in TRANSFER_COLUMNS
 
 
 def default_mode() -> str:
@@ -113,7 +120,7 @@ class WandbTracker:
                 values[f"{row['metric']}_ci_low"] = _plain(row["ci_low"])
                 values[f"{row['metric']}_ci_high"] = _plain(row["ci_high"])
                 for key, value in row.items():
-                    if key.endswith("_return"):  # raw returns behind a normalized transfer
+                    if _is_raw_return(key) and value is not None:  # behind a transfer score
                         values[f"{row['metric']}_{key}"] = _plain(value)
             values["wall_time_s"] = _plain(first["wall_time_s"])
             values["failed"] = int(any(r["status"] != "ok" for r in rows))
