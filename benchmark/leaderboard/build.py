@@ -99,7 +99,11 @@ def build(
             cells = []
             for metric in distances:
                 p = distance_transfer_points(board, task, metric)
-                cells.append(fmt_number(spearman(p[metric], p["transfer"])) if len(p) else "–")
+                cells.append(
+                    fmt_number(spearman(p[metric], p["transfer"]))
+                    if len(p)
+                    else fmt_number(float("nan"))
+                )
             correlations.append(f"| {task} | {len(points)} | " + " | ".join(cells) + " |")
     floors = [noise_floor(board, task, metric) for task in tasks
               for metric in ("transfer", "transfer_train")]  # fmt: skip
