@@ -1,6 +1,7 @@
 """Turning a Submission's model into a RewardFn, one loader per format.
 
-torch-export      torch.export program (.pt2): a graph plus tensors, no pickled code.
+torch-export      torch.export program (.pt2): a graph plus tensors, opened by
+                  archive.py first (no pickled entry, only pure tensor operators).
 state-dict        safetensors weights for a named architecture (architectures.py).
 imitation-pickle  a whole module saved with torch.save: runs arbitrary code when
                   loaded, so refused unless the caller passes trust_pickle=True.
@@ -10,6 +11,7 @@ task-reward       the task's own reward, scaled and optionally potential-shaped;
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -19,6 +21,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from benchmark.submissions.architectures import build_architecture
+from benchmark.submissions.archive import check_loaded_program, safe_program_bytes
 from benchmark.submissions.spec import SubmissionError
 from benchmark.tasks import Task, load_task
 
@@ -114,7 +117,9 @@ def _load_task(submission: Submission) -> Task:
 
 
 def _load_torch_export(submission: Submission, device: str, trust_pickle: bool) -> nn.Module:
-    program = torch.export.load(str(submission.model.file))
+    """Load a .pt2 only through the archive check (archive.py): no pickle, pure operators."""
+    program = torch.export.load(io.BytesIO(safe_program_bytes(submission.model.file)))
+    check_loaded_program(program)
     return program.module().to(device)
 
 
