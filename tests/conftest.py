@@ -13,6 +13,12 @@ os.environ.setdefault(
         "hypothesis",
     ),
 )
+# Model workers (benchmark/submissions/worker.py) are separate Python processes: modules
+# a test pickles (with trust_pickle=True) must be importable there too.
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (_TESTS, os.environ.get("PYTHONPATH", "")) if p
+)
 
 import torch  # noqa: E402
 

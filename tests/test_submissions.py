@@ -502,7 +502,7 @@ def test_a_hung_model_fails_run_instead_of_hanging_validate(tmp_path, task):
     assert time.perf_counter() - start < 30
     assert [r.passed for r in reports] == [False, True]
     assert [r.check for r in reports[0].failures] == ["run"]
-    assert "did not return within 0.5 s" in reports[0].failures[0].detail
+    assert "did not return from one forward within 0.5 s" in reports[0].failures[0].detail
 
 
 def test_one_broken_submission_does_not_stop_the_others(tmp_path, task):

@@ -185,11 +185,11 @@ class ContainedReward:
             answer = wire.receive(process.stdout.fileno(), max_answer, deadline)
         except wire.WireTimeout:
             self._kill()
-            doing = "load the model" if what == "load" else "answer one forward"
+            doing = "load" if what == "load" else "return from one forward"
             raise ModelCallError(
                 self.name,
                 what,
-                f"the model did not {doing} within {timeout_s:g} s; the worker was killed "
+                f"the model did not {doing} within {timeout_s:g} s; its worker was killed "
                 "(an endless loop, a deadlock or far too much work)",
             ) from None
         except (EOFError, OSError, wire.WireError) as exc:

@@ -7,22 +7,23 @@ CheckResult; the first failure makes the later checks "skip".
 Checks, in order: schema, task, file, sha256 (load_submission), load (safe loading),
 run (forward on every coverage of the task), shape ([B]), dtype (floating), finite (no
 NaN/inf), determinism (same inputs -> same outputs, rows independent of the batch) and
-speed (one forward of ``batch_size`` rows under ``time_limit_s``). Every forward runs
-under ``call_timeout_s``, so a model that never returns fails "run" instead of hanging.
+speed (one forward of ``batch_size`` rows under ``time_limit_s``). Every forward runs in
+a contained worker process (contained.py) under ``call_timeout_s`` and ``memory_bytes``,
+so a model that never returns or crashes fails "run" instead of hanging or aborting.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from benchmark.data import Transitions
+from benchmark.metrics.epic import MAX_BATCH_ACCELERATOR, MAX_BATCH_CPU
+from benchmark.submissions.contained import ContainedReward, WorkerLimits
+from benchmark.submissions.contract import ContractViolation, check_reward
 from benchmark.submissions.spec import (
     SUBMISSION_FILE,
     Submission,
@@ -93,13 +94,30 @@ class ValidationConfig:
     seed: int = 0
     device: str = "cpu"
     trust_pickle: bool = False
-    # torch threads for the model checks. One by default: a reward net's forward over a
+    # torch threads in the model worker. One by default: a reward net's forward over a
     # few thousand rows is fastest single-threaded on a shared machine, where OpenMP
     # hand-offs between busy cores cost more than the matmuls (measured 100x on 2 cores).
     threads: int | None = 1
-    # Seconds any single forward may take before the model is declared hung (None: wait
-    # forever). Generous: it catches infinite loops and deadlocks, "speed" judges slowness.
-    call_timeout_s: float | None = 120.0
+    # Seconds any single forward may take before the worker is killed and the model
+    # declared hung. Generous: it catches endless loops and deadlocks, "speed" judges
+    # slowness.
+    call_timeout_s: float = 120.0
+    # The worker's address-space limit on CPU (contained.WorkerLimits).
+    memory_bytes: int | None = 8 << 30
+    # Batch sizes at which each row's reward must be the same: small ones, and the rows
+    # per forward EPIC uses on CPU and on a GPU (metrics.epic.MAX_BATCH_*).
+    batch_sizes: tuple[int, ...] = (1, 7, 128, 300, 1000, MAX_BATCH_CPU, MAX_BATCH_ACCELERATOR)
+
+    def __post_init__(self) -> None:
+        for name in ("n_transitions", "batch_size", "timing_repeats"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not all(isinstance(b, int) and b >= 1 for b in self.batch_sizes):
+            raise ValueError(f"batch_sizes must be positive integers, got {self.batch_sizes}")
+        for name in ("time_limit_s", "call_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be a positive number of seconds")
 
 
 class _CheckFailed(Exception):
@@ -130,8 +148,7 @@ def validate_submission(
     report.results[-1] = CheckResult("sha256", "pass", submission.sha256[:16] + "…")
     passed: list[CheckResult] = []
     try:
-        with _threads(config.threads):
-            _model_checks(submission, config, passed)
+        _model_checks(submission, config, passed)
     except _CheckFailed as exc:
         report.results += passed
         # A forward that raises or hangs during a later check (determinism's repeated call,
@@ -142,20 +159,6 @@ def validate_submission(
         return report
     report.results += passed
     return report
-
-
-@contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    """Run with ``n`` torch threads, restoring the caller's setting afterwards."""
-    if n is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _fail_from(report: ValidationReport, check: str, detail: str, before: str = "pass") -> None:
@@ -176,74 +179,58 @@ def _coverage_transitions(
     samples = []
     for name in task.coverage_names:
         sample = task.coverage(name).sample(config.n_transitions, 16, config.seed)
-        samples.append((name, sample.transitions.to(config.device)))
+        samples.append((name, sample.transitions))
     return samples
-
-
-def _call(reward, t: Transitions, what: str, timeout_s: float | None):
-    """``reward`` on ``t``, with a named failure if it raises or runs past ``timeout_s``.
-
-    Why a thread: Python cannot interrupt a forward stuck in C++ or in an endless loop,
-    but it can stop waiting for it. The daemon thread is abandoned (it dies with the
-    process), so ``validate`` reports the hang and goes on to the next submission.
-    """
-    if timeout_s is None:
-        return _call_now(reward, t, what)
-    outcome: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = _call_now(reward, t, what)
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome["error"] = exc
-
-    worker = threading.Thread(target=run, name="epic-bench-validate-call", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        raise _CheckFailed(
-            "run",
-            f"the model did not return within {timeout_s:g} s on {what}; it looks hung "
-            "(an endless loop or a deadlock in forward)",
-        )
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]
-
-
-def _call_now(reward, t: Transitions, what: str):
-    try:
-        return reward(t.obs, t.acts, t.next_obs, t.dones)
-    except Exception as exc:
-        raise _CheckFailed(
-            "run", f"the model raised {type(exc).__name__} on {what}: {exc}"
-        ) from exc
 
 
 def _model_checks(
     submission: Submission, config: ValidationConfig, passed: list[CheckResult]
 ) -> None:
+    """Every forward runs in a contained worker (contained.py) under the config's limits."""
+    limits = WorkerLimits(
+        call_timeout_s=config.call_timeout_s,
+        memory_bytes=config.memory_bytes,
+        threads=config.threads,
+    )
+    reward = ContainedReward(
+        submission, limits, device=config.device, trust_pickle=config.trust_pickle
+    )
     try:
-        reward = submission.load_reward(device=config.device, trust_pickle=config.trust_pickle)
+        _checks_in_worker(reward, submission, config, passed)
+    finally:
+        reward.close()
+
+
+def _checks_in_worker(
+    reward: ContainedReward,
+    submission: Submission,
+    config: ValidationConfig,
+    passed: list[CheckResult],
+) -> None:
+    try:
+        reward.start()
     except SubmissionError as exc:
         raise _CheckFailed("load", exc.message) from exc
-    passed.append(CheckResult("load", "pass", submission.format))
+    passed.append(CheckResult("load", "pass", f"{submission.format}, in a contained worker"))
 
     try:
         coverages = _coverage_transitions(submission, config)
     except Exception as exc:  # the task cannot sample: not the model's fault, but no verdict
         raise _CheckFailed("run", f"could not sample the task's coverage: {exc}") from exc
-    outputs = [
-        (name, t, _call(reward, t, f"coverage '{name}'", config.call_timeout_s))
-        for name, t in coverages
-    ]
+    outputs = []
+    for name, t in coverages:
+        try:
+            outputs.append((name, t, reward(t.obs, t.acts, t.next_obs, t.dones)))
+        except SubmissionError as exc:
+            raise _CheckFailed(exc.check, f"on coverage '{name}': {exc.message}") from exc
     passed.append(CheckResult("run", "pass", f"coverages {', '.join(n for n, _ in coverages)}"))
 
     for name, t, out in outputs:
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(t),):
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        if tuple(out.shape) != (len(t),):
             raise _CheckFailed(
-                "shape", f"expected rewards of shape [{len(t)}] on coverage '{name}', got {got}"
+                "shape",
+                f"expected rewards of shape [{len(t)}] on coverage '{name}', got "
+                f"{tuple(out.shape)}",
             )
     passed.append(CheckResult("shape", "pass", "[B]"))
 
@@ -264,25 +251,13 @@ def _model_checks(
             )
     passed.append(CheckResult("finite", "pass"))
 
-    for name, t, out in outputs:
-        again = _call(reward, t, f"coverage '{name}' (second call)", config.call_timeout_s)
-        if not torch.equal(out, again):
-            raise _CheckFailed(
-                "determinism",
-                f"two calls on the same inputs of coverage '{name}' differ by up to "
-                f"{(out - again).abs().max().item():.3g}; put the model in eval mode and "
-                "remove randomness from forward",
-            )
-        half = len(t) // 2
-        part = _call(reward, t[:half], f"half of coverage '{name}'", config.call_timeout_s)
-        if not torch.allclose(part, out[:half], rtol=1e-4, atol=1e-5):
-            raise _CheckFailed(
-                "determinism",
-                f"rewards on coverage '{name}' change with the batch they are computed in "
-                f"(max diff {(part - out[:half]).abs().max().item():.3g}); each row's reward "
-                "must depend on that row only",
-            )
-    passed.append(CheckResult("determinism", "pass"))
+    for name, t, _ in outputs:
+        try:
+            check_reward(reward, t, config.batch_sizes, what=f"coverage '{name}'")
+        except ContractViolation as exc:
+            raise _CheckFailed(exc.check, exc.detail) from exc
+    sizes = ", ".join(str(b) for b in sorted(set(config.batch_sizes)))
+    passed.append(CheckResult("determinism", "pass", f"batches of {sizes} rows"))
 
     passed.append(CheckResult("speed", "pass", _time_batch(reward, coverages, config)))
 
@@ -292,18 +267,21 @@ def _time_batch(reward, coverages: list[tuple[str, Transitions]], config: Valida
     reps = -(-config.batch_size // len(rows))
     index = torch.arange(len(rows) * reps, device=rows.device) % len(rows)
     batch = rows[index[: config.batch_size]]
-    what = f"a batch of {config.batch_size} rows"
 
-    def forward_seconds(*inputs) -> float:
-        # Timed inside the worker thread so its start-up is not charged to the model.
+    def forward_seconds() -> float:
+        # Measured around the worker call: it includes sending the rows (well under a
+        # millisecond per thousand rows), which a metric pays too.
         start = time.perf_counter()
-        reward(*inputs)
+        try:
+            reward(batch.obs, batch.acts, batch.next_obs, batch.dones)
+        except SubmissionError as exc:
+            raise _CheckFailed("speed", exc.message) from exc
         return time.perf_counter() - start
 
-    _call(forward_seconds, batch, what, config.call_timeout_s)  # warm-up
+    forward_seconds()  # warm-up
     best = float("inf")
     for _ in range(config.timing_repeats):
-        best = min(best, _call(forward_seconds, batch, what, config.call_timeout_s))
+        best = min(best, forward_seconds())
         if best > config.time_limit_s:
             break
     if best > config.time_limit_s:
