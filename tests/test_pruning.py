@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from benchmark import results
 from benchmark.cli import main
-from benchmark.results.pruning import prune_results
+from benchmark.results.pruning import PruneRefused, prune_results
 from benchmark.submissions import load_submission
 from benchmark.tasks import load_task
 
@@ -58,7 +58,9 @@ def test_dry_run_counts_and_changes_nothing(store):
 
 def test_prune_keeps_exactly_the_current_rows(store):
     root, out = store
-    report = prune_results(out, submissions_root=root, drop_failed=True)
+    report = prune_results(
+        out, submissions_root=root, drop_failed=True, dry_run=False, confirm_large_drop=True
+    )
     assert report.dropped == 3 and report.reasons["failed"] == 1
     frame = results.read_results(out)
     assert frame["seed"].tolist() == [0]
@@ -67,12 +69,90 @@ def test_prune_keeps_exactly_the_current_rows(store):
 
 def test_cli_prune_reports_reasons(store):
     root, out = store
-    result = CliRunner().invoke(
-        main, ["results", "prune", "--results-dir", str(out), "--submissions-root", str(root)]
-    )
+    args = ["results", "prune", "--results-dir", str(out), "--submissions-root", str(root)]
+    dry = CliRunner().invoke(main, args)
+    assert dry.exit_code == 0, dry.output
+    assert "kept 2 rows, would drop 2" in dry.output and "--apply" in dry.output
+    assert len(results.read_results(out)) == 4
+    refused = CliRunner().invoke(main, [*args, "--apply"])
+    assert refused.exit_code == 1 and "would drop 2 of 4 rows (50%" in refused.output
+    assert "Traceback" not in refused.output and len(results.read_results(out)) == 4
+    result = CliRunner().invoke(main, [*args, "--apply", "--confirm-large-drop"])
     assert result.exit_code == 0, result.output
     assert "kept 2 rows, dropped 2" in result.output
     assert sorted(results.read_results(out)["seed"]) == [0, 3]
+
+
+def _unchanged(out: Path, before: list[str]) -> bool:
+    return sorted(p.name for p in out.iterdir()) == before
+
+
+@pytest.mark.parametrize("root_kind", ["empty", "missing", "a file"])
+def test_prune_refuses_a_root_with_no_submissions(store, tmp_path, root_kind):
+    _, out = store
+    before = sorted(p.name for p in out.iterdir())
+    root = tmp_path / "other-root"
+    if root_kind == "empty":
+        root.mkdir()
+    elif root_kind == "a file":
+        root.write_text("not a folder")
+    with pytest.raises(PruneRefused, match="submission"):
+        prune_results(out, submissions_root=root, dry_run=False, confirm_large_drop=True)
+    assert _unchanged(out, before)
+
+
+def test_prune_refuses_an_empty_task_directory(store, tmp_path, monkeypatch):
+    root, out = store
+    before = sorted(p.name for p in out.iterdir())
+    (tmp_path / "no-tasks").mkdir()
+    monkeypatch.setenv("EPIC_BENCH_TASKS", str(tmp_path / "no-tasks"))
+    result = CliRunner().invoke(
+        main,
+        ["results", "prune", "--results-dir", str(out), "--submissions-root", str(root),
+         "--apply", "--confirm-large-drop"],
+    )  # fmt: skip
+    assert result.exit_code == 1 and "no task files" in result.output
+    assert _unchanged(out, before)
+
+
+def test_rows_of_a_submission_that_fails_to_load_are_kept(store):
+    root, out = store
+    shutil.copytree(REPO / "submissions" / "gridworld-airl", root / "gridworld-airl")
+    airl = load_submission(root / "gridworld-airl")
+    row = results.make_row(
+        submission=airl.name, submission_sha256=airl.sha256, method=airl.method,
+        task="gridworld", task_version=str(load_task("gridworld").version), metric="epic",
+        coverage="random", seed=0, value=0.1,
+    )  # fmt: skip
+    results.write_batch([row], out, name="airl")
+    (root / "gridworld-airl" / "submission.toml").write_bytes(b'name = "\xff\xfe"\n')
+    report = prune_results(out, submissions_root=root, dry_run=True)
+    assert report.kept == 3  # the two current gridworld-random rows and the broken one's row
+    assert "submission removed" not in report.reasons
+
+
+def test_prune_within_the_fraction_needs_no_confirmation(store):
+    root, out = store
+    sub = load_submission(root / "gridworld-random")
+    version = str(load_task("gridworld").version)
+    many = [
+        results.make_row(
+            submission=sub.name,
+            submission_sha256=sub.sha256,
+            method=sub.method,
+            task="gridworld",
+            task_version=version,
+            metric="epic",
+            coverage="expert",
+            seed=seed,
+            value=0.5,
+        )  # fmt: skip
+        for seed in range(30)
+    ]
+    results.write_batch(many, out, name="many")
+    report = prune_results(out, submissions_root=root, dry_run=False)  # 2 of 34 rows: 6%
+    assert (report.kept, report.dropped) == (32, 2)
+    assert len(results.read_results(out)) == 32
 
 
 def test_erc_rows_on_episode_fragments_are_retired(store):

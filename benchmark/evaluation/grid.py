@@ -27,7 +27,12 @@ from benchmark.metrics.registry import (
 )
 from benchmark.paths import submissions_root
 from benchmark.results import unit_key
-from benchmark.submissions import Submission, list_submissions, load_submission
+from benchmark.submissions import (
+    Submission,
+    SubmissionError,
+    load_submission,
+    scan_submissions,
+)
 from benchmark.tasks import Task, list_tasks, load_task
 from benchmark.vocabulary import BUDGETS
 
@@ -94,17 +99,33 @@ def select_submissions(
     *,
     tasks: Sequence[str] = (),
     root: str | Path | None = None,
+    skipped: list[SubmissionError] | None = None,
 ) -> list[Submission]:
-    """Submissions given as folders, else every shipped one (of ``tasks`` if given)."""
+    """Submissions given as folders, else every shipped one (of ``tasks`` if given).
+
+    An invalid submission (bad TOML, tampered file, unknown task...) is left out and its
+    SubmissionError appended to ``skipped``, so one bad folder never stops the others;
+    without a ``skipped`` list, an invalid folder given in ``paths`` raises.
+    """
     if paths:
-        subs = [load_submission(p) for p in paths]
+        found: list[Submission | SubmissionError] = []
+        for p in paths:
+            try:
+                found.append(load_submission(p))
+            except SubmissionError as exc:
+                if skipped is None:
+                    raise
+                found.append(exc)
     else:
         root = Path(root) if root is not None else submissions_root()
         if not root.is_dir():
             raise EvaluationError(
                 f"no submissions folder at {root}; pass submission folders or --submissions-root"
             )
-        subs = list_submissions(root)
+        found = list(scan_submissions(root))
+    subs = [s for s in found if isinstance(s, Submission)]
+    if skipped is not None:
+        skipped.extend(s for s in found if isinstance(s, SubmissionError))
     if tasks:
         subs = [s for s in subs if s.task in tasks]
     return subs

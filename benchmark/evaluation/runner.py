@@ -18,7 +18,7 @@ from typing import Any
 
 from benchmark.evaluation.executors import run_units
 from benchmark.evaluation.grid import Unit
-from benchmark.evaluation.unit import run_unit
+from benchmark.evaluation.unit import DEFAULT_UNIT_TIMEOUT_S, run_unit
 from benchmark.paths import DEFAULT_RESULTS_DIR
 from benchmark.results import (
     STATUS_OK,
@@ -64,6 +64,7 @@ def evaluate(
     progress: bool = True,
     run_id: str | None = None,
     context: dict[str, Any] | None = None,
+    unit_timeout_s: float | None = DEFAULT_UNIT_TIMEOUT_S,
 ) -> EvaluationSummary:
     """Run the units not yet in the store and append their rows to it.
 
@@ -71,6 +72,8 @@ def evaluate(
     ``force``. Rows are flushed to one Parquet file per batch (and on interrupt).
     ``context`` (e.g. ``{"budget_name": ..., "command": ...}``) goes to every unit's W&B
     config beside the row's fields and the submission's authors and model format.
+    A unit still running ``unit_timeout_s`` after it began is stopped at its next model
+    call and recorded as failed (None: no limit).
     """
     run_id = run_id or new_run_id()
     done = set() if force else finished_units(results_dir)
@@ -100,7 +103,8 @@ def evaluate(
 
     previous = _exit_on_sigterm()
     try:
-        fn = partial(run_unit, device=device, run_id=run_id, trust_pickle=trust_pickle)
+        fn = partial(run_unit, device=device, run_id=run_id, trust_pickle=trust_pickle,
+                     unit_timeout_s=unit_timeout_s)  # fmt: skip
         run_units(todo, fn, record, executor=executor, device=device, ray_address=ray_address,
                   progress=progress)  # fmt: skip
     finally:

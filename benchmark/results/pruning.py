@@ -11,6 +11,13 @@ rows are first written to a new file (atomically, like every batch), and only th
 the old files removed, so an interruption leaves duplicates, never a loss. Only files
 that hold a stale row are rewritten; the others are left as they are.
 
+Why it refuses so readily: "stale" is judged against the submissions root and the task
+files, so a root that is empty, missing or half-copied would make every row look stale.
+So pruning refuses outright when there is no task or no valid submission to compare with,
+keeps the rows of a submission folder or task file that exists but fails to load (broken
+now is not gone), counts only by default (``dry_run``), and refuses to drop more than
+``max_drop_fraction`` of the store without ``confirm_large_drop``.
+
 Opt-in (``old_transfer_protocol=True``, ``epic-bench results prune --old-transfer-protocol``):
 transfer rows measured under an older transfer protocol (`benchmark.metrics.transfer.
 PROTOCOL_VERSION`, `benchmark.vocabulary.TRANSFER_PROTOCOL_VERSION`; rows without the
@@ -27,10 +34,32 @@ from pathlib import Path
 import pandas as pd
 
 import benchmark.results.store as store
+from benchmark.paths import tasks_root
 from benchmark.results.current import stale_reason
-from benchmark.submissions import list_submissions
+from benchmark.submissions import Submission, scan_submissions
 from benchmark.tasks import TaskError, list_tasks, load_task
 from benchmark.vocabulary import TRANSFER_METRICS, TRANSFER_PROTOCOL_VERSION
+
+MAX_DROP_FRACTION = 0.1
+
+
+class PruneRefused(store.ResultsError):
+    """Pruning would risk dropping rows that are not stale; the message says how to go on."""
+
+
+@dataclass(frozen=True)
+class CurrentVersions:
+    """What the shipped tasks and submissions are now, as rows are compared with them.
+
+    versions: task name -> version (as stored, a string) of every loadable task file.
+    models: (task, submission name) -> sha256 of every valid submission.
+    unverifiable: names of tasks and submissions whose files exist but do not load;
+        their rows are kept, since a broken file is not a removed one.
+    """
+
+    versions: dict[str, str]
+    models: dict[tuple[str, str], str]
+    unverifiable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -42,6 +71,46 @@ class PruneReport:
     reasons: dict[str, int] = field(default_factory=dict)
     files_removed: tuple[Path, ...] = ()
     file_written: Path | None = None
+
+
+def read_current_versions(submissions_root: str | Path = "submissions") -> CurrentVersions:
+    """The task files' versions and the valid submissions' sha256 (none if the root is absent)."""
+    versions, unverifiable = {}, set()
+    for name in list_tasks():
+        try:
+            versions[name] = str(load_task(name).version)
+        except TaskError:
+            unverifiable.add(name)
+    models = {}
+    root = Path(submissions_root)
+    for entry in scan_submissions(root) if root.is_dir() else []:
+        if isinstance(entry, Submission):
+            models[(entry.task, entry.name)] = entry.sha256
+        else:
+            unverifiable.add(entry.submission)
+    return CurrentVersions(versions, models, frozenset(unverifiable))
+
+
+def current_versions(submissions_root: str | Path = "submissions") -> CurrentVersions:
+    """`read_current_versions`, refused (PruneRefused) if the root or the task dir is empty."""
+    root = Path(submissions_root)
+    if not root.is_dir():
+        raise PruneRefused(
+            f"submissions root {root} does not exist or is not a directory; pruning compares "
+            "rows with the shipped submissions, so it refuses rather than drop all of them"
+        )
+    if not list_tasks():
+        raise PruneRefused(
+            f"no task files in {tasks_root()} (check $EPIC_BENCH_TASKS); pruning refuses "
+            "rather than drop every row as an unknown task"
+        )
+    current = read_current_versions(root)
+    if not current.models:
+        raise PruneRefused(
+            f"no valid submission under {root}; pruning refuses rather than drop every row "
+            "as a removed submission (is the root empty, or the wrong folder?)"
+        )
+    return current
 
 
 def stale_reasons(
@@ -64,18 +133,14 @@ def stale_reasons(
     Returns:
         A string Series aligned with ``frame``.
     """
-    versions = {}
-    for name in list_tasks():
-        try:
-            versions[name] = str(load_task(name).version)
-        except TaskError:
-            continue
-    models = {(s.task, s.name): s.sha256 for s in list_submissions(submissions_root)}
+    shipped = current_versions(submissions_root)  # PruneRefused on an empty or missing root
     # The shared currency rule first (`current.stale_reason`), then pruning's own reasons.
-    current = stale_reason(frame, versions=versions, models=models)
+    current = stale_reason(frame, versions=shipped.versions, models=shipped.models)
 
     def reason(row: pd.Series) -> str:
         if tasks and row["task"] not in tasks:
+            return ""
+        if row["task"] in shipped.unverifiable or row["submission"] in shipped.unverifiable:
             return ""
         if current[row.name]:
             return current[row.name]
@@ -102,14 +167,17 @@ def prune_results(
     *,
     submissions_root: str | Path = "submissions",
     drop_failed: bool = False,
-    dry_run: bool = False,
+    dry_run: bool = True,
     old_transfer_protocol: bool = False,
     tasks: tuple[str, ...] | list[str] = (),
+    max_drop_fraction: float = MAX_DROP_FRACTION,
+    confirm_large_drop: bool = False,
 ) -> PruneReport:
     """Rewrite the files holding stale rows without them (see `stale_reasons`).
 
     The kept rows of those files go to one new file; files without a stale row are not
-    touched. ``dry_run`` only counts.
+    touched. ``dry_run`` (the default) only counts. Otherwise PruneRefused when more than
+    ``max_drop_fraction`` of the rows would go and ``confirm_large_drop`` is not set.
     """
     paths = store.result_files(results_dir)
     frames = [store.read_file(p).assign(_file=str(p)) for p in paths]
@@ -124,6 +192,13 @@ def prune_results(
     report = PruneReport(kept=int((~stale).sum()), dropped=int(stale.sum()), reasons=reasons)
     if dry_run or report.dropped == 0:
         return report
+    if report.dropped > max_drop_fraction * len(frame) and not confirm_large_drop:
+        raise PruneRefused(
+            f"pruning would drop {report.dropped} of {len(frame)} rows "
+            f"({report.dropped / len(frame):.0%}, above {max_drop_fraction:.0%}): "
+            f"{', '.join(f'{n} {r}' for r, n in sorted(reasons.items()))}; check the "
+            "dry run, then confirm with --confirm-large-drop (confirm_large_drop=True)"
+        )
     touched = set(frame.loc[stale, "_file"])
     files = [p for p in paths if str(p) in touched]
     kept = frame[~stale & frame["_file"].isin(touched)].drop(columns="_file")

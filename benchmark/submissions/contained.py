@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,6 +25,7 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +57,7 @@ class ModelCallError(SubmissionError):
 
 
 _LIVE: weakref.WeakSet[ContainedReward] = weakref.WeakSet()
+_UNIT = threading.local()  # .deadline (time.monotonic) and .limit_s of the running unit
 
 
 class ContainedReward:
@@ -97,10 +100,11 @@ class ContainedReward:
         home = obs.device if isinstance(obs, torch.Tensor) else torch.device("cpu")
         arrays = [_float32_array(x) for x in (obs, acts, next_obs, dones)]
         rows = arrays[0].shape[0] if arrays[0].ndim else 1
+        timeout_s, unit_message = self._call_timeout()
         with self._lock:
             self._ensure_started()
             kind, payload = self._exchange(
-                b"C", wire.encode_arrays(arrays), self.limits.call_timeout_s, 64 * rows + 4096
+                b"C", wire.encode_arrays(arrays), timeout_s, 64 * rows + 4096, unit_message
             )
         if kind == b"E":
             raise self._answer_error(payload)
@@ -112,6 +116,33 @@ class ContainedReward:
                 self.name, "run", f"the worker sent a malformed answer: {exc}"
             ) from None
         return torch.from_numpy(out.copy()).to(home)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def unit_deadline(seconds: float | None) -> Iterator[None]:
+        """Within this block, no forward of any ContainedReward runs past ``seconds`` from now.
+
+        Why at the calls: a unit's time goes to model forwards and the bounded work
+        between them, so bounding every forward by the time left bounds the unit.
+        """
+        previous = getattr(_UNIT, "deadline", None), getattr(_UNIT, "limit_s", None)
+        _UNIT.deadline = None if seconds is None else time.monotonic() + seconds
+        _UNIT.limit_s = seconds
+        try:
+            yield
+        finally:
+            _UNIT.deadline, _UNIT.limit_s = previous
+
+    def _call_timeout(self) -> tuple[float, str | None]:
+        """Seconds this forward may take, and the unit-limit message if that bounds it."""
+        deadline = getattr(_UNIT, "deadline", None)
+        if deadline is None or deadline - time.monotonic() >= self.limits.call_timeout_s:
+            return self.limits.call_timeout_s, None
+        message = f"the unit ran past its time limit of {_UNIT.limit_s:g} s"
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ModelCallError(self.name, "run", message)
+        return left, message
 
     def close(self) -> None:
         """Stop the worker (politely, then by force)."""
@@ -167,7 +198,7 @@ class ContainedReward:
             "threads": self.limits.threads,
         }
         kind, payload = self._exchange(
-            b"L", wire.encode_json(request), self.limits.load_timeout_s, 1 << 16, what="load"
+            b"L", wire.encode_json(request), self.limits.load_timeout_s, 1 << 16, None, "load"
         )
         if kind != b"K":
             error = self._answer_error(payload)
@@ -175,7 +206,13 @@ class ContainedReward:
             raise error
 
     def _exchange(
-        self, kind: bytes, payload: bytes, timeout_s: float, max_answer: int, what: str = "run"
+        self,
+        kind: bytes,
+        payload: bytes,
+        timeout_s: float,
+        max_answer: int,
+        timeout_message: str | None = None,
+        what: str = "run",
     ) -> tuple[bytes, bytes]:
         process = self._process
         assert process is not None and process.stdin and process.stdout
@@ -185,6 +222,8 @@ class ContainedReward:
             answer = wire.receive(process.stdout.fileno(), max_answer, deadline)
         except wire.WireTimeout:
             self._kill()
+            if timeout_message is not None:
+                raise ModelCallError(self.name, what, timeout_message) from None
             doing = "load" if what == "load" else "return from one forward"
             raise ModelCallError(
                 self.name,

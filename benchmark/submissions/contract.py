@@ -59,8 +59,8 @@ def check_reward(
         diff = (first - again.to(first.dtype)).abs().max().item()
         raise ContractViolation(
             "determinism",
-            f"two calls on the same {largest} rows of {what} differ by up to {diff:.3g}; the "
-            "model must hold no state across calls and draw no random numbers",
+            f"two calls on the same inputs ({largest} rows of {what}) differ by up to "
+            f"{diff:.3g}; the model must hold no state across calls and draw no random numbers",
         )
     scale = max(1.0, first.abs().max().item())
     for size in sorted(set(batch_sizes) - {largest}):

@@ -27,6 +27,7 @@ A submission.toml looks like::
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -42,6 +43,15 @@ if TYPE_CHECKING:
 SUBMISSION_FILE = "submission.toml"
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 REQUIRED_KEYS = ("name", "task", "method", "authors", "description", "model")
+TOP_KEYS = (*REQUIRED_KEYS, "paper", "provenance")
+# The [model] keys each format reads; any other key is a typo or a misunderstanding.
+MODEL_KEYS = {
+    "torch-export": ("format", "file", "sha256"),
+    "imitation-pickle": ("format", "file", "sha256"),
+    "state-dict": ("format", "file", "sha256", "architecture", "options"),
+    "task-reward": ("format", "sha256", "reward", "scale", "potential_scale"),
+}
+MAX_TOML_BYTES = 1 << 20
 
 
 class SubmissionError(Exception):
@@ -143,6 +153,7 @@ def _parse_model(name: str, folder: Path, table: Any) -> ModelSpec:
         "schema",
         f"model.format is {fmt!r}; use one of {', '.join(FORMATS)}",
     )
+    _check_keys(name, "model.", table, MODEL_KEYS[fmt])
     options = table.get("options", {})
     _require(isinstance(options, dict), name, "schema", "model.options must be a table")
     params = {k: v for k, v in table.items() if k not in ("format", "file", "sha256", "options")}
@@ -165,7 +176,9 @@ def _parse_model(name: str, folder: Path, table: Any) -> ModelSpec:
         for key in ("scale", "potential_scale"):
             value = params.get(key, 0.0)
             _require(
-                isinstance(value, int | float) and math.isfinite(value),
+                isinstance(value, int | float)
+                and not isinstance(value, bool)  # TOML true is not the number 1
+                and math.isfinite(value),
                 name,
                 "schema",
                 f"model.{key} must be a finite number, got {value!r}",
@@ -220,11 +233,26 @@ def _parse_model(name: str, folder: Path, table: Any) -> ModelSpec:
     return ModelSpec(fmt, model_file, recorded, architecture, dict(options), params)
 
 
+def _check_keys(name: str, prefix: str, table: dict[str, Any], known: tuple[str, ...]) -> None:
+    """An unknown key is an error naming it (``papr`` would otherwise be silently ignored)."""
+    for key in table:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise SubmissionError(
+                name,
+                "schema",
+                f"unknown key {prefix}{key} in {SUBMISSION_FILE}; {hint}"
+                f"the keys are {', '.join(known)}",
+            )
+
+
 def parse_submission(folder: Path, data: dict[str, Any]) -> Submission:
     """Validate a parsed submission.toml and check its files; raises SubmissionError."""
     name = data.get("name") if isinstance(data.get("name"), str) else folder.name
     missing = [k for k in REQUIRED_KEYS if k not in data]
     _require(not missing, name, "schema", f"submission.toml lacks required keys {missing}")
+    _check_keys(name, "", data, TOP_KEYS)
     _require(
         NAME_PATTERN.fullmatch(name) is not None,
         name,
@@ -291,18 +319,35 @@ def load_submission(path: str | Path) -> Submission:
     path = Path(path)
     folder = path.parent if path.name == SUBMISSION_FILE else path
     toml_file = folder / SUBMISSION_FILE
-    if not toml_file.is_file():
+    if not toml_file.is_file():  # missing, or a folder of that name
         raise SubmissionError(
             folder.name,
             "file",
             f"{toml_file} does not exist; a submission is a folder holding {SUBMISSION_FILE}",
         )
+    size = toml_file.stat().st_size
+    if size > MAX_TOML_BYTES:
+        raise SubmissionError(
+            folder.name, "schema", f"{toml_file} is {size} bytes; the limit is {MAX_TOML_BYTES}"
+        )
     try:
-        data = tomllib.loads(toml_file.read_text())
+        text = toml_file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(
+            folder.name,
+            "schema",
+            f"{toml_file} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8",
+        ) from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SubmissionError(
             folder.name, "schema", f"{toml_file} is not valid TOML: {exc}"
         ) from exc
+    except RecursionError:
+        raise SubmissionError(
+            folder.name, "schema", f"{toml_file} nests arrays or tables too deeply to read"
+        ) from None
     return parse_submission(folder, data)
 
 
@@ -320,11 +365,13 @@ def scan_submissions(root: str | Path = "submissions") -> list[Submission | Subm
     if not root.is_dir():
         raise FileNotFoundError(f"submissions root {root} is not a directory")
     found: list[Submission | SubmissionError] = []
-    for folder in sorted(p for p in root.iterdir() if (p / SUBMISSION_FILE).is_file()):
+    for folder in sorted(p for p in root.iterdir() if (p / SUBMISSION_FILE).exists()):
         try:
             found.append(load_submission(folder))
         except SubmissionError as exc:
             found.append(exc)
+        except (OSError, ValueError) as exc:  # unreadable: reported by name, the rest go on
+            found.append(SubmissionError(folder.name, "file", f"{type(exc).__name__}: {exc}"))
     return found
 
 

@@ -28,11 +28,22 @@ MAX_REQUEST_BYTES = 1 << 34
 
 def limit_resources(memory_bytes: int | None) -> None:
     """Apply this process's limits; called first thing, before any submission is read."""
+    _die_with_parent()
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails, no kill
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if memory_bytes is not None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the evaluator dies, even mid-forward (best effort)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def main() -> None:
