@@ -121,6 +121,30 @@ def test_corrupt_cache_file_is_rebuilt_with_a_warning(grid):
     assert torch.equal(cov._load(path, 100, 50).transitions.acts, fresh.transitions.acts)
 
 
+def test_an_edited_cache_file_fails_its_content_hash_and_is_rebuilt(grid):
+    """A changed number still loads as safetensors; the recorded content hash catches it."""
+    from safetensors.torch import load_file, save_file
+
+    fresh = grid.coverage("random").sample(100, 50, seed=0)
+    path = cov.cache_path(grid, "random", 100, 50, 0)
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+    tensors = load_file(str(path))
+    tensors["dones"] = 1.0 - tensors["dones"]  # every episode boundary moved
+    save_file(tensors, str(path), metadata=metadata)  # the old hash, the new content
+    with pytest.warns(UserWarning, match="does not match the hash"):
+        rebuilt = grid.coverage("random").sample(100, 50, seed=0)
+    assert torch.equal(rebuilt.transitions.dones, fresh.transitions.dones)
+    save_file(
+        tensors, str(path), metadata={k: v for k, v in metadata.items() if k != "content_sha256"}
+    )
+    with pytest.warns(UserWarning, match="no content hash"):
+        grid.coverage("random").sample(100, 50, seed=0)
+    assert torch.equal(cov._load(path, 100, 50).transitions.dones, fresh.transitions.dones)
+
+
 def test_bad_sizes_are_rejected(grid):
     with pytest.raises(ValueError, match="n_transitions"):
         grid.coverage("random").sample(0, 10, seed=0)

@@ -24,11 +24,14 @@ from benchmark.results import (
     STATUS_OK,
     UNIT_KEY,
     ResultsWriter,
+    check_writable,
     finished_units,
     new_run_id,
     read_results,
+    result_files,
     unit_key,
 )
+from benchmark.results.claims import release, try_claim
 
 
 @dataclass
@@ -45,6 +48,7 @@ class EvaluationSummary:
     values: list[dict[str, Any]] = field(default_factory=list)  # metric, value per ok row
     grid: Any = None  # DataFrame: the newest ok store row of every grid unit (now or earlier)
     wandb_hint: str = ""  # where the offline W&B runs are and how to sync them
+    claimed_elsewhere: list[str] = field(default_factory=list)  # unit labels another run had
 
 
 def evaluate(
@@ -76,9 +80,13 @@ def evaluate(
     call and recorded as failed (None: no limit).
     """
     run_id = run_id or new_run_id()
+    check_writable(results_dir)  # before any computing: a read-only or full store is refused
     done = set() if force else finished_units(results_dir)
     todo = [u for u in units if u.key() not in done]
     summary = EvaluationSummary(run_id=run_id, total=len(units), skipped=len(units) - len(todo))
+    claims = _Claims(results_dir, force, (unit_timeout_s or DEFAULT_UNIT_TIMEOUT_S) + 3600)
+    if executor != "local":  # Ray tasks run elsewhere: claim every unit before dispatch
+        todo = [u for u in todo if claims.take(u)]
     tracker = None
     if wandb and todo:
         # Lazy: importing wandb takes seconds; only runs that log to W&B pay for it.
@@ -89,8 +97,15 @@ def evaluate(
     writer = ResultsWriter(results_dir, run_id, every_units=flush_every_units,
                            every_seconds=flush_every_seconds)  # fmt: skip
 
-    def record(unit: Unit, rows: list[dict[str, Any]]) -> None:
+    def record(unit: Unit, rows: list[dict[str, Any]] | None) -> None:
+        if rows is None:  # another run holds or has finished this unit
+            summary.skipped += 1
+            summary.claimed_elsewhere.append(unit.label)
+            return
+        flushed = len(writer.files)
         writer.add(rows)
+        if len(writer.files) > flushed:  # its rows are in the store: other runs may go on
+            claims.release_written()
         if tracker is not None:
             tracker.log_unit(rows, {**submission_context(unit.submission_path), **(context or {})})
         if all(r["status"] == STATUS_OK for r in rows):
@@ -105,12 +120,17 @@ def evaluate(
     try:
         fn = partial(run_unit, device=device, run_id=run_id, trust_pickle=trust_pickle,
                      unit_timeout_s=unit_timeout_s)  # fmt: skip
+        if executor == "local":
+            fn = partial(_if_claimed, claims, fn)
         run_units(todo, fn, record, executor=executor, device=device, ray_address=ray_address,
                   progress=progress)  # fmt: skip
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-        writer.close()
+        try:
+            writer.close()
+        finally:
+            claims.release_all()
         summary.files = list(writer.files)
         summary.wall_time_s = time.perf_counter() - start
         if tracker is not None:
@@ -130,6 +150,47 @@ def submission_context(path: str) -> dict[str, Any]:
         return {}
     return {"authors": list(sub.authors), "model_format": sub.format,
             "submission_path": str(path)}  # fmt: skip
+
+
+class _Claims:
+    """This run's claims on units (benchmark.results.claims), released once rows are stored."""
+
+    def __init__(self, results_dir: str | Path, force: bool, stale_after_s: float) -> None:
+        self.results_dir = results_dir
+        self.force = force
+        self.stale_after_s = stale_after_s
+        self.held: list[Path] = []
+        self._files = set(result_files(results_dir))
+        self._done: set[tuple] | None = None
+
+    def take(self, unit: Unit) -> bool:
+        """Claim ``unit``; False if another run holds it or has stored it since we looked."""
+        path = try_claim(self.results_dir, unit.key(), stale_after_s=self.stale_after_s)
+        if path is None:
+            return False
+        if not self.force:
+            files = set(result_files(self.results_dir))
+            if files != self._files:  # another run wrote since: re-read what is finished
+                self._files, self._done = files, finished_units(self.results_dir)
+            if self._done is not None and unit.key() in self._done:
+                release(path)
+                return False
+        self.held.append(path)
+        return True
+
+    def release_written(self) -> None:
+        for path in self.held:
+            release(path)
+        self.held = []
+        self._files = set(result_files(self.results_dir))
+
+    def release_all(self) -> None:
+        self.release_written()
+
+
+def _if_claimed(claims: _Claims, fn, unit: Unit) -> list[dict[str, Any]] | None:
+    """``fn(unit)`` if this run wins the unit's claim, else None (recorded as skipped)."""
+    return fn(unit) if claims.take(unit) else None
 
 
 def _exit_on_sigterm():
@@ -174,6 +235,11 @@ def summary_text(summary: EvaluationSummary) -> str:
         lines.append(f"  wrote {path}")
     if summary.wandb_hint:
         lines.append(summary.wandb_hint)
+    if summary.claimed_elsewhere:
+        lines.append(
+            f"  {len(summary.claimed_elsewhere)} units left to another evaluate run on the same "
+            "results dir (claimed or stored by it)"
+        )
     if summary.total and summary.skipped == summary.total:
         lines.append("  nothing to do: every unit is already in the store (use --force to re-run)")
     return "\n".join(lines)

@@ -37,10 +37,13 @@ Old files stay readable: a file of schema v1 lacks the v2 columns, which read as
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -253,6 +256,40 @@ def write_batch(rows: Iterable[Mapping[str, Any]], results_dir: str | Path, *, n
     return final
 
 
+MIN_FREE_BYTES = 16 << 20
+
+
+def check_writable(results_dir: str | Path, min_free_bytes: int = MIN_FREE_BYTES) -> None:
+    """ResultsError unless ``results_dir`` can take new files: checked before computing.
+
+    Why up front: a grid can run for hours; a read-only store, a path under a file or a
+    full disk should stop it before the first unit, not after the last one.
+    """
+    results_dir = Path(results_dir)
+    blocker = next((p for p in [results_dir, *results_dir.parents] if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise ResultsError(
+            f"results dir {results_dir} cannot be created: {blocker} is a file; "
+            "pass --results-dir a folder path"
+        )
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        probe = results_dir / f".write-probe-{os.getpid()}.tmp"
+        probe.write_bytes(b"epic-bench")
+        probe.unlink()
+    except OSError as e:
+        raise ResultsError(
+            f"results dir {results_dir} is not writable ({e.strerror or e}); fix its "
+            "permissions or pass another --results-dir"
+        ) from None
+    free = shutil.disk_usage(results_dir).free
+    if free < min_free_bytes:
+        raise ResultsError(
+            f"results dir {results_dir} has {free} bytes free (under {min_free_bytes}); "
+            "free some space or pass another --results-dir"
+        )
+
+
 def result_files(results_dir: str | Path) -> list[Path]:
     """The committed results files (hidden temporaries excluded), sorted by name."""
     results_dir = Path(results_dir)
@@ -342,6 +379,7 @@ class ResultsWriter:
         self.files: list[Path] = []
         self._rows: list[dict[str, Any]] = []
         self._last_flush = time.monotonic()
+        self._failed_writes = 0
 
     def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
         self._rows.extend(dict(r) for r in rows)
@@ -350,17 +388,38 @@ class ResultsWriter:
             self.flush()
 
     def flush(self) -> Path | None:
+        """Write the buffered rows; on a write error keep them buffered (retried later)."""
         self._last_flush = time.monotonic()
         if not self._rows:
             return None
-        name = f"{self.run_id}-{len(self.files):04d}"
-        path = write_batch(self._rows, self.results_dir, name=name)
+        name = f"{self.run_id}-{len(self.files) + self._failed_writes:04d}"
+        try:
+            path = write_batch(self._rows, self.results_dir, name=name)
+        except OSError as e:
+            self._failed_writes += 1
+            warnings.warn(
+                f"could not write {len(self._rows)} result rows to {self.results_dir} "
+                f"({e.strerror or e}); keeping them and retrying at the next flush",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return None
         self.files.append(path)
         self._rows = []
         return path
 
     def close(self) -> None:
+        """Flush; rows that still cannot be written go to a file elsewhere, never lost."""
         self.flush()
+        if not self._rows:
+            return
+        rescue = Path(tempfile.gettempdir()) / "epic-bench-unsaved"
+        path = write_batch(self._rows, rescue, name=f"{self.run_id}-{os.getpid()}")
+        self._rows = []
+        raise ResultsError(
+            f"could not write results to {self.results_dir}; the computed rows are safe in "
+            f"{path}: move that file into the results dir once it is writable"
+        )
 
     def __enter__(self) -> ResultsWriter:
         return self

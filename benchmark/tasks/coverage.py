@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import gymnasium as gym
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from benchmark.data import Transitions
@@ -257,10 +257,26 @@ _TRANSITION_KEYS = ("obs", "acts", "next_obs", "dones")
 _KEYS = (*_TRANSITION_KEYS, "state_samples", "action_samples")
 
 
+def content_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over every tensor's name, dtype, shape and bytes, in name order.
+
+    Why: a cache file can be damaged or edited without breaking its format (a flipped
+    bit in a float still loads); the hash recorded at write time catches that on load.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        digest.update(t.numpy().tobytes())
+    return digest.hexdigest()
+
+
 def _save(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-    """Write atomically: a temporary file renamed into place, never a half file."""
+    """Write atomically with a content hash: a temporary file renamed into place."""
+    tensors = {k: v.contiguous() for k, v in tensors.items()}
+    metadata = {**metadata, "content_sha256": content_sha256(tensors)}
     with atomic_write(path) as tmp:
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        save_file(tensors, str(tmp), metadata=metadata)
 
 
 def _transition_tensors(t: Transitions) -> dict[str, torch.Tensor]:
@@ -268,9 +284,15 @@ def _transition_tensors(t: Transitions) -> dict[str, torch.Tensor]:
 
 
 def _load_tensors(path: Path, keys: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    with safe_open(str(path), framework="pt") as f:
+        recorded = (f.metadata() or {}).get("content_sha256")
     tensors = load_file(str(path))
     if set(tensors) != set(keys):
         raise ValueError(f"keys {sorted(tensors)} differ from {sorted(keys)}")
+    if recorded is None:
+        raise ValueError("it has no content hash (written by an older epic-bench)")
+    if content_sha256(tensors) != recorded:
+        raise ValueError("its content does not match the hash recorded when it was written")
     return tensors
 
 
