@@ -271,3 +271,23 @@ def test_board_shows_the_ground_truth_noise_floor(tmp_path):
     assert "scores 1.00" in text and "-20.0 ± 6.0 (random -80.0)" in text
     assert "one reference std is 0.10 on the normalized scale" in text
     assert "Noise floor (transfer)" in site.read_text()
+
+
+def test_a_forged_row_cannot_replace_a_table(tmp_path):
+    """Of a task only its current version and of a submission only its current sha256 count."""
+    from datetime import UTC, datetime
+
+    from benchmark.results.pruning import CurrentVersions
+
+    LATE = datetime(2999, 1, 1, tzinfo=UTC)  # noqa: N806
+    shipped = CurrentVersions(versions={"gridworld": "1"}, models={("gridworld", "a"): "aaaa"})
+    honest = [_row("a", "epic", s, 0.2) for s in range(3)] + [_row("b", "epic", 0, 0.5)]
+    forged = [
+        _row("x", "epic", 0, 0.0, task_version="999"),  # a task version that does not exist
+        _row("a", "epic", 0, 0.9, submission_sha256="f" * 64, timestamp=LATE),
+    ]
+    df = _store(tmp_path, honest + forged)
+    assert set(aggregate(df)["submission"]) == {"x"}  # the "newest version" rule alone
+    board = aggregate(df, shipped=shipped)
+    assert set(board["submission"]) == {"a", "b"}
+    assert board.set_index("submission").loc["a", "mean"] == pytest.approx(0.2)

@@ -29,6 +29,8 @@ import pandas as pd
 from benchmark.metrics.registry import REGISTRY
 from benchmark.metrics.stats import aggregate_seeds, normalized_return_ci
 from benchmark.results import STATUS_OK, TRANSFER_COLUMNS, current_rows, unit_key
+from benchmark.results.current import newest_models, newest_versions
+from benchmark.results.pruning import CurrentVersions
 from benchmark.vocabulary import BUDGETS
 
 # Direction and table order come from the metric registry; budgets rank by precision.
@@ -80,10 +82,32 @@ def higher_is_better(metric: str) -> bool:
     return HIGHER_IS_BETTER.get(metric, False)
 
 
-def select_rows(results: pd.DataFrame) -> pd.DataFrame:
-    """The ok rows the leaderboard counts (see module docstring)."""
-    # The store's current rows: ok, newest per unit, newest task version and model.
-    df = current_rows(results)
+def shipped_currency(
+    results: pd.DataFrame, shipped: CurrentVersions
+) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    """(versions, models) for `current_rows`: the shipped ones, else the store's newest.
+
+    Why: "newest in the store" alone lets one forged or stray row (task_version "999",
+    an unknown sha256 with a late timestamp) replace a whole table. With the shipped task
+    files and submissions at hand, only their versions and hashes count; a task file
+    that does not load and a submission not in the root fall back to the store's newest.
+    """
+    ok = results[results["status"] == STATUS_OK]
+    versions = {**newest_versions(ok), **shipped.versions}
+    for task in set(versions) - set(shipped.versions) - set(shipped.unverifiable):
+        del versions[task]  # a task that is not shipped at all: its rows do not count
+    in_version = ok[ok["task"].map(versions).eq(ok["task_version"].astype(str))]
+    return versions, {**newest_models(in_version), **shipped.models}
+
+
+def select_rows(results: pd.DataFrame, shipped: CurrentVersions | None = None) -> pd.DataFrame:
+    """The ok rows the leaderboard counts (see module docstring and `shipped_currency`)."""
+    # The store's current rows: ok, newest per unit, current task version and model.
+    if shipped is None:
+        df = current_rows(results)
+    else:
+        versions, models = shipped_currency(results, shipped)
+        df = current_rows(results, versions=versions, models=models)
     if df.empty:
         return df
     # One configuration per task and metric, so a table compares like with like: the
@@ -119,6 +143,7 @@ def aggregate(
     tasks: Sequence[str] = (),
     metrics: Sequence[str] = (),
     seed: int = 0,
+    shipped: CurrentVersions | None = None,
 ) -> pd.DataFrame:
     """One row per (task, metric, coverage, submission): mean, IQM, 95% CIs and rank.
 
@@ -126,6 +151,9 @@ def aggregate(
         results: rows as read by `benchmark.results.read_results`.
         tasks, metrics: keep only these (empty: all).
         seed: seed of the bootstrap resampling (same seed, same intervals).
+        shipped: the shipped task versions and submission hashes
+            (`results.pruning.read_current_versions`); when given, only rows of those
+            count, so a forged row cannot replace a table (`shipped_currency`).
 
     Returns:
         DataFrame with AGGREGATE_COLUMNS, sorted by task, metric, coverage, rank.
@@ -151,7 +179,7 @@ def aggregate(
         .groupby(["task", "metric", "coverage", "submission"])
         .size()
     )
-    df = select_rows(results)
+    df = select_rows(results, shipped)
     records = []
     for (task, metric, coverage, submission), group in df.groupby(
         ["task", "metric", "coverage", "submission"], sort=False

@@ -25,6 +25,7 @@ from benchmark.leaderboard.site import render_site
 from benchmark.metrics.registry import DISTANCE_METRICS
 from benchmark.paths import DEFAULT_RESULTS_DIR
 from benchmark.results import read_results
+from benchmark.results.pruning import CurrentVersions
 from benchmark.vocabulary import TRANSFER_LEGEND
 
 
@@ -57,15 +58,17 @@ def build(
     out_dir: str | Path = "leaderboard",
     *,
     seed: int = 0,
+    shipped: CurrentVersions | None = None,
 ) -> tuple[Path, Path]:
     """Write ``out_dir/README.md`` (Markdown tables) and ``out_dir/site/index.html``.
 
     Returns the two paths. The site opens from the file system (no server). The
     meta-benchmark's results, when ``out_dir/metabench/`` holds them, get a section in
-    both and one plot per task (``site/metabench-<task>.svg``).
+    both and one plot per task (``site/metabench-<task>.svg``). ``shipped``: count only
+    rows of these task versions and submission hashes (see `aggregate`).
     """
     results = read_results(results_dir)
-    board = aggregate(results, seed=seed)
+    board = aggregate(results, seed=seed, shipped=shipped)
     out_dir = Path(out_dir)
     site = out_dir / "site" / "index.html"
     site.parent.mkdir(parents=True, exist_ok=True)
