@@ -29,10 +29,12 @@ def claim_path(results_dir: str | Path, key: tuple) -> Path:
 def try_claim(results_dir: str | Path, key: tuple, *, stale_after_s: float) -> Path | None:
     """Claim the unit ``key``: the lock file's path, or None if a live run holds it."""
     path = claim_path(results_dir, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):  # a second try after removing a stale claim
+    for _ in range(3):  # again after removing a stale claim, or if the folder was tidied away
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileNotFoundError:  # another run removed the empty folder meanwhile
+            continue
         except FileExistsError:
             if not _stale(path, stale_after_s):
                 return None
@@ -46,7 +48,12 @@ def try_claim(results_dir: str | Path, key: tuple, *, stale_after_s: float) -> P
 
 
 def release(path: Path) -> None:
+    """Remove the claim, and the claims folder once empty (a results dir stays tidy)."""
     path.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()
+    except OSError:  # other claims are still held (or it is already gone)
+        pass
 
 
 def _stale(path: Path, stale_after_s: float) -> bool:
