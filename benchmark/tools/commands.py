@@ -1,4 +1,5 @@
-"""The ``epic-bench`` commands of the tools stage: ``tasks``, ``coverage`` and ``experts``.
+"""The ``epic-bench`` commands of the tools stage (``tasks``, ``coverage``, ``experts``) and
+the store's maintenance (``results prune``).
 
 Click only, like `benchmark.cli` (which registers these groups on ``main``); why a second
 module: one CLI file for every stage grew past what reads in one sitting. Each command
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from benchmark.paths import DEFAULT_RESULTS_DIR
 from benchmark.tools.terminal import print_rich
 
 if TYPE_CHECKING:
@@ -190,3 +192,62 @@ def coverage_build(task_names, coverages, n_transitions, n_samples, seeds) -> No
     except (TaskError, ValueError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"{len(paths)} coverage samples cached under {cache_root() / 'coverage'}")
+
+
+# --- the results store (benchmark.results.pruning) ------------------------------------
+
+
+@click.group()
+def results() -> None:
+    """Maintain the Parquet results store."""
+
+
+@results.command("prune")
+@click.option(
+    "--results-dir", type=click.Path(file_okay=False), default=str(DEFAULT_RESULTS_DIR),
+    show_default=True,
+)  # fmt: skip
+@click.option(
+    "--submissions-root",
+    type=click.Path(file_okay=False),
+    default="submissions",
+    show_default=True,
+)
+@click.option("--drop-failed", is_flag=True, help="Also retire failed rows.")
+@click.option(
+    "--dry-run/--apply",
+    default=True,
+    show_default=True,
+    help="Only count what would be dropped (default), or rewrite the store.",
+)
+@click.option(
+    "--confirm-large-drop",
+    is_flag=True,
+    help="Allow --apply to drop more than 10% of the rows.",
+)
+def results_prune(results_dir, submissions_root, drop_failed, dry_run, confirm_large_drop) -> None:
+    """Drop rows of old task versions and retrained or removed submissions.
+
+    Counts by default; --apply rewrites the kept rows into one new file before the old
+    files are removed. Refuses on a missing or empty submissions root or task directory.
+    """
+    from benchmark.results import ResultsError
+    from benchmark.results.pruning import prune_results
+
+    try:
+        report = prune_results(
+            results_dir,
+            submissions_root=submissions_root,
+            drop_failed=drop_failed,
+            dry_run=dry_run,
+            confirm_large_drop=confirm_large_drop,
+        )
+    except ResultsError as e:
+        raise click.ClickException(str(e)) from e
+    reasons = ", ".join(f"{n} {why}" for why, n in sorted(report.reasons.items())) or "none"
+    verb = "would drop" if dry_run else "dropped"
+    click.echo(f"kept {report.kept} rows, {verb} {report.dropped} ({reasons})")
+    if dry_run and report.dropped:
+        click.echo("dry run: nothing changed; re-run with --apply to rewrite the store")
+    if report.file_written is not None:
+        click.echo(f"wrote {report.file_written}; removed {len(report.files_removed)} old files")
