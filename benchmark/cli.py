@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import click
 
-from benchmark import __version__
+from benchmark import __version__, preflight
 from benchmark.metrics.registry import METRIC_NAMES
-from benchmark.tools.commands import coverage, experts, tasks
-from benchmark.tools.leaderboard_commands import leaderboard, results_dir_option
+from benchmark.tools.commands import coverage, experts, results, tasks
+from benchmark.tools.leaderboard_commands import leaderboard
 from benchmark.tools.loop_commands import (
     compare,
     default_results_dir,
@@ -35,7 +35,7 @@ def main() -> None:
     """epic-bench: score learned reward models by EPIC distance and reoptimization transfer."""
 
 
-for group in (coverage, experts, tasks, compare, leaderboard):  # the tools stage's commands
+for group in (coverage, experts, tasks, compare, leaderboard, results):  # the tools' commands
     main.add_command(group)
 
 
@@ -120,9 +120,11 @@ for group in (coverage, experts, tasks, compare, leaderboard):  # the tools stag
 )
 @click.option("--options", "options_json", default=None, help="For .safetensors: options as JSON.")
 @click.option("--trust-pickle", is_flag=True, help="Allow pickled submissions (runs their code).")
+@click.option("--unit-timeout", type=click.FloatRange(min=0, min_open=True), default=6 * 3600.0,
+              show_default=True, help="Seconds a unit may run (checked at its model calls).")  # fmt: skip
 def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_transitions, n_samples,
              executor, ray_address, device, results_dir, submissions_root, force, scratch, use_wandb,
-             wandb_mode, architecture, options_json, trust_pickle) -> None:  # fmt: skip
+             wandb_mode, architecture, options_json, trust_pickle, unit_timeout) -> None:  # fmt: skip
     """Evaluate submissions (DIRs, model FILEs, or --all shipped ones) on a grid of units; resumable.
 
     A model file (.pt2; .safetensors with --architecture; .pt with --trust-pickle) needs
@@ -133,78 +135,43 @@ def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_
 
     if submission_dirs and all_:
         raise click.UsageError("give submission folders or --all, not both")
+    preflight.check_device(device)
+    preflight.check_executor(executor)
+    skipped = []
     try:
         submission_dirs, has_files = wrap_model_files(submission_dirs, tasks, architecture,
                                                        json_options(options_json))  # fmt: skip
         if results_dir is None:
             results_dir = default_results_dir(scratch or has_files)
-        subs = ev.select_submissions(submission_dirs, tasks=tasks, root=submissions_root)
+        subs = ev.select_submissions(submission_dirs, tasks=tasks, root=submissions_root,
+                                     skipped=skipped)  # fmt: skip
         n_t, m = ev.sample_sizes(budget, n_transitions, n_samples)
         units = ev.expand_grid(subs, tasks=tasks, metrics=ev.parse_metrics(metrics), coverages=coverages,
                                seeds=seeds, budget=budget, n_transitions=n_t, n_samples=m)  # fmt: skip
     except ev.EvaluationError as e:
         raise click.UsageError(str(e)) from e
+    preflight.echo_skipped(skipped, err=True)
     if not units:
+        if skipped:
+            raise click.ClickException(f"no units to run: {len(skipped)} submission(s) skipped")
         raise click.UsageError("no units to run: no submission matches the given tasks")
-    summary = ev.evaluate(units, results_dir=results_dir, force=force, executor=executor, device=device,
-                          wandb=use_wandb, wandb_mode=wandb_mode, ray_address=ray_address,
-                          trust_pickle=trust_pickle, context=run_context(budget))  # fmt: skip
+    from benchmark.results import ResultsError
+
+    try:  # a results dir that cannot take files is refused before any unit runs
+        summary = ev.evaluate(units, results_dir=results_dir, force=force, executor=executor,
+                              device=device, wandb=use_wandb, wandb_mode=wandb_mode,
+                              ray_address=ray_address, trust_pickle=trust_pickle,
+                              context=run_context(budget), unit_timeout_s=unit_timeout)  # fmt: skip
+    except ResultsError as e:
+        raise click.ClickException(str(e)) from e
     click.echo(ev.summary_text(summary))
     echo_standing(summary.grid)
-    if summary.failed:
+    preflight.echo_skipped(skipped)
+    if summary.failed or skipped:
         raise SystemExit(1)
 
 
-@main.group()
-def results() -> None:
-    """Maintain the Parquet results store."""
-
-
-@results.command("prune")
-@results_dir_option
-@click.option(
-    "--submissions-root",
-    type=click.Path(file_okay=False),
-    default="submissions",
-    show_default=True,
-)
-@click.option("--drop-failed", is_flag=True, help="Also retire failed rows.")
-@click.option(
-    "--old-transfer-protocol", is_flag=True, help="Also retire older-protocol transfer rows."
-)
-@click.option("--task", "tasks", multiple=True, help="Only prune rows of these tasks (repeatable).")
-@click.option("--dry-run", is_flag=True, help="Only count what would be dropped.")
-def results_prune(results_dir, submissions_root, drop_failed, old_transfer_protocol, tasks,
-                  dry_run) -> None:  # fmt: skip
-    """Drop rows of old task versions and retrained or removed submissions.
-
-    The kept rows of the files that held a dropped row are rewritten into one new file
-    before those files are removed; other files are not touched.
-    """
-    from benchmark.results import ResultsError
-    from benchmark.results.pruning import prune_results
-
-    try:
-        report = prune_results(results_dir, submissions_root=submissions_root, drop_failed=drop_failed,
-                               dry_run=dry_run, old_transfer_protocol=old_transfer_protocol,
-                               tasks=tasks)  # fmt: skip
-    except ResultsError as e:
-        raise click.ClickException(str(e)) from e
-    reasons = ", ".join(f"{n} {why}" for why, n in sorted(report.reasons.items())) or "none"
-    verb = "would drop" if dry_run else "dropped"
-    click.echo(f"kept {report.kept} rows, {verb} {report.dropped} ({reasons})")
-    if report.file_written is not None:
-        click.echo(f"wrote {report.file_written}; removed {len(report.files_removed)} old files")
-
-
 # --- submissions and baselines (benchmark.submissions, benchmark.baselines) -----------
-
-
-def _validation_config(trust_pickle, time_limit, batch_size, n_transitions):
-    from benchmark.submissions import ValidationConfig
-
-    return ValidationConfig(n_transitions=n_transitions, batch_size=batch_size,
-                            time_limit_s=time_limit, trust_pickle=trust_pickle)  # fmt: skip
 
 
 _check_options = [
@@ -242,7 +209,7 @@ def validate(submission_dirs, trust_pickle, time_limit, batch_size, n_transition
     """Check submission folders: schema, files, sha256, safe loading, outputs, speed."""
     from benchmark.submissions import validate_many
 
-    config = _validation_config(trust_pickle, time_limit, batch_size, n_transitions)
+    config = preflight.validation_config(trust_pickle, time_limit, batch_size, n_transitions)
     reports = validate_many(list(submission_dirs), config)
     for report in reports:
         click.echo(report.format())
@@ -294,7 +261,7 @@ def submit(source, task, name, method, authors, description, paper, prefer, root
         result = submit_from_imitation(
             source, task=task, name=name, root=root, trust_pickle=trust_pickle, method=method,
             authors=list(authors) or None, description=description, paper=paper, prefer=prefer,
-            overwrite=overwrite, config=_validation_config(False, time_limit, batch_size, n_transitions),
+            overwrite=overwrite, config=preflight.validation_config(False, time_limit, batch_size, n_transitions),
         )  # fmt: skip
     except SubmissionError as e:
         raise click.ClickException(str(e)) from e
@@ -319,7 +286,7 @@ def submissions_cmd(root, check, trust_pickle, time_limit, batch_size, n_transit
     try:
         table, all_valid = submissions_table(
             root,
-            _validation_config(trust_pickle, time_limit, batch_size, n_transitions),
+            preflight.validation_config(trust_pickle, time_limit, batch_size, n_transitions),
             full=check,
         )
     except FileNotFoundError as e:

@@ -47,6 +47,13 @@ def check_names(option: str, given: Sequence[str], valid: Sequence[str]) -> None
         )
 
 
+def echo_skipped(skipped: Sequence, err: bool = False) -> None:
+    """One line per submission ``evaluate`` left out (a SubmissionError), by name and check."""
+    for error in skipped:
+        click.echo(f"  SKIPPED {error.submission}: {error.check} check failed: {error.message}",
+                   err=err)  # fmt: skip
+
+
 def shipped_versions():
     """The shipped task versions and submission hashes the board accepts rows of."""
     from benchmark.paths import submissions_root

@@ -215,6 +215,10 @@ def results() -> None:
 )
 @click.option("--drop-failed", is_flag=True, help="Also retire failed rows.")
 @click.option(
+    "--old-transfer-protocol", is_flag=True, help="Also retire older-protocol transfer rows."
+)
+@click.option("--task", "tasks", multiple=True, help="Only prune rows of these tasks (repeatable).")
+@click.option(
     "--dry-run/--apply",
     default=True,
     show_default=True,
@@ -225,7 +229,8 @@ def results() -> None:
     is_flag=True,
     help="Allow --apply to drop more than 10% of the rows.",
 )
-def results_prune(results_dir, submissions_root, drop_failed, dry_run, confirm_large_drop) -> None:
+def results_prune(results_dir, submissions_root, drop_failed, old_transfer_protocol, tasks, dry_run,
+                  confirm_large_drop) -> None:  # fmt: skip
     """Drop rows of old task versions and retrained or removed submissions.
 
     Counts by default; --apply rewrites the kept rows into one new file before the old
@@ -240,6 +245,8 @@ def results_prune(results_dir, submissions_root, drop_failed, dry_run, confirm_l
             submissions_root=submissions_root,
             drop_failed=drop_failed,
             dry_run=dry_run,
+            old_transfer_protocol=old_transfer_protocol,
+            tasks=tasks,
             confirm_large_drop=confirm_large_drop,
         )
     except ResultsError as e:

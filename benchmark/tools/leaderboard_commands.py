@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from benchmark import preflight
 from benchmark.paths import DEFAULT_RESULTS_DIR
 from benchmark.tools.terminal import table_width
 from benchmark.vocabulary import BUDGETS, LEADERBOARD_FORMATS
@@ -48,9 +49,12 @@ def leaderboard(ctx, tasks, metrics, fmt, results_dir, budget, n_transitions, n_
     if ctx.invoked_subcommand is not None:
         return
     from benchmark import leaderboard as lb
-    from benchmark.evaluation import EvaluationError
+    from benchmark.evaluation import METRICS, EvaluationError
     from benchmark.results import ResultsError, read_results
+    from benchmark.tasks import list_tasks
 
+    preflight.check_names("--task", tasks, list_tasks())
+    preflight.check_names("--metric", metrics, METRICS)
     try:
         results = read_results(results_dir)
         if tasks:
@@ -59,7 +63,7 @@ def leaderboard(ctx, tasks, metrics, fmt, results_dir, budget, n_transitions, n_
             results = results[results["metric"].isin(metrics)]
         chosen = lb.select_configuration(results, budget=budget, n_transitions=n_transitions,
                                          n_samples=n_samples)  # fmt: skip
-        board = lb.aggregate(chosen)
+        board = lb.aggregate(chosen, shipped=preflight.shipped_versions())
     except (ResultsError, EvaluationError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(lb.render(board, fmt, width=table_width()), nl=False)
@@ -79,7 +83,7 @@ def leaderboard_build(results_dir, out_dir) -> None:
     from benchmark.results import ResultsError
 
     try:
-        readme, site = lb.build(results_dir, out_dir)
+        readme, site = lb.build(results_dir, out_dir, shipped=preflight.shipped_versions())
     except ResultsError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"wrote {readme}\nwrote {site}")
