@@ -85,17 +85,20 @@ def higher_is_better(metric: str) -> bool:
 def shipped_currency(
     results: pd.DataFrame, shipped: CurrentVersions
 ) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
-    """(versions, models) for `current_rows`: the shipped ones, else the store's newest.
+    """(versions, models) for `current_rows`, bounded by what is shipped.
 
     Why: "newest in the store" alone lets one forged or stray row (task_version "999",
-    an unknown sha256 with a late timestamp) replace a whole table. With the shipped task
-    files and submissions at hand, only their versions and hashes count; a task file
-    that does not load and a submission not in the root fall back to the store's newest.
+    an unknown sha256 with a late timestamp) replace a whole table. So a row may not claim
+    a version newer than its shipped task file (nor a task that is not shipped), and a
+    shipped submission counts only with its shipped sha256; within those bounds the
+    store's newest still wins (a store of an older task version stays readable).
     """
     ok = results[results["status"] == STATUS_OK]
-    versions = {**newest_versions(ok), **shipped.versions}
-    for task in set(versions) - set(shipped.versions) - set(shipped.unverifiable):
-        del versions[task]  # a task that is not shipped at all: its rows do not count
+    version = pd.to_numeric(ok["task_version"], errors="coerce")
+    bound = pd.to_numeric(ok["task"].map(shipped.versions), errors="coerce")
+    unverifiable = ok["task"].isin(shipped.unverifiable)
+    ok = ok[(version <= bound) | unverifiable]
+    versions = newest_versions(ok)
     in_version = ok[ok["task"].map(versions).eq(ok["task_version"].astype(str))]
     return versions, {**newest_models(in_version), **shipped.models}
 
