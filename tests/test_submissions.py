@@ -266,7 +266,7 @@ def test_pickle_is_refused_without_trust_and_loads_with_it(tmp_path, task, rows)
     report = validate_submission(sub.path, trusted)
     assert report.passed
     load = next(r for r in report.results if r.check == "load")
-    assert load.detail == "imitation-pickle"  # the format that was loaded
+    assert load.detail == "imitation-pickle, in a contained worker"  # the format loaded
     assert [(r.check, r.status) for r in report.results] == [(c, "pass") for c in VALIDATION_CHECKS]
     details = {r.check: r.detail for r in report.results if r.check in ("run", "shape", "dtype")}
     assert details == {
@@ -416,7 +416,7 @@ def test_schema_errors_say_what_to_fix(tmp_path, edit, message):
             "shape",
             r"expected rewards of shape \[64\] on coverage '\w+', got \(64, 1\)",
         ),
-        (NotATensor(), "shape", r"expected rewards of shape \[64\] on coverage '\w+', got list"),
+        (NotATensor(), "shape", r"on coverage '\w+': the model returned a list, not a tensor"),
         (NaNReward(), "finite", "NaN"),
         (InfOnly(), "finite", "0 NaN and 64 inf"),
         (IntegerReward(), "dtype", "expected floating-point rewards .*torch.int64"),
@@ -425,27 +425,31 @@ def test_schema_errors_say_what_to_fix(tmp_path, edit, message):
         (
             Stateful(),
             "determinism",
-            # every coverage (4 in gridworld) is called once before the first is repeated
-            r"two calls on the same inputs of coverage '\w+' differ by up to 4; put the model in "
-            "eval mode and remove randomness from forward",
+            # the contract check's two calls on the same 65536 rows are consecutive
+            r"two calls on the same inputs \(65536 rows of coverage '\w+'\) differ by up to 1; the "
+            "model must hold no state across calls",
         ),
         (
             SlightlyBatchDependent(),
             "determinism",
-            r"rewards on coverage '\w+' change with the batch they are computed in \(max diff "
-            r"0.005\); each row's reward must depend on that row only",
+            r"rewards of coverage '\w+' change with the batch they are computed in \(a batch of "
+            r"\d+ rows vs 65536: max diff [0-9.e-]+\); each row's reward must depend on that row only",
         ),
         (
             HangsOnSmallBatches(),
             "determinism",
-            r"did not return within 0.5 s on half of coverage '\w+'",
+            r"did not return from one forward within 0.5 s; its worker was killed",
         ),
         (
             HangsWhenRepeated(),
             "determinism",
-            r"did not return within 0.5 s on coverage '\w+' \(second call\)",
+            r"did not return from one forward within 0.5 s; its worker was killed",
         ),
-        (Raising(), "run", "raised RuntimeError on coverage '\\w+': this reward model is broken"),
+        (
+            Raising(),
+            "run",
+            "on coverage '\\w+': the model raised RuntimeError: this reward model is broken",
+        ),
         (Noisy(), "determinism", "differ"),
         (Slow(), "speed", "limit is 0.05 s"),
     ],
