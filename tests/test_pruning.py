@@ -199,7 +199,7 @@ def test_old_transfer_protocol_rows_go_only_when_asked_and_only_for_given_tasks(
                                tasks=["pointmass"], dry_run=True)  # fmt: skip
     assert other_task.dropped == 0
     report = prune_results(out, submissions_root=root, old_transfer_protocol=True,
-                           tasks=["gridworld"])  # fmt: skip
+                           tasks=["gridworld"], dry_run=False, confirm_large_drop=True)  # fmt: skip
     assert report.reasons["old transfer protocol"] == 1
     assert untouched.exists() and untouched not in report.files_removed
     kept = results.read_results(out)
