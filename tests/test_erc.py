@@ -6,8 +6,13 @@ import pytest
 import torch
 
 from benchmark.data import Transitions
-from benchmark.metrics.epic import epic_distance
-from benchmark.metrics.erc import episode_returns, erc_distance
+from benchmark.metrics.epic import epic_distance, pearson_distance
+from benchmark.metrics.erc import (
+    DEFAULT_ERC_DISCOUNT,
+    episode_returns,
+    erc_distance,
+    erc_distance_tabular,
+)
 
 
 def pendulum_episodes(n_episodes: int, length: int = 20, seed: int = 0) -> Transitions:
@@ -54,7 +59,7 @@ def test_episode_returns_by_hand():
 
 def test_erc_equals_pearson_distance_of_returns_computed_by_a_loop():
     tr = pendulum_episodes(8)
-    d = erc_distance(upright, torque_cost, transitions=tr)
+    d = erc_distance(upright, torque_cost, transitions=tr, discount=1.0)
     g_a, g_b, acc_a, acc_b = [], [], 0.0, 0.0
     for _, a, n, done in zip(tr.obs, tr.acts, tr.next_obs, tr.dones, strict=True):
         acc_a += float(n[0])
@@ -89,7 +94,7 @@ def test_erc_is_not_shaping_invariant_unlike_epic():
         potential = lambda x: 5.0 * x[:, 1]  # noqa: E731  (sin θ)
         return upright(o, a, n, d) + potential(n) - potential(o)  # γ = 1
 
-    assert erc_distance(upright, shaped, transitions=tr) > 0.05
+    assert erc_distance(upright, shaped, transitions=tr, discount=1.0) > 0.05
     g = np.random.default_rng(0)
     samples = dict(
         state_samples=tr.obs[g.integers(0, len(tr), 64)],
@@ -112,7 +117,7 @@ def test_trailing_incomplete_episode_is_dropped():
 
 def test_discounted_returns_change_the_distance():
     tr = pendulum_episodes(8)
-    undiscounted = erc_distance(upright, torque_cost, transitions=tr)
+    undiscounted = erc_distance(upright, torque_cost, transitions=tr, discount=1.0)
     discounted = erc_distance(upright, torque_cost, transitions=tr, discount=0.5)
     assert 0.0 <= discounted <= 1.0 and discounted != pytest.approx(undiscounted)
 
@@ -126,3 +131,80 @@ def test_erc_errors():
         erc_distance(upright, lambda o, a, n, d: torch.ones(len(o)), transitions=two)
     with pytest.raises(ValueError, match=r"discount must be a number in \[0, 1\]"):
         erc_distance(upright, torque_cost, transitions=two, discount=2.0)
+
+
+def enumerated_erc(ra, rb, p, init, pi, switch, mode0, horizon, discount):
+    """ERC by enumerating every trajectory (mode, state, action sequences) of a tiny MDP."""
+    import itertools
+
+    n_k, n_s, n_a = pi.shape
+    probs, g_a, g_b = [], [], []
+    steps = list(itertools.product(range(n_k), range(n_a), range(n_s)))
+    for s0 in range(n_s):
+        for path in itertools.product(steps, repeat=horizon):
+            prob, s, ret_a, ret_b, prev = init[s0], s0, 0.0, 0.0, None
+            for t, (k, a, s2) in enumerate(path):
+                prob *= (mode0[k] if prev is None else switch[prev, k]) * pi[k, s, a] * p[s, a, s2]
+                ret_a += discount**t * ra[s, a, s2]
+                ret_b += discount**t * rb[s, a, s2]
+                s, prev = s2, k
+            probs.append(prob)
+            g_a.append(ret_a)
+            g_b.append(ret_b)
+    return float(pearson_distance(np.array(g_a), np.array(g_b), np.array(probs)))
+
+
+def test_default_discount_is_the_reference_scripts():
+    # evaluating_rewards/scripts/distances/erc.py, default_config: discount = 0.99
+    assert DEFAULT_ERC_DISCOUNT == 0.99
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_exact_erc_equals_enumeration_of_all_trajectories(seed):
+    g = np.random.default_rng(seed)
+    n_s, n_a, n_k, horizon = 2, 2, 2, 3
+    p = g.dirichlet(np.ones(n_s), size=(n_s, n_a))
+    init = g.dirichlet(np.ones(n_s))
+    pi = g.dirichlet(np.ones(n_a), size=(n_k, n_s))
+    switch = np.array([[0.9, 0.1], [0.3, 0.7]])
+    mode0 = np.array([0.4, 0.6])
+    ra, rb = g.normal(size=(2, n_s, n_a, n_s))
+    exact = erc_distance_tabular(
+        ra, rb, transition=p, initial_state_dist=init, policy=pi, horizon=horizon,
+        discount=0.9, mode_switch=switch, initial_mode=mode0,
+    )  # fmt: skip
+    assert exact == pytest.approx(
+        enumerated_erc(ra, rb, p, init, pi, switch, mode0, horizon, 0.9), abs=1e-12
+    )
+
+
+def test_sampled_erc_approaches_the_exact_value_on_many_episodes():
+    g = np.random.default_rng(3)
+    n_s, n_a, horizon = 4, 3, 6
+    p = g.dirichlet(np.ones(n_s), size=(n_s, n_a))
+    init = g.dirichlet(np.ones(n_s))
+    pi = g.dirichlet(np.ones(n_a), size=n_s)
+    ra = g.normal(size=(n_s, n_a, n_s))
+    rb = ra + g.normal(size=ra.shape)
+    exact = erc_distance_tabular(
+        ra, rb, transition=p, initial_state_dist=init, policy=pi, horizon=horizon, discount=0.95
+    )
+    n_ep = 20000
+    s = g.choice(n_s, size=n_ep, p=init)
+    rows = []
+    for _ in range(horizon):
+        a = (g.random(n_ep)[:, None] > np.cumsum(pi[s], axis=1)).sum(axis=1)
+        s2 = (g.random(n_ep)[:, None] > np.cumsum(p[s, a], axis=1)).sum(axis=1)
+        rows.append((s, a, s2))
+        s = s2
+    s_, a_, s2_ = (np.stack(x, axis=1).reshape(-1) for x in zip(*rows, strict=True))
+    dones = np.tile(np.r_[np.zeros(horizon - 1), 1.0], n_ep)
+    e_s, e_a = np.eye(n_s), np.eye(n_a)
+    episodes = Transitions.create(e_s[s_], e_a[a_], e_s[s2_], dones)
+
+    def table(r):
+        return lambda o, a, n, d: torch.as_tensor(r)[o.argmax(-1), a.argmax(-1), n.argmax(-1)]
+
+    sampled = erc_distance(table(ra), table(rb), transitions=episodes, discount=0.95)
+    assert 0.1 < exact < 0.9
+    assert sampled == pytest.approx(exact, abs=0.01)  # ~4 standard errors at 20 000 episodes

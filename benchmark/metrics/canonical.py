@@ -128,6 +128,43 @@ def canonicalize_many(
     of its output dtype and the magnitude of the summed terms (for the
     constant-reward check).
     """
+    parts = _canonicalize(rewards, names, inputs, include_constant, deduplicate, None)
+    return parts.canonical, parts.eps, parts.scales
+
+
+@dataclass(frozen=True)
+class CanonicalParts:
+    """C(R) of k rewards and the pieces it is summed from (for the two-source bootstrap)."""
+
+    canonical: list[torch.Tensor]  # [N] each, float64
+    eps: list[float]  # machine epsilon of each reward's output dtype
+    scales: list[float]  # magnitude of the summed terms (constant-reward check)
+    raw: torch.Tensor  # [k, N] R at the transitions
+    group_sums: torch.Tensor  # [k, U, G] Σ_{j in group g} R(x_u, a_j, s_j)
+    group_sizes: torch.Tensor  # [G] samples per group
+    at_s: torch.Tensor  # [N] index in U of each transition's s
+    at_next: torch.Tensor  # [N] index in U of each transition's s'
+
+
+def canonical_parts(
+    rewards: Sequence[RewardFn], names: Sequence[str], inputs: CanonicalInputs, groups: torch.Tensor
+) -> CanonicalParts:
+    """`canonicalize_many` without the constant term, keeping per-group mean-term sums.
+
+    ``groups``: ``[M]`` group index of each mean-term sample (see
+    `benchmark.metrics.epic_interval.sample_groups`).
+    """
+    return _canonicalize(rewards, names, inputs, False, True, groups.to(inputs.device))
+
+
+def _canonicalize(
+    rewards: Sequence[RewardFn],
+    names: Sequence[str],
+    inputs: CanonicalInputs,
+    include_constant: bool,
+    deduplicate: bool,
+    groups: torch.Tensor | None,
+) -> CanonicalParts:
     t = inputs.transitions
     n = len(t)
     zeros = torch.zeros(n, dtype=t.dones.dtype, device=inputs.device)
@@ -156,7 +193,10 @@ def canonicalize_many(
     else:
         distinct = states_needed
         inverse = torch.arange(states_needed.shape[0], device=inputs.device)
-    mean = mean_over_samples(rewards, names, distinct, inputs)  # [k, U]
+    group_sums = mean_over_samples(rewards, names, distinct, inputs, groups=groups)
+    if groups is None:
+        group_sums = group_sums.unsqueeze(2) * inputs.state_samples.shape[0]
+    mean = group_sums.sum(dim=2) / inputs.state_samples.shape[0]  # [k, U]
 
     for k, name in enumerate(names):
         bad_raw = int((~torch.isfinite(raw[k])).sum())
@@ -174,21 +214,35 @@ def canonicalize_many(
         const = mean[:, inverse[2 * n :]].mean(dim=1, keepdim=True)
         canon = canon - inputs.discount * const
     scales = (raw.abs().amax(dim=1) + 2 * mean.abs().amax(dim=1)).tolist()
-    return list(canon), eps, scales
+    sizes = (
+        torch.bincount(groups).to(torch.float64)
+        if groups is not None
+        else torch.full((1,), float(inputs.state_samples.shape[0]), dtype=torch.float64)
+    )
+    return CanonicalParts(
+        list(canon), eps, scales, raw, group_sums, sizes, inverse[:n], inverse[n : 2 * n]
+    )
 
 
 def mean_over_samples(
-    rewards: Sequence[RewardFn], names: Sequence[str], states: torch.Tensor, inputs: CanonicalInputs
+    rewards: Sequence[RewardFn],
+    names: Sequence[str],
+    states: torch.Tensor,
+    inputs: CanonicalInputs,
+    *,
+    groups: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """m(x) = (1/M) Σ_j R(x, a_j, s_j) for each state x: ``[U, *obs]`` -> ``[k, U]`` float64.
 
-    Input batches hold ``states_per_chunk × M`` rows (at most ``max_batch``), built
-    once and fed to every reward. When M exceeds ``max_batch`` the samples are split
-    into blocks and partial sums accumulated.
+    With ``groups`` (``[M]`` group index of each sample) the unnormalised sums per group
+    instead, ``[k, U, G]``. Input batches hold ``states_per_chunk × M`` rows (at most
+    ``max_batch``), built once and fed to every reward. When M exceeds ``max_batch``
+    the samples are split into blocks and partial sums accumulated.
     """
     s_samp, a_samp = inputs.state_samples, inputs.action_samples
     n_states, n_samples = states.shape[0], s_samp.shape[0]
-    sums = torch.zeros(len(rewards), n_states, dtype=torch.float64, device=inputs.device)
+    n_groups = 1 if groups is None else int(groups.max()) + 1
+    sums = torch.zeros(len(rewards), n_states, n_groups, dtype=torch.float64, device=inputs.device)
     block = min(n_samples, inputs.max_batch)
     states_per_chunk = max(1, inputs.max_batch // block)
     for j0 in range(0, n_samples, block):
@@ -219,5 +273,9 @@ def mean_over_samples(
                     dones[:rows],
                     keep_dtype=True,
                 )
-                sums[k, u0:u1] += out.view(u1 - u0, width).sum(dim=1, dtype=torch.float64)
-    return sums / n_samples
+                values = out.view(u1 - u0, width)
+                if groups is None:
+                    sums[k, u0:u1, 0] += values.sum(dim=1, dtype=torch.float64)
+                else:
+                    sums[k, u0:u1].index_add_(1, groups[j0:j1], values.to(torch.float64))
+    return sums[:, :, 0] / n_samples if groups is None else sums

@@ -250,7 +250,7 @@ def epic_distance(
 
 @dataclass(frozen=True)
 class EpicResult:
-    """EPIC point estimate with a 95% bootstrap interval over transitions."""
+    """EPIC point estimate with a 95% interval over transitions and mean-term samples."""
 
     distance: float
     ci_low: float
@@ -276,31 +276,28 @@ def epic_distance_with_ci(
     device: torch.device | str | None = None,
     max_batch: int | None = DEFAULT_MAX_BATCH,
 ) -> EpicResult:
-    """`epic_distance` plus a percentile-bootstrap CI over transitions (rows resampled).
+    """`epic_distance` plus a 95% interval over both sampling sources.
 
-    The mean terms m(·) are held fixed: the interval reflects the sampling of D_T,
-    which dominates for N_T = M (the paper's practice).
+    Each bootstrap replicate resamples the transitions' episodes (split at ``dones``)
+    and the M mean-term samples, and recomputes the distance; the interval is the
+    basic bootstrap (`benchmark.metrics.epic_interval` says why, and
+    ``bench/epic_interval_coverage.py`` measures its coverage of the exact value).
     """
-    ca, cb, w = paired_canonical(
-        reward_a,
-        reward_b,
-        transitions,
-        state_samples,
-        action_samples,
-        discount,
-        weights,
-        device,
-        max_batch,
-        True,
+    from benchmark.metrics.epic_interval import interval_from_inputs
+
+    rewards = [reward_a, reward_b]
+    inputs = validate_inputs(
+        rewards, transitions, state_samples, action_samples, discount, weights, max_batch, device
     )
-    ci = stats.bootstrap_pearson_distance(
-        ca, cb, w, num_resamples=num_resamples, confidence=confidence, seed=seed
-    )
+    ci = interval_from_inputs(
+        rewards, ["reward_a", "reward_b"], inputs,
+        num_resamples=num_resamples, confidence=confidence, seed=seed,
+    )  # fmt: skip
     return EpicResult(
-        distance=pearson_distance(ca, cb, w),
+        distance=ci.estimate,
         ci_low=ci.low,
         ci_high=ci.high,
-        n_transitions=int(ca.shape[0]),
+        n_transitions=len(inputs.transitions),
         n_samples=int(np.shape(state_samples)[0]),
         confidence=confidence,
         num_resamples=num_resamples,

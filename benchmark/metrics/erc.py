@@ -3,9 +3,16 @@
 ERC is the Pearson distance between the episode returns of two rewards over the same
 set of trajectories:
 
-    D_ERC(R_A, R_B) = D_ρ(G_A(τ), G_B(τ)),  G(τ) = Σ_t γ^t R(s_t, a_t, s_{t+1}),  τ ~ D,
+    D_ERC(R_A, R_B) = D_ρ(G_A(τ), G_B(τ)),  G(τ) = Σ_t γ^t R(s_t, a_t, s_{t+1}),  τ ~ D.
 
-undiscounted (γ = 1) by default, as in the paper.
+Discount: the reference's ERC script (``evaluating_rewards/scripts/distances/erc.py``,
+``default_config``) discounts returns with ``discount = 0.99``, the same value it passes
+to the reward models as their shaping discount, and the paper's pipeline
+(``scripts/pipeline/combined_distances.py``) does not override it. So the default here is
+0.99, and the benchmark's runner uses each task's own discount (0.99 on every task but
+the gridworld, whose γ is 0.9): one γ for the rewards' shaping, EPIC, NPEC and ERC, as
+in the reference. The reference averages over ``n_episodes = 1024`` episodes (131 072
+in its ``high_precision`` config).
 
 How it differs from EPIC: ERC is *not* invariant to potential shaping — shaping adds
 γ^T Φ(s_T) − Φ(s_0) to a return, which changes returns unless Φ is constant on the
@@ -13,7 +20,8 @@ initial and final states, so two rewards with the same optimal policies can be f
 apart. And it depends on the trajectory distribution, in particular on its initial
 states; EPIC depends only on the coverage distributions D_S, D_A, D_T and is
 invariant to shaping by construction. ERC is cheap: one reward evaluation per
-transition, no mean over samples.
+transition, no mean over samples. On a finite MDP `erc_distance_tabular` gives its
+exact value (the limit of infinitely many episodes).
 """
 
 from __future__ import annotations
@@ -25,11 +33,12 @@ import torch
 
 from benchmark.data import RewardFn, as_transitions
 from benchmark.metrics.epic import pearson_distance
-from benchmark.metrics.inputs import to_numpy
 from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_reward
 
 if TYPE_CHECKING:
     from benchmark.metrics.registry import UnitInputs
+
+DEFAULT_ERC_DISCOUNT = 0.99  # the reference script's default (module docstring)
 
 
 def episode_returns(
@@ -66,7 +75,7 @@ def erc_distance(
     reward_b: RewardFn,
     *,
     transitions: Any,
-    discount: float = 1.0,
+    discount: float = DEFAULT_ERC_DISCOUNT,
     device: torch.device | str | None = None,
     max_batch: int | None = DEFAULT_MAX_BATCH,
 ) -> float:
@@ -77,7 +86,7 @@ def erc_distance(
         transitions: our or imitation's Transitions, ordered episode by episode with
             ``dones = 1`` on each episode's last step (as `CoverageSample` provides);
             a trailing incomplete episode is dropped.
-        discount: γ for the returns; 1 (undiscounted, the paper's choice) by default.
+        discount: γ of the returns; 0.99 by default, as the reference's script.
         device, max_batch: where and in what chunks the rewards are evaluated.
 
     Returns:
@@ -117,63 +126,92 @@ def erc_distance_tabular(
     initial_state_dist: Any,
     policy: Any,
     horizon: int,
-    discount: float = 1.0,
+    discount: float = DEFAULT_ERC_DISCOUNT,
+    mode_switch: Any = None,
+    initial_mode: Any = None,
 ) -> float:
-    """Exact ERC on a finite MDP: Pearson distance of the two returns over all episodes.
+    """Exact ERC on a finite MDP: the population limit of `erc_distance` (infinitely many
+    episodes of ``horizon`` steps), by backward recursion on the returns' moments.
 
-    Episodes start from μ0, follow ``policy`` for ``horizon`` steps under
-    ``transition``. The moments of G = Σ_t γ^t R(s_t, a_t, s_{t+1}) are sums over time:
-    with d_t the law of the t-th transition, ν^A_t(s') = Σ_{s,a} d_t R_A and
-    V^B_k(s) = Σ_{j<k} γ^j (P_π^j r^B_π)(s) the value of the k steps after arriving at s,
-
-        E[G_A G_B] = Σ_t γ^{2t} (E_{d_t}[R_A R_B] + γ ν^A_t·V^B_{H−t−1} + γ ν^B_t·V^A_{H−t−1}).
+    With G_X = Σ_{t<H} γ^t R_X(s_t, a_t, s_{t+1}), the moments E[G_A], E[G_B], E[G_A²],
+    E[G_B²], E[G_A G_B] follow from G_X = r_X + γ G'_X (G' the return of the remaining
+    steps): e.g. E[G_A G_B | x] = E[r_A r_B + γ r_A E[G'_B] + γ r_B E[G'_A] + γ² E[G'_A G'_B]].
+    The policy may have modes (the paper's mixture coverage): mode k acts with
+    ``policy[k]``, the mode at t = 0 is drawn from ``initial_mode`` and it moves by
+    ``mode_switch[k, k']`` between steps, independently of the state; the recursion then
+    runs over (mode, state) pairs. Episodes have exactly ``horizon`` steps (no
+    termination, as the gridworld family).
 
     Args:
-        reward_a, reward_b: ``[S, A, S]`` tables. transition: ``[S, A, S]`` T.
-        initial_state_dist: ``[S]`` μ0. policy: ``[S, A]`` the coverage's policy.
-        horizon: episode length H. discount: γ of the returns (1, the paper's, by default).
+        reward_a, reward_b: ``[S, A, S]`` reward tables.
+        transition: ``[S, A, S]`` P(s' | s, a). initial_state_dist: ``[S]``.
+        policy: ``[S, A]`` or, with modes, ``[K, S, A]`` action probabilities.
+        horizon: steps per episode, >= 1.
+        discount: γ of the returns.
+        mode_switch: ``[K, K]`` row-stochastic mode transitions (default: identity).
+        initial_mode: ``[K]`` (default: uniform).
+
+    Returns:
+        D_ρ of the two rewards' episode returns, in [0, 1].
     """
-    ra, rb = to_numpy(reward_a, "reward_a"), to_numpy(reward_b, "reward_b")
-    p, mu, pi = (to_numpy(x, n) for x, n in ((transition, "transition"),
-                 (initial_state_dist, "initial_state_dist"), (policy, "policy")))  # fmt: skip
-    if ra.shape != rb.shape or ra.shape != p.shape or pi.shape != ra.shape[:2]:
+    ra = np.asarray(reward_a, dtype=np.float64)
+    rb = np.asarray(reward_b, dtype=np.float64)
+    p = np.asarray(transition, dtype=np.float64)
+    pi = np.asarray(policy, dtype=np.float64)
+    pi = pi[None] if pi.ndim == 2 else pi
+    n_modes = pi.shape[0]
+    switch = np.eye(n_modes) if mode_switch is None else np.asarray(mode_switch, np.float64)
+    mode0 = np.full(n_modes, 1.0 / n_modes) if initial_mode is None else np.asarray(initial_mode)
+    if not (ra.shape == rb.shape == p.shape and ra.ndim == 3 and pi.shape[1:] == p.shape[:2]):
         raise ValueError(
-            f"need rewards and transition [S, A, S] and policy [S, A]; got {ra.shape}, "
-            f"{rb.shape}, {p.shape}, {pi.shape}"
+            f"reward_a {ra.shape}, reward_b {rb.shape} and transition {p.shape} must be [S, A, S] "
+            f"and policy {np.shape(policy)} [S, A] or [K, S, A] of the same S and A"
         )
-    if int(horizon) < 1 or not 0.0 <= discount <= 1.0:
-        raise ValueError(f"horizon must be >= 1 and discount in [0, 1], got {horizon}, {discount}")
-    p_pi = np.einsum("sa,sat->st", pi, p)
-    step = {k: np.einsum("sa,sat,sat->s", pi, p, r) for k, r in (("a", ra), ("b", rb))}
-    # values[k][j]: discounted return of the j steps after arriving at a state.
-    values = {k: [np.zeros_like(mu)] for k in step}
+    if switch.shape != (n_modes, n_modes) or mode0.shape != (n_modes,):
+        raise ValueError(
+            f"mode_switch must be [K, K] and initial_mode [K] for K = {n_modes} policy modes, "
+            f"got {switch.shape} and {mode0.shape}"
+        )
+    if not isinstance(horizon, int) or horizon < 1:
+        raise ValueError(f"horizon must be a positive int (steps per episode), got {horizon!r}")
+    if not 0.0 <= discount <= 1.0:
+        raise ValueError(f"discount must be in [0, 1], got {discount}")
+    q = pi[:, :, :, None] * p[None]  # [K, S, A, S]: Pr(a, s' | mode, s)
+    n_s = p.shape[0]
+    v_a, v_b, w_ab, w_aa, w_bb = (np.zeros((n_modes, n_s)) for _ in range(5))
     for _ in range(horizon):
-        for k in step:
-            values[k].append(step[k] + discount * p_pi @ values[k][-1])
-    mean = {k: float(mu @ values[k][horizon]) for k in step}
-    second = {"aa": 0.0, "bb": 0.0, "ab": 0.0}
-    state = mu.copy()
-    for t in range(horizon):
-        d_t = state[:, None, None] * pi[:, :, None] * p
-        nu = {"a": np.einsum("sat,sat->t", d_t, ra), "b": np.einsum("sat,sat->t", d_t, rb)}
-        rest = horizon - t - 1
-        w = discount ** (2 * t)
-        for key, (x, y, rx, ry) in {"aa": ("a", "a", ra, ra), "bb": ("b", "b", rb, rb),
-                                   "ab": ("a", "b", ra, rb)}.items():  # fmt: skip
-            cross = nu[x] @ values[y][rest] + nu[y] @ values[x][rest]
-            second[key] += w * (float((d_t * rx * ry).sum()) + discount * cross)
-        state = state @ p_pi
-    var_a = second["aa"] - mean["a"] ** 2
-    var_b = second["bb"] - mean["b"] ** 2
-    scale = max(1e-300, abs(second["aa"]) + abs(second["bb"]))
-    if var_a <= 1e-12 * scale or var_b <= 1e-12 * scale:
-        raise ValueError("ERC is undefined: one reward's episode return does not vary")
-    rho = (second["ab"] - mean["a"] * mean["b"]) / np.sqrt(var_a * var_b)
-    return float(np.sqrt((1.0 - np.clip(rho, -1.0, 1.0)) / 2.0))
+        # Moments of the remaining return from s' with the mode that acts next.
+        nv_a, nv_b, nw_ab, nw_aa, nw_bb = (
+            np.einsum("kj,js->ks", switch, x)[:, None, None, :]
+            for x in (v_a, v_b, w_ab, w_aa, w_bb)
+        )  # [K, 1, 1, S]
+        g = discount
+        v_a, v_b, w_ab, w_aa, w_bb = (
+            (q * x).sum(axis=(2, 3))
+            for x in (
+                ra + g * nv_a,
+                rb + g * nv_b,
+                ra * rb + g * ra * nv_b + g * rb * nv_a + g * g * nw_ab,
+                ra * ra + 2 * g * ra * nv_a + g * g * nw_aa,
+                rb * rb + 2 * g * rb * nv_b + g * g * nw_bb,
+            )
+        )
+    start = mode0[:, None] * np.asarray(initial_state_dist, dtype=np.float64)[None, :]
+    mean_a, mean_b = float((start * v_a).sum()), float((start * v_b).sum())
+    var_a = float((start * w_aa).sum()) - mean_a**2
+    var_b = float((start * w_bb).sum()) - mean_b**2
+    cov = float((start * w_ab).sum()) - mean_a * mean_b
+    scale = max(float((start * w_aa).sum()), float((start * w_bb).sum()), 1e-300)
+    if min(var_a, var_b) <= 1e-12 * scale:
+        raise ValueError(
+            "ERC is undefined: the episode return of one reward does not vary across episodes"
+        )
+    rho = min(1.0, max(-1.0, cov / np.sqrt(var_a * var_b)))
+    return float(np.sqrt((1.0 - rho) / 2.0))
 
 
 def unit_value(inputs: UnitInputs) -> dict[str, float]:
     """One evaluation unit: ERC on the coverage's complete episodes (registry entry)."""
     value = erc_distance(inputs.reward, inputs.ground_truth, transitions=inputs.episodes(),
-                         device=inputs.device)  # fmt: skip
+                         discount=inputs.task.discount, device=inputs.device)  # fmt: skip
     return {"value": float(value)}

@@ -1,45 +1,50 @@
 """Normalized Potential Equivalence Class distance (NPEC), a baseline from
 Gleave et al., "Quantifying Differences in Reward Functions" (ICLR 2021, §4).
 
-Two rewards are equivalent, R ≡ R_A, when R = λ R_A + γ Φ(s') − Φ(s) for some scale
-λ > 0 and potential Φ: they induce the same optimal policies. With the L^p distance
+Two rewards are equivalent, R ≡ R_A, when R = λ R_A + c + γ Φ(s') − Φ(s) for some scale
+λ > 0, shift c and potential Φ: they induce the same optimal policies. (For γ < 1 a
+shift is itself a shaping, Φ ≡ −c/(1 − γ); it is fitted explicitly, as the reference's
+``AffineTransform`` does, because a network potential reaches a large constant only
+after many steps: without it NPEC(R + 10, R) came out near 1.) With the L^p distance
 under the transition distribution D_T,
 
     D_{L^p,D}(R, R') = (E_{(s,a,s') ~ D_T} |R(s,a,s') − R'(s,a,s')|^p)^{1/p},
 
-the paper defines (§4) the unnormalized premetric as the distance from
-R_B to the closest member of R_A's equivalence class,
+the paper defines (§4) the unnormalized premetric as the distance from R_B to the
+closest member of R_A's equivalence class,
 
-    D^U_NPEC(R_A, R_B) = inf_{λ > 0, Φ} D_{L^p,D}(λ R_A + γ Φ(s') − Φ(s), R_B),
+    D^U_NPEC(R_A, R_B) = inf_{λ > 0, c, Φ} D_{L^p,D}(λ R_A + c + γ Φ(s') − Φ(s), R_B),
 
-and normalizes it by the same quantity for the zero reward, whose class is all
-potential shapings (so the denominator is the distance from R_B to the nearest
-shaping, which equals ‖R_B‖ when R_B has no shaping component):
+and normalizes it by the same quantity for the zero reward, whose class is all shifts
+and shapings:
 
     D_NPEC(R_A, R_B) = D^U_NPEC(R_A, R_B) / D^U_NPEC(Zero, R_B),   or 0 if that is 0.
 
-No square root or other power is applied on top: the L^p norm already carries the
-1/p. Letting λ → 0 shows D^U(R_A, R_B) ≤ D^U(Zero, R_B), so D_NPEC ∈ [0, 1]. We use
-p = 2, as the paper's experiments (least-squares regression).
+Letting λ → 0 shows D^U(R_A, R_B) ≤ D^U(Zero, R_B), so D_NPEC ∈ [0, 1]. We use p = 2,
+as the paper's experiments (least-squares regression).
 
-Caveats, as the paper says: NPEC is not a metric and is asymmetric in general (the
-source R_A is transformed, the target R_B is not), and it needs an optimisation. For
-p = 2 both infima are least-squares projections onto the shapings and D_NPEC reduces
-to the sine of the angle between the two rewards' components orthogonal to the
-shapings (1 when that angle is obtuse), which happens to be symmetric; for p ≠ 2 it is
-not. It is invariant to potential shaping and positive rescaling of either reward.
+Relation to the reference's script (``evaluating_rewards/scripts/distances/npec.py``,
+``normalize = True``): it reports the ratio of the two fits' final *mean squared
+errors*, i.e. D_NPEC² for p = 2; our number is the ratio of L² distances, the paper's
+definition, so reference = ours².
 
-Here both infima are found by Adam over Φ (an MLP over observations, or a linear map —
-a table for one-hot observations) and λ = exp(log λ), seeded, full batch, with a
-bounded number of steps; each fitted distance is an upper bound on its infimum, up to
-optimisation error. The numerator is capped by the fitted denominator, since λ → 0
-attains it. As in EPIC, dones are ignored.
+For p = 2 both infima are least-squares projections and D_NPEC is the sine of the angle
+between the two rewards' components orthogonal to the shifts and shapings (1 when that
+angle is obtuse): `npec_distance_tabular` computes it exactly on a finite MDP. Here,
+for rewards given as functions, Φ is a network (an MLP over observations, or a linear
+map — a table for one-hot observations) fitted by full-batch Adam, seeded. For p = 2 λ
+and c are solved in closed form at every step for the current Φ (variable projection:
+by the envelope theorem the gradient in Φ is then that of the profiled residual); for
+p ≠ 2 they are Adam parameters too. A fit stops when its residual improved by less
+than a relative ``tol`` over the last ``window`` steps, or at ``max_steps``; the steps
+used are returned. Every evaluated residual belongs to a member of the class, so the
+best one is an upper bound on the infimum. As in EPIC, dones are ignored.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -49,27 +54,44 @@ from tqdm.auto import tqdm
 
 from benchmark.data import RewardFn, as_transitions
 from benchmark.metrics.cpu_threads import single_thread_on_cpu
-from benchmark.metrics.epic import (
-    DEFAULT_DISCOUNT,
-)
-from benchmark.metrics.inputs import (
-    check_discount,
-    check_distribution,
-    check_weights,
-    to_numpy,
-)
+from benchmark.metrics.epic import DEFAULT_DISCOUNT
+from benchmark.metrics.inputs import check_discount, check_distribution, check_weights, to_numpy
 from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_reward
 
 if TYPE_CHECKING:
     from benchmark.metrics.registry import UnitInputs
 
-DEFAULT_STEPS = 1000
+DEFAULT_MAX_STEPS = 20_000
+DEFAULT_TOL = 1e-3
+DEFAULT_WINDOW = 100
 DEFAULT_LR = 1e-2
 DEFAULT_HIDDEN = (64, 64)
 POTENTIALS = ("mlp", "linear")
-# D^U_NPEC(Zero, R_B) below this fraction of R_B's RMS counts as zero: R_B is a
-# potential shaping up to optimisation error, and the paper defines D_NPEC = 0 there.
+# D^U_NPEC(Zero, R_B) below this fraction of R_B's standard deviation counts as zero: R_B
+# is a shift plus potential shaping up to optimisation error, and the paper defines
+# D_NPEC = 0 there.
 ZERO_TOLERANCE = 1e-4
+# A fit stops once its residual is below this (rewards are standardised to unit
+# variance, so it is 1e-6 of the target's scale): nothing left to improve.
+ABSOLUTE_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One fitted infimum: the residual distance, Adam steps used, whether it converged."""
+
+    residual: float
+    steps: int
+    converged: bool
+
+
+@dataclass(frozen=True)
+class NpecResult:
+    """D_NPEC with its two fits (numerator: R_A's class; denominator: the zero reward's)."""
+
+    distance: float
+    steps: int  # Adam steps of both fits together
+    converged: bool  # both fits stopped on the tolerance, not at max_steps
 
 
 def make_potential(
@@ -89,6 +111,25 @@ def make_potential(
     return nn.Sequential(*layers, nn.Flatten(0))
 
 
+def least_squares_affine(
+    source: torch.Tensor | None, y: torch.Tensor, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """argmin over λ >= 0 and c of Σ w (λ·source + c − y)², in closed form.
+
+    The profile in λ is a convex quadratic, so the constrained optimum is the
+    unconstrained one clipped at 0. ``source`` None is the zero reward (λ = 0).
+    """
+    mean_y = (weights * y).sum()
+    if source is None:
+        return torch.zeros_like(mean_y), mean_y
+    mean_x = (weights * source).sum()
+    xc = source - mean_x
+    var_x = (weights * xc * xc).sum()
+    cov = (weights * xc * (y - mean_y)).sum()
+    scale = torch.clamp(cov / var_x, min=0.0) if var_x > 0 else torch.zeros_like(cov)
+    return scale, mean_y - scale * mean_x
+
+
 def fit_equivalent_residual(
     source: torch.Tensor | None,
     target: torch.Tensor,
@@ -100,21 +141,25 @@ def fit_equivalent_residual(
     p: float = 2.0,
     potential: str = "mlp",
     hidden: Sequence[int] = DEFAULT_HIDDEN,
-    steps: int = DEFAULT_STEPS,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    tol: float = DEFAULT_TOL,
+    window: int = DEFAULT_WINDOW,
     lr: float = DEFAULT_LR,
     seed: int = 0,
     progress: bool = False,
-) -> float:
-    """inf over λ > 0 and Φ of D_{L^p}(λ·source + γΦ(s') − Φ(s), target), by Adam.
+) -> Fit:
+    """inf over λ > 0, c and Φ of D_{L^p}(λ·source + c + γΦ(s') − Φ(s), target).
 
     Args:
         source: ``[N]`` R_A at the transitions, or None for the zero reward (no λ).
         target: ``[N]`` R_B at the transitions.
         obs, next_obs: ``[N, obs_dim]`` flattened s and s'; their dtype is the fit's.
         weights: ``[N]`` D_T probabilities (sum to 1).
+        max_steps, tol, window: stop when the best residual improved by less than
+            ``tol`` (relative) over the last ``window`` steps, or after ``max_steps``.
 
     Returns:
-        The fitted L^p distance (evaluated after the last step).
+        The best residual over the steps, the steps used and whether it converged.
     """
     n = obs.shape[0]
     # Φ is evaluated once per distinct state: contiguous trajectories share s' and the
@@ -126,31 +171,61 @@ def fit_equivalent_residual(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         phi = make_potential(obs.shape[1], potential, hidden).to(obs.device, obs.dtype)
-    log_scale = torch.zeros((), device=obs.device, dtype=obs.dtype, requires_grad=True)
-    params = list(phi.parameters()) + ([log_scale] if source is not None else [])
+    params = list(phi.parameters())
+    closed_form = p == 2.0
+    if not closed_form:  # λ = exp(log λ) and c by Adam, started at the L² solution
+        scale0, shift0 = least_squares_affine(source, target, weights)
+        log_scale = torch.log(torch.clamp(scale0, min=1e-6)).detach().requires_grad_(True)
+        shift = shift0.detach().clone().requires_grad_(True)
+        params += [shift] + ([log_scale] if source is not None else [])
     opt = torch.optim.Adam(params, lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: 0.5 * (1 + math.cos(math.pi * i / steps))
-    )
 
     def residual() -> torch.Tensor:
         values = phi(states)
-        r = discount * values[at_next] - values[at_s] - target
+        shaping = discount * values[at_next] - values[at_s]
+        if closed_form:
+            with torch.no_grad():
+                scale, c = least_squares_affine(source, target - shaping, weights)
+        else:
+            scale = log_scale.exp() if source is not None else None
+            c = shift
+        r = shaping + c - target
         if source is not None:
-            r = r + log_scale.exp() * source
+            r = r + scale * source
         return (weights * r.abs().pow(p)).sum()
 
-    for _ in tqdm(range(steps), desc="NPEC fit", disable=not progress, leave=False):
+    best = float("inf")
+    history: list[float] = []
+    converged = False
+    step = 0
+    bar = tqdm(total=max_steps, desc="NPEC fit", disable=not progress, leave=False)
+    while step < max_steps:
         opt.zero_grad()
         loss = residual()
+        best = min(best, float(loss.detach()) ** (1.0 / p))
+        history.append(best)
+        if best <= ABSOLUTE_FLOOR or (
+            len(history) > window and history[-window - 1] - best <= tol * best
+        ):
+            converged = True
+            break
         loss.backward()
         opt.step()
-        sched.step()
-    with torch.no_grad():
-        return float(residual().pow(1.0 / p))
+        step += 1
+        bar.update(1)
+    bar.close()
+    if not converged:
+        with torch.no_grad():
+            best = min(best, float(residual()) ** (1.0 / p))
+    return Fit(residual=best, steps=step, converged=converged)
 
 
-def npec_distance(
+def npec_distance(source: RewardFn, target: RewardFn, **kwargs: Any) -> float:
+    """D_NPEC(source, target) as a float; see `npec_distance_with_fit` for the arguments."""
+    return npec_distance_with_fit(source, target, **kwargs).distance
+
+
+def npec_distance_with_fit(
     source: RewardFn,
     target: RewardFn,
     *,
@@ -160,18 +235,21 @@ def npec_distance(
     p: float = 2.0,
     potential: str = "mlp",
     hidden: Sequence[int] = DEFAULT_HIDDEN,
-    steps: int = DEFAULT_STEPS,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    tol: float = DEFAULT_TOL,
+    window: int = DEFAULT_WINDOW,
     lr: float = DEFAULT_LR,
     seed: int = 0,
     device: torch.device | str | None = None,
     max_batch: int | None = DEFAULT_MAX_BATCH,
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
-) -> float:
+    denominator: Fit | None = None,
+) -> NpecResult:
     """D_NPEC(source, target) under the transitions' distribution (see module docstring).
 
     Args:
-        source: R_A, the reward transformed by λ > 0 and potential shaping.
+        source: R_A, the reward transformed by λ > 0, a shift and potential shaping.
         target: R_B, the reward approximated.
         transitions: N draws from D_T (our or imitation's Transitions); dones are
             ignored, as in EPIC.
@@ -180,104 +258,199 @@ def npec_distance(
         p: the L^p norm, p >= 1 (2 by default, as the paper's experiments).
         potential: "mlp" (hidden layer widths ``hidden``) or "linear" (a table for
             one-hot observations).
-        steps, lr: Adam steps (full batch, cosine-decayed lr) for each of the two fits.
+        max_steps, tol, window, lr: Adam (full batch) until the best residual improves
+            by less than ``tol`` (relative) over ``window`` steps, at most ``max_steps``.
         seed: initialisation seed of Φ (same seed, same number).
         device: where to fit; default the transitions' device.
         dtype: precision of the fit (float32 is twice as fast; rewards are
             standardised, so its precision is ample).
+        denominator: the fit of D^U_NPEC(Zero, target) on the same transitions and
+            settings, from `npec_denominator`, to reuse: it does not depend on the
+            source, so every submission compared with one target shares it.
 
     Returns:
-        D_NPEC in [0, 1]; 0 when the target is itself a potential shaping (the
-        paper's convention for a zero denominator).
+        NpecResult: D_NPEC in [0, 1] (0 when the target is itself a shift plus
+        potential shaping, the paper's convention for a zero denominator), the Adam
+        steps used by both fits, and whether both converged.
     """
+    _check_arguments(discount, p, max_steps, window, tol, potential)
+    problem = _Problem.build(target, transitions, weights, device, max_batch, dtype)
+    fit = dict(
+        discount=float(discount), p=p, potential=potential, hidden=hidden, max_steps=max_steps,
+        tol=tol, window=window, lr=lr, seed=seed, progress=progress,
+    )  # fmt: skip
+    if problem.target is None:  # a constant target is a shift: in the zero reward's class
+        return NpecResult(0.0, 0, True)
+    den = denominator if denominator is not None else problem.fit(None, **fit)
+    if den.residual <= ZERO_TOLERANCE:  # R_B is (numerically) a shift plus shaping
+        return NpecResult(0.0, den.steps, den.converged)
+    r_a = evaluate_reward(source, problem.transitions, name="source", use_dones=False,
+                          device=problem.device, max_batch=max_batch)  # fmt: skip
+    std_a = _weighted_std(r_a, problem.weights)
+    if std_a == 0.0:  # R_A constant: its class is the zero reward's
+        return NpecResult(1.0, den.steps, den.converged)
+    # Standardise (D_NPEC is invariant to shifts and scales of both: λ and c absorb
+    # R_A's, the ratio R_B's) so that one learning rate suits every reward.
+    num = problem.fit((r_a - (problem.weights * r_a).sum()) / std_a, **fit)
+    distance = min(num.residual, den.residual) / den.residual
+    return NpecResult(
+        float(min(1.0, max(0.0, distance))), num.steps + den.steps, num.converged and den.converged
+    )
+
+
+def npec_denominator(
+    target: RewardFn,
+    *,
+    transitions: Any,
+    discount: float = DEFAULT_DISCOUNT,
+    weights: Any = None,
+    p: float = 2.0,
+    potential: str = "mlp",
+    hidden: Sequence[int] = DEFAULT_HIDDEN,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    tol: float = DEFAULT_TOL,
+    window: int = DEFAULT_WINDOW,
+    lr: float = DEFAULT_LR,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    max_batch: int | None = DEFAULT_MAX_BATCH,
+    dtype: torch.dtype = torch.float32,
+) -> Fit:
+    """The fit of D^U_NPEC(Zero, target) (standardised target) for `npec_distance_with_fit`."""
+    _check_arguments(discount, p, max_steps, window, tol, potential)
+    problem = _Problem.build(target, transitions, weights, device, max_batch, dtype)
+    if problem.target is None:
+        return Fit(0.0, 0, True)
+    return problem.fit(
+        None, discount=float(discount), p=p, potential=potential, hidden=hidden,
+        max_steps=max_steps, tol=tol, window=window, lr=lr, seed=seed,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """The standardised target R_B and the states of one NPEC fit."""
+
+    transitions: Any
+    target: torch.Tensor | None  # [N], zero mean and unit variance; None if constant
+    weights: torch.Tensor  # [N], sum 1
+    obs: torch.Tensor
+    next_obs: torch.Tensor
+    device: torch.device
+
+    @classmethod
+    def build(cls, target, transitions, weights, device, max_batch, dtype) -> _Problem:
+        t = as_transitions(transitions)
+        if len(t) < 2:
+            raise ValueError(f"transitions must hold at least 2 rows, got {len(t)}")
+        dev = torch.device(device) if device is not None else t.device
+        r_b = evaluate_reward(target, t, name="target", use_dones=False, device=dev,
+                              max_batch=max_batch)  # fmt: skip
+        n = len(t)
+        w = (
+            torch.full((n,), 1.0 / n, dtype=torch.float64, device=dev)
+            if weights is None
+            else torch.as_tensor(check_weights(weights, n), device=dev)
+        )
+        w = w / w.sum()
+        std_b = _weighted_std(r_b, w)
+        target_n = (r_b - (w * r_b).sum()) / std_b if std_b > 0 else None
+        obs = t.obs.reshape(n, -1).to(dev, dtype)
+        next_obs = t.next_obs.reshape(n, -1).to(dev, dtype)
+        return cls(t, target_n, w, obs, next_obs, dev)
+
+    def fit(self, source: torch.Tensor | None, **kw: Any) -> Fit:
+        with torch.enable_grad():
+            return fit_equivalent_residual(
+                source, self.target, self.obs, self.next_obs, weights=self.weights, **kw
+            )
+
+
+def _check_arguments(discount, p, max_steps, window, tol, potential) -> None:
     check_discount(discount)
     if not p >= 1:
         raise ValueError(f"p must be >= 1 (an L^p norm), got {p}")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    for name, value in (("max_steps", max_steps), ("window", window)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if not tol > 0:
+        raise ValueError(f"tol must be a positive relative change, got {tol!r}")
     if potential not in POTENTIALS:
         raise ValueError(f"potential must be one of {POTENTIALS}, got {potential!r}")
-    t = as_transitions(transitions)
-    if len(t) < 2:
-        raise ValueError(f"transitions must hold at least 2 rows, got {len(t)}")
-    dev = torch.device(device) if device is not None else t.device
-    kw = dict(use_dones=False, device=dev, max_batch=max_batch)
-    r_a = evaluate_reward(source, t, name="source", **kw)
-    r_b = evaluate_reward(target, t, name="target", **kw)
-    n = len(t)
-    w = (
-        torch.full((n,), 1.0 / n, dtype=torch.float64, device=dev)
-        if weights is None
-        else torch.as_tensor(check_weights(weights, n), device=dev)
-    )
-    w = w / w.sum()
-    # Standardise scales (D_NPEC is invariant to both: λ absorbs R_A's, and the ratio
-    # R_B's) so that one learning rate suits every reward.
-    scale_a = float((w * r_a.pow(2)).sum().sqrt())
-    scale_b = float((w * r_b.pow(2)).sum().sqrt())
-    if scale_b == 0.0:
-        return 0.0
-    source_n = r_a / scale_a if scale_a > 0 else None
-    target_n = r_b / scale_b
-    obs = t.obs.reshape(n, -1).to(dev, dtype)
-    next_obs = t.next_obs.reshape(n, -1).to(dev, dtype)
-    fit = dict(
-        discount=float(discount), weights=w, p=p, potential=potential, hidden=hidden,
-        steps=steps, lr=lr, seed=seed, progress=progress,
-    )  # fmt: skip
-    with torch.enable_grad():
-        denominator = fit_equivalent_residual(None, target_n, obs, next_obs, **fit)
-        if denominator <= ZERO_TOLERANCE:  # R_B is (numerically) a pure shaping
-            return 0.0
-        if source_n is None:  # R_A ≡ Zero: its class is just the shapings
-            return 1.0
-        numerator = fit_equivalent_residual(source_n, target_n, obs, next_obs, **fit)
-    return float(min(1.0, max(0.0, min(numerator, denominator) / denominator)))
+
+
+def _weighted_std(x: torch.Tensor, w: torch.Tensor) -> float:
+    mean = (w * x).sum()
+    std = float((w * (x - mean) ** 2).sum().sqrt())
+    # Spread at rounding level of the values' magnitude is no spread.
+    return 0.0 if std <= 1e-12 * max(float(x.abs().max()), 1e-300) else std
+
+
+# --------------------------------------------------------------------------- exact tabular
 
 
 def npec_distance_tabular(
     source: Any, target: Any, *, transition_dist: Any, discount: float = DEFAULT_DISCOUNT
 ) -> float:
-    """Exact NPEC for p = 2 on a finite MDP: both infima are weighted least squares.
+    """Exact D_NPEC (p = 2) for a finite MDP, Φ any table over states.
 
-    With Π the D_T-weighted projection onto the complement of the shapings
-    {γΦ(s') − Φ(s) : Φ ∈ R^S}, D^U(Zero, R_B) = ‖Π R_B‖ and
-    D^U(R_A, R_B) = min_{λ>0} ‖λ Π R_A − Π R_B‖, so D_NPEC = sin ∠(Π R_A, Π R_B)
-    when the angle is acute, 1 otherwise (λ → 0), and 0 when Π R_B = 0.
+    Both infima are weighted least-squares problems over the entries (s, a, s') with
+    D_T > 0: project R_A and R_B onto the orthogonal complement (in L²(D_T)) of the
+    span of the constants and the shapings γ 1[s' = u] − 1[s = u] of each one-hot
+    potential; call the projections a⊥, b⊥. Then D^U(Zero, R_B) = ‖b⊥‖ and, λ >= 0
+    being a convex constraint on a quadratic, D^U(R_A, R_B) = ‖b⊥‖ sin θ for
+    cos θ = ⟨a⊥, b⊥⟩ / (‖a⊥‖‖b⊥‖) > 0 and ‖b⊥‖ otherwise. So D_NPEC = sin θ, or 1.
 
     Args:
-        source: ``[S, A, S]`` R_A (the reward transformed: the submission).
-        target: ``[S, A, S]`` R_B (the ground truth).
+        source, target: ``[S, A, S]`` reward tables R_A (transformed) and R_B.
         transition_dist: ``[S, A, S]`` D_T.
-        discount: γ.
+        discount: γ in [0, 1].
+
+    Returns:
+        D_NPEC in [0, 1]; 0 when R_B is a shift plus shaping on D_T's support.
     """
     check_discount(discount)
-    ra, rb = to_numpy(source, "source"), to_numpy(target, "target")
-    if ra.ndim != 3 or ra.shape != rb.shape or ra.shape[0] != ra.shape[2]:
-        raise ValueError(f"source and target must both be [S, A, S], got {ra.shape} and {rb.shape}")
-    w = check_distribution(transition_dist, "transition_dist", ra.shape).ravel()
-    n_s, n_a, _ = ra.shape
-    eye = np.eye(n_s)
-    basis = (discount * eye[None, None, :, :] - eye[:, None, None, :]) * np.ones((1, n_a, 1, 1))
-    root = np.sqrt(w)
-    # Orthonormal basis of the D_T-weighted shapings (SVD, so states D_T never visits and
-    # γ = 1's constant potential drop out as zero directions): residual = y − Q Qᵀ y.
-    u, sv, _ = np.linalg.svd(root[:, None] * basis.reshape(-1, n_s), full_matrices=False)
-    q = u[:, sv > 1e-10 * max(1.0, float(sv.max()))]
-
-    def residual(r: np.ndarray) -> np.ndarray:
-        y = root * r.ravel()
-        return y - q @ (q.T @ y)
-
-    res_a, res_b = residual(ra), residual(rb)
-    norm_a, norm_b = float(np.linalg.norm(res_a)), float(np.linalg.norm(res_b))
-    tiny = 1e-12 * max(1.0, float(np.abs(rb).max()))
-    if norm_b <= tiny:
+    ra = to_numpy(source, "source")
+    rb = to_numpy(target, "target")
+    if ra.ndim != 3 or ra.shape[0] != ra.shape[2] or ra.shape != rb.shape:
+        raise ValueError(
+            f"source and target must be [S, A, S] tables of one shape, got {ra.shape} and {rb.shape}"
+        )
+    for name, r in (("source", ra), ("target", rb)):
+        if not np.all(np.isfinite(r)):
+            raise ValueError(f"{name} contains {int((~np.isfinite(r)).sum())} non-finite entries")
+    d_t = check_distribution(transition_dist, "transition_dist", ra.shape)
+    a_perp, b_perp, w, b = _orthogonal_to_shaping(ra, rb, d_t, float(discount))
+    norm_b = float(np.sqrt(w @ b_perp**2))
+    if norm_b <= ZERO_TOLERANCE * max(float(np.sqrt(w @ (b - w @ b) ** 2)), 1e-300):
         return 0.0
-    if norm_a <= 1e-12 * max(1.0, float(np.abs(ra).max())):
+    norm_a = float(np.sqrt(w @ a_perp**2))
+    if norm_a == 0.0:
         return 1.0
-    cos = float(res_a @ res_b) / (norm_a * norm_b)
-    return 1.0 if cos <= 0 else float(np.sqrt(max(0.0, 1.0 - cos * cos)))
+    cos = float(w @ (a_perp * b_perp)) / (norm_a * norm_b)
+    return 1.0 if cos <= 0 else float(np.sqrt(max(0.0, 1.0 - min(1.0, cos) ** 2)))
+
+
+def _orthogonal_to_shaping(
+    ra: np.ndarray, rb: np.ndarray, d_t: np.ndarray, discount: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Residuals of R_A, R_B after weighted least squares on shifts + shapings, on D_T's
+    support; also the support's weights and R_B there."""
+    n_s, n_a, _ = ra.shape
+    s, _, s2 = np.meshgrid(np.arange(n_s), np.arange(n_a), np.arange(n_s), indexing="ij")
+    keep = d_t.reshape(-1) > 0
+    s, s2 = s.reshape(-1)[keep], s2.reshape(-1)[keep]
+    w = d_t.reshape(-1)[keep]
+    basis = np.zeros((len(w), n_s + 1))
+    rows = np.arange(len(w))
+    np.add.at(basis, (rows, s2), discount)
+    np.add.at(basis, (rows, s), -1.0)
+    basis[:, n_s] = 1.0
+    sw = np.sqrt(w)[:, None]
+    ys = np.stack([ra.reshape(-1)[keep], rb.reshape(-1)[keep]], axis=1)
+    coef, *_ = np.linalg.lstsq(basis * sw, ys * sw, rcond=None)
+    res = ys - basis @ coef
+    return res[:, 0], res[:, 1], w, ys[:, 1]
 
 
 def unit_value(inputs: UnitInputs) -> dict[str, float]:
