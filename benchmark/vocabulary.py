@@ -15,7 +15,7 @@ BUDGETS = ("smoke", "standard", "full")
 # RL algorithms a budget may name (value_iteration: exact, tabular tasks only).
 ALGORITHMS = ("ppo", "sac", "value_iteration")
 # Coverage policies of a task file's ``[coverage.<name>] policy``.
-COVERAGE_POLICIES = ("random", "expert", "mixture", "uniform")
+COVERAGE_POLICIES = ("random", "expert", "mixture", "expert_noisy", "uniform")
 # Where evaluation units run.
 EXECUTORS = ("local", "ray")
 # Leaderboard output formats (``html``: the self-contained site page).

@@ -67,9 +67,42 @@ def test_uniform_coverage_is_independent_steps(grid):
     assert len(np.unique(_indices(t.obs))) == 25
 
 
-def test_mixture_takes_random_actions_with_probability_epsilon(grid):
-    t = grid.coverage("mixture").sample(NT, 16, seed=2, cache=False).transitions
+def test_mixture_modes_switch_as_the_papers_policy_mixture():
+    # The reference's PolicyMixture re-draws the acting policy uniformly from {random,
+    # expert} with probability 0.05 before each step: each acts half the steps, and the
+    # policy changes at a step with probability 0.05 x 1/2 (a re-draw may pick the same).
+    gen = torch.Generator().manual_seed(0)
+    modes = cov.mixture_modes(8, 50_000, 0.05, gen)
+    assert modes.float().mean().item() == pytest.approx(0.5, abs=0.02)
+    changes = (modes[:, 1:] != modes[:, :-1]).float().mean().item()
+    assert changes == pytest.approx(0.025, abs=0.002)
+    # The first policy is drawn at random: over many streams, about half start as each.
+    first = cov.mixture_modes(4000, 1, 0.0, gen)[:, 0].float().mean().item()
+    assert first == pytest.approx(0.5, abs=0.03)
+    # With switch probability 0 the first policy acts forever.
+    still = cov.mixture_modes(16, 500, 0.0, gen)
+    assert (still == still[:, :1]).all()
+
+
+def test_mixture_rollout_acts_as_the_expert_about_half_the_time(grid):
+    # Random acts half the steps and agrees with the expert's action 1/5 of the time:
+    # 1/2 + 1/2 x 1/5 = 0.6 of the actions are the expert's.
+    t = grid.coverage("mixture").sample(20_000, 16, seed=2, cache=False).transitions
     expert = grid.expert_policy()(torch.as_tensor(_indices(t.obs)))
+    on_expert = (torch.as_tensor(_indices(t.acts)) == expert).float().mean().item()
+    assert on_expert == pytest.approx(0.6, abs=0.03)
+
+
+def test_expert_noisy_takes_random_actions_with_probability_epsilon(grid, tmp_path):
+    text = grid.path.read_text().replace(
+        "[coverage.uniform]",
+        '[coverage.noisy]\npolicy = "expert_noisy"\nepsilon = 0.05\n\n[coverage.uniform]',
+    )
+    path = tmp_path / "gridworld.toml"
+    path.write_text(text)
+    task = load_task(path)
+    t = task.coverage("noisy").sample(NT, 16, seed=2, cache=False).transitions
+    expert = task.expert_policy()(torch.as_tensor(_indices(t.obs)))
     off_expert = (torch.as_tensor(_indices(t.acts)) != expert).float().mean().item()
     assert off_expert == pytest.approx(0.05 * 4 / 5, abs=0.015)
 

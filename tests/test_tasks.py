@@ -171,9 +171,14 @@ def _write(tmp_path, text: str, name: str = "gridworld"):
             "not one of",
         ),
         (
-            lambda s: s.replace("epsilon = 0.05", "epsilon = 1.5"),
-            "coverage.mixture.epsilon",
+            lambda s: s.replace("switch_probability = 0.05", "switch_probability = 1.5"),
+            "coverage.mixture.switch_probability",
             "[0, 1]",
+        ),
+        (
+            lambda s: s.replace("switch_probability = 0.05", "epsilon = 0.05"),
+            "coverage.mixture.epsilon",
+            "expert_noisy",
         ),
         (lambda s: s.replace("[budgets.full]", "[budgets.huge]"), "budgets.huge", "unknown key"),
         (

@@ -16,7 +16,7 @@ from benchmark.tasks.coverage import (
     episodes_cache_path,
 )
 from benchmark.tasks.family import EnvFamily
-from benchmark.tasks.tabular import TabularCoverage, TabularMDP
+from benchmark.tasks.tabular import TabularCoverage, TabularMDP, TabularPolicy
 from benchmark.tasks.task import (
     Budget,
     RewardSpec,
@@ -36,6 +36,7 @@ __all__ = [
     "RewardSpec",
     "TabularCoverage",
     "TabularMDP",
+    "TabularPolicy",
     "Task",
     "TaskError",
     "build_cache",

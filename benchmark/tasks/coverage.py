@@ -6,8 +6,18 @@ Each task names its coverages (``tasks/<name>.toml``, ``[coverage.<name>]``):
 
 - ``random``: rollouts of a uniformly random policy;
 - ``expert``: rollouts of the family's expert policy;
-- ``mixture``: the expert, taking a uniformly random action with probability epsilon each
-  step (the paper's code uses 0.05);
+- ``mixture``: the paper's policy mixture (the reference's ``PolicyMixture``,
+  ``evaluating_rewards/policies/mixture.py``, used with ``transition_p = 0.05`` in
+  ``runners/transfer_point_maze.sh`` and ``scripts/pipeline/combined_distances.py``):
+  the acting policy is one of {random, expert}, the first drawn uniformly; before every
+  step, with probability ``switch_probability`` (0.05), it is re-drawn uniformly from
+  the two (so it actually changes with probability 0.025, and in a long run each acts
+  half the steps). It persists across episode boundaries, as the reference's policy
+  object does. One difference: the reference's vector env shares one acting policy
+  across its parallel environments; here each rollout stream has its own, which gives
+  every stream the same distribution;
+- ``expert_noisy``: the expert, taking a uniformly random action with probability
+  ``epsilon`` each step (what ``mixture`` meant before issue 18; no task declares it);
 - ``uniform``: states uniform over the bounded state space, actions uniform, s' from the
   dynamics (single independent steps, so ``dones`` are all 0).
 
@@ -46,6 +56,8 @@ from benchmark.tasks.tabular import TabularCoverage
 if TYPE_CHECKING:
     from benchmark.tasks.task import Task
 
+EXPERT_POLICIES = ("expert", "mixture", "expert_noisy")  # need the family's expert
+MIXTURE_SWITCH_PROBABILITY = 0.05  # the reference's transition_p
 _TRANSITIONS_STREAM, _SAMPLES_STREAM = 0, 1
 T = TypeVar("T")
 
@@ -56,8 +68,9 @@ class CoverageSpec:
 
     name: str
     policy: str  # one of vocabulary.COVERAGE_POLICIES
-    epsilon: float = 0.0  # random-action probability of the mixture
+    epsilon: float = 0.0  # random-action probability of expert_noisy
     n_envs: int = 8  # parallel rollout environments
+    switch_probability: float = MIXTURE_SWITCH_PROBABILITY  # mixture: re-draw per step
 
 
 @dataclass(frozen=True)
@@ -150,21 +163,30 @@ def _rollout_streams(task: Task, spec: CoverageSpec, n: int, seed: int) -> list[
     n_envs = max(1, min(spec.n_envs, n))
     steps = math.ceil(n / n_envs)
     generator = torch.Generator().manual_seed(derive_seed(seed, 2))
-    expert = task.expert_policy() if spec.policy in ("expert", "mixture") else None
+    expert = task.expert_policy() if spec.policy in EXPERT_POLICIES else None
+    expert_acts = None
+    if spec.policy == "mixture":
+        mode_gen = torch.Generator().manual_seed(derive_seed(seed, 4))
+        expert_acts = mixture_modes(n_envs, steps, spec.switch_probability, mode_gen) == 1
+    elif spec.policy == "expert":
+        expert_acts = torch.ones(n_envs, steps, dtype=torch.bool)
     venv = task.make_vec_env(n_envs, seed, variant="train")
     obs_space, act_space = venv.observation_space, venv.action_space
     try:
         obs = venv.reset()
         rows: list[tuple[torch.Tensor, ...]] = []
-        for _ in range(steps):
+        for step in range(steps):
             acts = random_actions(act_space, n_envs, generator)
             if expert is not None:
                 chosen = (
                     torch.as_tensor(expert(torch.as_tensor(obs))).reshape(acts.shape).to(acts.dtype)
                 )
-                explore = torch.rand(n_envs, generator=generator) < spec.epsilon
-                mask = explore.reshape(-1, *([1] * (acts.ndim - 1)))
-                acts = torch.where(mask, acts, chosen)
+                if expert_acts is None:  # expert_noisy
+                    use_expert = torch.rand(n_envs, generator=generator) >= spec.epsilon
+                else:
+                    use_expert = expert_acts[:, step]
+                mask = use_expert.reshape(-1, *([1] * (acts.ndim - 1)))
+                acts = torch.where(mask, chosen, acts)
             new_obs, _, dones, infos = venv.step(acts.numpy())
             next_obs = np.array(new_obs, copy=True)
             for i in np.flatnonzero(dones):
@@ -182,6 +204,26 @@ def _rollout_streams(task: Task, spec: CoverageSpec, n: int, seed: int) -> list[
         venv.close()
     # [steps, n_envs, ...] -> one stream per env: [n_envs, steps, ...]
     return [torch.stack(col).transpose(0, 1).contiguous() for col in zip(*rows, strict=True)]
+
+
+def mixture_modes(
+    n_streams: int, n_steps: int, switch_probability: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Acting policy of the paper's mixture at each step: ``[n_streams, n_steps]``,
+    0 = random, 1 = expert (module docstring; the reference's ``PolicyMixture``).
+
+    The first policy is drawn uniformly; before every step (the first included, as the
+    reference's ``step`` calls ``_maybe_change_pol`` before acting) it is re-drawn
+    uniformly with probability ``switch_probability``.
+    """
+    mode = torch.randint(2, (n_streams,), generator=generator)
+    redraw = torch.rand(n_streams, n_steps, generator=generator) < switch_probability
+    fresh = torch.randint(2, (n_streams, n_steps), generator=generator)
+    modes = torch.empty(n_streams, n_steps, dtype=torch.long)
+    for t in range(n_steps):
+        mode = torch.where(redraw[:, t], fresh[:, t], mode)
+        modes[:, t] = mode
+    return modes
 
 
 def _uniform(task: Task, n: int, generator: torch.Generator) -> Transitions:
@@ -230,7 +272,8 @@ def draw(
 
 # Bump when the sampling code changes what a (task file, coverage, sizes, seed) produces.
 # 2: the last transition is an episode end also when N is not a multiple of n_envs.
-CACHE_FORMAT = 2
+# 3: "mixture" is the paper's policy mixture (switching random/expert), not an ε-noisy expert.
+CACHE_FORMAT = 3
 
 
 def cache_path(task: Task, coverage: str, n_transitions: int, n_samples: int, seed: int) -> Path:

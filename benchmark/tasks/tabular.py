@@ -30,6 +30,36 @@ class TabularCoverage:
 
 
 @dataclass(frozen=True)
+class TabularPolicy:
+    """A coverage's rollout policy, possibly with modes (the paper's mixture).
+
+    Mode k acts with ``modes[k]``; the mode at t = 0 is drawn from ``initial_mode`` and
+    moves by ``mode_switch[k, k']`` between steps, independently of the state. One mode
+    (K = 1) is an ordinary stationary policy.
+
+    Attributes:
+        modes: [K, S, A] action probabilities of each mode.
+        mode_switch: [K, K] row-stochastic.
+        initial_mode: [K].
+    """
+
+    modes: np.ndarray
+    mode_switch: np.ndarray
+    initial_mode: np.ndarray
+
+    @classmethod
+    def stationary(cls, pi: np.ndarray) -> TabularPolicy:
+        return cls(pi[None], np.ones((1, 1)), np.ones(1))
+
+    @classmethod
+    def mixture(cls, pis: list[np.ndarray], switch_probability: float) -> TabularPolicy:
+        """Re-drawn uniformly from ``pis`` with probability ``switch_probability`` per step."""
+        k = len(pis)
+        switch = (1 - switch_probability) * np.eye(k) + switch_probability / k
+        return cls(np.stack(pis), switch, np.full(k, 1.0 / k))
+
+
+@dataclass(frozen=True)
 class TabularMDP:
     """Exact arrays of a finite task, all float64.
 
@@ -37,14 +67,14 @@ class TabularMDP:
         transitions: variant ("train"/"test") -> P [S, A, S], P[s, a, s'] = Pr(s' | s, a).
         initial_state_dist: [S] distribution of the first state.
         rewards: reward name -> R [S, A, S], the RewardFn evaluated on every (s, a, s').
-        policies: coverage name -> pi [S, A] of its rollout policy (absent for uniform).
+        policies: coverage name -> its rollout policy (absent for uniform).
         coverage: coverage name -> TabularCoverage.
     """
 
     transitions: dict[str, np.ndarray]
     initial_state_dist: np.ndarray
     rewards: dict[str, np.ndarray]
-    policies: dict[str, np.ndarray]
+    policies: dict[str, TabularPolicy]
     coverage: dict[str, TabularCoverage]
 
     @property
@@ -56,14 +86,21 @@ class TabularMDP:
         return self.transitions["train"].shape[1]
 
 
-def visitation(P: np.ndarray, initial: np.ndarray, policy: np.ndarray, horizon: int) -> np.ndarray:
-    """Average visitation D_T [S,A,S] = (1/H) sum_{t<H} Pr(s_t=s, a_t=a, s_{t+1}=s')."""
-    mu = initial.copy()
+def visitation(
+    P: np.ndarray, initial: np.ndarray, policy: np.ndarray | TabularPolicy, horizon: int
+) -> np.ndarray:
+    """Average visitation D_T [S,A,S] = (1/H) sum_{t<H} Pr(s_t=s, a_t=a, s_{t+1}=s').
+
+    ``policy``: [S, A], or a TabularPolicy whose modes are tracked jointly with the state.
+    """
+    if not isinstance(policy, TabularPolicy):
+        policy = TabularPolicy.stationary(np.asarray(policy))
+    mu = policy.initial_mode[:, None] * initial[None, :]  # [K, S] joint of mode and state
     total = np.zeros_like(P)
     for _ in range(horizon):
-        joint = mu[:, None, None] * policy[:, :, None] * P
-        total += joint
-        mu = joint.sum(axis=(0, 1))
+        joint = mu[:, :, None, None] * policy.modes[:, :, :, None] * P[None]  # [K, S, A, S]
+        total += joint.sum(axis=0)
+        mu = policy.mode_switch.T @ joint.sum(axis=(1, 2))  # next step's mode, state
     return total / horizon
 
 
@@ -96,7 +133,7 @@ def build_tabular(task: Task) -> TabularMDP:
     S, A = P_train.shape[0], P_train.shape[1]
     rewards = {name: reward_table(task.reward(name), S, A) for name in task.reward_names}
     uniform_policy = np.full((S, A), 1.0 / A)
-    policies: dict[str, np.ndarray] = {}
+    policies: dict[str, TabularPolicy] = {}
     coverage: dict[str, TabularCoverage] = {}
     for name in task.coverage_names:
         spec = task.coverage_specs[name]
@@ -104,11 +141,14 @@ def build_tabular(task: Task) -> TabularMDP:
             dist = P_train / (S * A)
         else:
             if spec.policy == "random":
-                pi = uniform_policy
+                pi = TabularPolicy.stationary(uniform_policy)
             else:
                 expert = module.expert_policy_table(task.env_params["train"])
-                eps = spec.epsilon if spec.policy == "mixture" else 0.0
-                pi = (1 - eps) * expert + eps * uniform_policy
+                if spec.policy == "mixture":  # mode 0 random, 1 expert (coverage.mixture_modes)
+                    pi = TabularPolicy.mixture([uniform_policy, expert], spec.switch_probability)
+                else:
+                    eps = spec.epsilon if spec.policy == "expert_noisy" else 0.0
+                    pi = TabularPolicy.stationary((1 - eps) * expert + eps * uniform_policy)
             policies[name] = pi
             dist = visitation(P_train, initial, pi, task.horizon)
         coverage[name] = TabularCoverage(dist.sum(axis=(1, 2)), dist.sum(axis=(0, 2)), dist)

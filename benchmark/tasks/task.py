@@ -29,7 +29,12 @@ import gymnasium as gym
 
 from benchmark.data import RewardFn
 from benchmark.paths import task_dirs
-from benchmark.tasks.coverage import Coverage, CoverageSpec
+from benchmark.tasks.coverage import (
+    EXPERT_POLICIES,
+    MIXTURE_SWITCH_PROBABILITY,
+    Coverage,
+    CoverageSpec,
+)
 from benchmark.tasks.family import EnvFamily
 from benchmark.tasks.tabular import TabularMDP, build_tabular
 from benchmark.vocabulary import ALGORITHMS, BUDGETS, COVERAGE_POLICIES, VARIANTS
@@ -228,21 +233,30 @@ class Task:
         for name in table:
             where = f"coverage.{name}"
             spec = c.table(table, name, "coverage")
-            c.no_unknown(spec, {"policy", "epsilon", "n_envs", "description"}, where)
+            c.no_unknown(
+                spec, {"policy", "epsilon", "switch_probability", "n_envs", "description"}, where
+            )
             policy = c.value(spec, "policy", where, str)
             if policy not in COVERAGE_POLICIES:
                 raise c.fail(
                     f"{where}.policy", f"{policy!r} is not one of {list(COVERAGE_POLICIES)}"
                 )
+            for key, owner in (("epsilon", "expert_noisy"), ("switch_probability", "mixture")):
+                if key in spec and policy != owner:
+                    raise c.fail(f"{where}.{key}", f"applies to policy {owner!r} only")
             epsilon = c.value(
-                spec, "epsilon", where, (int, float), 0.05 if policy == "mixture" else 0.0
+                spec, "epsilon", where, (int, float), 0.05 if policy == "expert_noisy" else 0.0
             )
-            if not 0.0 <= epsilon <= 1.0:
-                raise c.fail(f"{where}.epsilon", f"must lie in [0, 1], got {epsilon}")
+            switch = c.value(
+                spec, "switch_probability", where, (int, float), MIXTURE_SWITCH_PROBABILITY
+            )
+            for key, value in (("epsilon", epsilon), ("switch_probability", switch)):
+                if not 0.0 <= value <= 1.0:
+                    raise c.fail(f"{where}.{key}", f"must lie in [0, 1], got {value}")
             n_envs = c.value(spec, "n_envs", where, int, 8)
             if n_envs < 1:
                 raise c.fail(f"{where}.n_envs", f"must be a positive integer, got {n_envs}")
-            if policy in ("expert", "mixture") and not hasattr(self._env_module, "expert_policy"):
+            if policy in EXPERT_POLICIES and not hasattr(self._env_module, "expert_policy"):
                 raise c.fail(f"{where}.policy", f"family {self.family!r} exports no expert_policy")
             if policy == "uniform" and not (
                 hasattr(self._env_module, "tabular_dynamics")
@@ -252,7 +266,7 @@ class Task:
                     f"{where}.policy",
                     f"family {self.family!r} has no bounded state space to sample uniformly",
                 )
-            specs[name] = CoverageSpec(name, policy, float(epsilon), n_envs)
+            specs[name] = CoverageSpec(name, policy, float(epsilon), n_envs, float(switch))
         return specs
 
     def _parse_budgets(self, table: dict, c: _Checker) -> dict[str, Budget]:
