@@ -122,9 +122,11 @@ for group in (coverage, experts, tasks, compare, leaderboard, results):  # the t
 @click.option("--trust-pickle", is_flag=True, help="Allow pickled submissions (runs their code).")
 @click.option("--unit-timeout", type=click.FloatRange(min=0, min_open=True), default=6 * 3600.0,
               show_default=True, help="Seconds a unit may run (checked at its model calls).")  # fmt: skip
+@click.option("--sampled", is_flag=True,
+              help="Sample finite tasks too (default: EPIC, NPEC, ERC exact from their tables).")  # fmt: skip
 def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_transitions, n_samples,
              executor, ray_address, device, results_dir, submissions_root, force, scratch, use_wandb,
-             wandb_mode, architecture, options_json, trust_pickle, unit_timeout) -> None:  # fmt: skip
+             wandb_mode, architecture, options_json, trust_pickle, unit_timeout, sampled) -> None:  # fmt: skip
     """Evaluate submissions (DIRs, model FILEs, or --all shipped ones) on a grid of units; resumable.
 
     A model file (.pt2; .safetensors with --architecture; .pt with --trust-pickle) needs
@@ -147,7 +149,8 @@ def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_
                                      skipped=skipped)  # fmt: skip
         n_t, m = ev.sample_sizes(budget, n_transitions, n_samples)
         units = ev.expand_grid(subs, tasks=tasks, metrics=ev.parse_metrics(metrics), coverages=coverages,
-                               seeds=seeds, budget=budget, n_transitions=n_t, n_samples=m)  # fmt: skip
+                               seeds=seeds, budget=budget, n_transitions=n_t, n_samples=m,
+                               exact=not sampled)  # fmt: skip
     except ev.EvaluationError as e:
         raise click.UsageError(str(e)) from e
     preflight.echo_skipped(skipped, err=True)

@@ -56,9 +56,11 @@ def test_every_submission_has_every_metric_on_every_coverage(board_rows, submiss
             for c in task.coverage_names
             if metric != "erc" or task.coverage(c).spec.policy not in NO_EPISODES
         ]
+        # Exact values (finite tasks) do not depend on the seed: one suffices.
+        min_seeds = 1 if task.tabular is not None else MIN_DISTANCE_SEEDS
         for coverage in coverages:
             seeds = rows[(rows["metric"] == metric) & (rows["coverage"] == coverage)]["seed"]
-            assert seeds.nunique() >= MIN_DISTANCE_SEEDS, (
+            assert seeds.nunique() >= min_seeds, (
                 f"{submission.name}: {metric} on {coverage} has {seeds.nunique()} seeds"
             )
     transfer = rows[(rows["metric"] == "transfer") & (rows["budget"] == "standard")]
@@ -139,13 +141,55 @@ def test_every_row_is_a_unit_of_its_submissions_grid(board_rows):
             assert len(budgets) == 1 and (n_t, m) == (0, 0)
             budget = budgets.pop()
         else:
-            # ERC units record their rollout length and M = 0; the grid derives them from
-            # the standard N_T = 1024.
-            erc = metric == "erc"
-            sizes = dict(n_transitions=1024 if erc else int(n_t), n_samples=256 if erc else int(m))
+            # ERC units record their rollout length and M = 0, exact units (finite
+            # tasks) sizes 0; the grid derives both from the standard N_T = 1024.
+            standard = metric == "erc" or int(n_t) == 0
+            sizes = dict(n_transitions=1024 if standard else int(n_t),
+                         n_samples=256 if standard else int(m))  # fmt: skip
             budget = "standard"
         units = expand_grid([sub], metrics=[metric], seeds=int(rows["seed"].max()) + 1,
                             budget=budget, **sizes)  # fmt: skip
         keys = {u.key() for u in units}
         for r in rows.to_dict("records"):
             assert unit_key(r) in keys, f"{name}: row {unit_key(r)} is no unit of its grid"
+
+
+def test_gridworld_distances_on_the_board_are_the_exact_values(board_rows):
+    """EPIC, NPEC and ERC on the finite gridworld are exact: each row equals the tabular
+    value from the submission's reward table and the coverage's exact arrays, to 1e-6."""
+    from benchmark.metrics.epic import epic_distance_tabular
+    from benchmark.metrics.erc import erc_distance_tabular
+    from benchmark.metrics.npec import npec_distance_tabular
+    from benchmark.tasks.tabular import reward_table
+
+    task = load_task("gridworld")
+    tab = task.tabular
+    truth = tab.rewards["ground_truth"]
+    rows = board_rows[(board_rows["task"] == "gridworld") & board_rows["metric"].isin(
+        ["epic", "npec", "erc"])]  # fmt: skip
+    assert len(rows) and rows["exact"].all()
+    assert (rows["ci_low"] == rows["value"]).all() and (rows["ci_high"] == rows["value"]).all()
+    by_name = {s.name: s for s in SUBMISSIONS}
+    tables = {}
+    for r in rows.to_dict("records"):
+        if r["submission"] not in tables:
+            reward = by_name[r["submission"]].load_reward()
+            tables[r["submission"]] = reward_table(reward, tab.n_states, tab.n_actions)
+        table, cov = tables[r["submission"]], tab.coverage[r["coverage"]]
+        if r["metric"] == "epic":
+            exact = epic_distance_tabular(table, truth, state_dist=cov.state_dist,
+                                          action_dist=cov.action_dist,
+                                          transition_dist=cov.transition_dist,
+                                          discount=task.discount)  # fmt: skip
+        elif r["metric"] == "npec":
+            exact = npec_distance_tabular(table, truth, transition_dist=cov.transition_dist,
+                                          discount=task.discount)  # fmt: skip
+        else:
+            pi = tab.policies[r["coverage"]]
+            exact = erc_distance_tabular(
+                table, truth, transition=tab.transitions["train"],
+                initial_state_dist=tab.initial_state_dist, policy=pi.modes,
+                horizon=task.horizon, discount=task.discount, mode_switch=pi.mode_switch,
+                initial_mode=pi.initial_mode,
+            )  # fmt: skip
+        assert abs(r["value"] - exact) <= 1e-6, (r["submission"], r["metric"], r["coverage"])

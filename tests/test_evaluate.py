@@ -18,12 +18,18 @@ from click.testing import CliRunner
 from benchmark import evaluation as ev
 from benchmark.cli import main
 from benchmark.evaluation.tracking import read_offline_run
-from benchmark.metrics.registry import MIN_EPISODES, REGISTRY, episodes_rollout_length
+from benchmark.metrics.registry import (
+    MIN_EPISODES,
+    REGISTRY,
+    episodes_rollout_length,
+    min_episodes,
+)
 from benchmark.results import read_results
 from benchmark.submissions import load_submission
 from benchmark.tasks import load_task
 
-SMALL = dict(n_transitions=128, n_samples=32)
+# exact=False: these tests exercise the sampled path on the gridworld (its default is exact).
+SMALL = dict(n_transitions=128, n_samples=32, exact=False)
 
 
 @pytest.fixture
@@ -141,7 +147,7 @@ def test_cli_evaluate_logs_offline_wandb_and_leaderboard_reads_it(
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     args = ["evaluate", "--task", "gridworld", "--metric", "epic", "--coverage", "random",
-            "--seeds", "2", "--n-transitions", "128", "--n-samples", "32",
+            "--seeds", "2", "--n-transitions", "128", "--n-samples", "32", "--sampled",
             "--submissions-root", str(submissions), "--wandb-mode", "offline"]  # fmt: skip
     result = runner.invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -215,7 +221,7 @@ def test_sigterm_flushes_finished_units(submissions, tmp_path):
     results = tmp_path / "r"
     cmd = [sys.executable, "-m", "benchmark.cli", "evaluate", "--task", "gridworld",
            "--metric", "epic", "--seeds", "3", "--n-transitions", "128", "--n-samples", "32",
-           "--submissions-root", str(submissions), "--results-dir", str(results), "--no-wandb"]  # fmt: skip
+           "--sampled", "--submissions-root", str(submissions), "--results-dir", str(results), "--no-wandb"]  # fmt: skip
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             env={**os.environ, "TQDM_MININTERVAL": "0"})  # fmt: skip
     seen = b""
@@ -265,7 +271,7 @@ def test_erc_units_use_enough_complete_episodes(submissions, tmp_path):
     units = ev.expand_grid(subs, metrics=["erc"], seeds=1, **SMALL)
     task = load_task("gridworld")
     # 128 transitions over 8 streams would be 8 fragments of 16 steps, not one episode.
-    expected = (MIN_EPISODES + 8) * task.horizon
+    expected = (min_episodes(task) + 8) * task.horizon
     assert {(u.n_transitions, u.n_samples) for u in units} == {(expected, 0)}
     ev.evaluate(units, results_dir=tmp_path / "r", wandb=False, progress=False)
     df = read_results(tmp_path / "r")
@@ -275,12 +281,14 @@ def test_erc_units_use_enough_complete_episodes(submissions, tmp_path):
 
     row = df[(df["submission"] == "gw-nocost") & (df["coverage"] == "mixture")].iloc[0]
     episodes = task.coverage("mixture").episodes(expected, 0)
-    assert int(episodes.dones.sum()) >= MIN_EPISODES
+    assert int(episodes.dones.sum()) >= MIN_EPISODES == min_episodes(task)
     sub = next(s for s in subs if s.name == "gw-nocost")
     truth = task.reward("ground_truth")
     assert row["value"] == pytest.approx(
-        erc_distance(sub.load_reward(), truth, transitions=episodes), abs=1e-12
+        erc_distance(sub.load_reward(), truth, transitions=episodes, discount=task.discount),
+        abs=1e-12,
     )
+    assert row["n_episodes"] == int(episodes.dones.sum())
 
 
 @pytest.mark.parametrize("name", ["pointmass", "pointmaze", "halfcheetah", "hopper"])
@@ -290,7 +298,9 @@ def test_erc_rollout_length_leaves_min_episodes_after_cutting_tails(name):
     n_envs = max(task.coverage(c).spec.n_envs for c in task.coverage_names)
     per_stream = math.ceil(n / n_envs)
     # Worst case, no episode ends early: each stream keeps per_stream // horizon episodes.
-    assert n_envs * (per_stream // task.horizon) >= MIN_EPISODES
+    assert n_envs * (per_stream // task.horizon) >= min_episodes(task)
+    # >= 1000 episodes on short-episode tasks, >= 100 on the 1000-step MuJoCo tasks.
+    assert min_episodes(task) == (1000 if task.horizon <= 100 else 100)
 
 
 def test_dard_and_starc_units_through_the_registry(submissions, tmp_path):
@@ -325,3 +335,50 @@ def test_dard_and_starc_units_through_the_registry(submissions, tmp_path):
         discount=task.discount,
     )  # fmt: skip
     assert df.loc[("gw-nocost", "dard"), "value"] == pytest.approx(exact, abs=1e-5)
+
+
+def test_finite_task_units_are_exact_with_zero_width_intervals(submissions, tmp_path):
+    from benchmark.metrics.epic import epic_distance_tabular
+    from benchmark.metrics.erc import erc_distance_tabular
+    from benchmark.metrics.npec import npec_distance_tabular
+
+    subs = ev.select_submissions(root=submissions)
+    units = ev.expand_grid(subs, metrics=["epic", "npec", "erc"], seeds=3)
+    task = load_task("gridworld")
+    n_cov = len(task.coverage_names)
+    # One unit per coverage (ERC: not on "uniform"), seed 0, no sample.
+    assert len(units) == len(subs) * (2 * n_cov + n_cov - 1)
+    assert {(u.seed, u.n_transitions, u.n_samples) for u in units} == {(0, 0, 0)}
+    ev.evaluate(units, results_dir=tmp_path / "r", wandb=False, progress=False)
+    df = read_results(tmp_path / "r")
+    assert set(df["status"]) == {"ok"} and df["exact"].all()
+    assert (df["ci_low"] == df["value"]).all() and (df["ci_high"] == df["value"]).all()
+    tab = task.tabular
+    truth = tab.rewards["ground_truth"]
+    nocost = tab.rewards["no_control_cost"]  # the gw-nocost submission's table
+    rows = df[df["submission"] == "gw-nocost"].set_index(["metric", "coverage"])["value"]
+    for name, cov in tab.coverage.items():
+        kw = dict(transition_dist=cov.transition_dist, discount=task.discount)
+        assert rows[("npec", name)] == pytest.approx(npec_distance_tabular(nocost, truth, **kw))
+        assert rows[("epic", name)] == pytest.approx(
+            epic_distance_tabular(
+                nocost, truth, state_dist=cov.state_dist, action_dist=cov.action_dist, **kw
+            )  # fmt: skip
+        )
+    pi = tab.policies["mixture"]
+    assert pi.modes.shape[0] == 2  # the paper's mixture: random and expert modes
+    assert rows[("erc", "mixture")] == pytest.approx(
+        erc_distance_tabular(
+            nocost,
+            truth,
+            transition=tab.transitions["train"],
+            initial_state_dist=tab.initial_state_dist,
+            policy=pi.modes,
+            horizon=task.horizon,
+            discount=task.discount,
+            mode_switch=pi.mode_switch,
+            initial_mode=pi.initial_mode,
+        )  # fmt: skip
+    )
+    opposite = df[(df["submission"] == "gw-opposite") & (df["metric"] == "epic")]["value"]
+    assert ((opposite - 1.0).abs() < 1e-9).all()  # EPIC(-R, R) = 1 exactly

@@ -233,12 +233,12 @@ def pendulum():
     """Random-action rollouts of the real Pendulum-v1 (continuous observations)."""
     import gymnasium as gym
 
-    env = gym.make("Pendulum-v1", max_episode_steps=50)
+    env = gym.make("Pendulum-v1", max_episode_steps=40)
     rng = np.random.default_rng(0)
     rows = []
-    for ep in range(20):
+    for ep in range(10):
         obs, _ = env.reset(seed=ep)
-        for _ in range(50):
+        for _ in range(40):
             act = rng.uniform(-2, 2, size=1).astype(np.float32)
             nxt, _, term, trunc, _ = env.step(act)
             rows.append((obs, act, nxt))
@@ -267,7 +267,7 @@ def transformed(scale, shift, potential_scale, gamma=0.99):
 @pytest.fixture(scope="module")
 def pendulum_denominator(pendulum):
     """D^U(Zero, Pendulum's reward): shared by every source compared with it."""
-    fit = npec_denominator(pendulum_reward, transitions=pendulum, discount=0.99, hidden=(32, 32))
+    fit = npec_denominator(pendulum_reward, transitions=pendulum, discount=0.99, hidden=(16, 16))
     assert fit.converged
     return fit
 
@@ -285,7 +285,7 @@ def test_npec_ignores_shift_scale_and_shaping_on_a_real_environment(
         pendulum_reward,
         transitions=pendulum,
         discount=0.99,
-        hidden=(32, 32),
+        hidden=(16, 16),
         denominator=pendulum_denominator,
     )
     assert res.distance <= 0.02
@@ -297,7 +297,7 @@ def test_npec_of_negation_is_one_on_a_real_environment(pendulum, pendulum_denomi
         transformed(-1.0, 2.0, 0.0),
         pendulum_reward,
         transitions=pendulum,
-        hidden=(32, 32),
+        hidden=(16, 16),
         denominator=pendulum_denominator,
     )
     assert d == pytest.approx(1.0, abs=0.02)

@@ -40,7 +40,7 @@ def unit_of(tmp_path, private_cache, task_reward_submission):
 
     def make(metric: str, coverage: str = "random"):
         units = expand_grid(subs, metrics=[metric], coverages=[coverage], seeds=SEED + 1,
-                            n_transitions=128, n_samples=32)  # fmt: skip
+                            n_transitions=128, n_samples=32, exact=False)  # fmt: skip
         (unit,) = [u for u in units if u.seed == SEED]
         reward = load_submission(unit.submission_path).load_reward()
         return unit, reward
@@ -86,12 +86,17 @@ def test_epic_through_the_runner_uses_the_tasks_discount_and_the_units_seed(grid
     assert row["ci_high"] == pytest.approx(expected.ci_high, abs=1e-9)
 
 
-def test_erc_through_the_runner_is_undiscounted_on_the_units_episodes(gridworld, unit_of):
-    """ERC correlates undiscounted episode returns (Gleave et al. 2021, its baseline)."""
+def test_erc_through_the_runner_uses_the_tasks_discount_on_the_units_episodes(gridworld, unit_of):
+    """ERC discounts returns with the task's γ, as the reference discounts with the one
+    γ it gives the reward models (its erc.py default_config: 0.99)."""
     unit, reward = unit_of("erc", coverage="mixture")
     episodes = gridworld.coverage("mixture").episodes(unit.n_transitions, SEED)
     truth = gridworld.reward("ground_truth")
-    expected = erc_distance(reward, truth, transitions=episodes, discount=1.0)
+    expected = erc_distance(reward, truth, transitions=episodes, discount=gridworld.discount)
+    undiscounted = erc_distance(reward, truth, transitions=episodes, discount=1.0)
+    assert undiscounted != pytest.approx(expected)
     other_seed = gridworld.coverage("mixture").episodes(unit.n_transitions, 0)
-    assert erc_distance(reward, truth, transitions=other_seed) != pytest.approx(expected)
+    assert erc_distance(reward, truth, transitions=other_seed, discount=0.9) != pytest.approx(
+        expected
+    )
     assert _value(unit)["value"] == pytest.approx(expected, abs=1e-12)

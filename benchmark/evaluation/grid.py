@@ -141,6 +141,7 @@ def expand_grid(
     budget: str = "standard",
     n_transitions: int = STANDARD_N_TRANSITIONS,
     n_samples: int = STANDARD_N_SAMPLES,
+    exact: bool = True,
 ) -> list[Unit]:
     """Every unit of the grid, in a stable order (submission, task, metric, coverage, seed).
 
@@ -153,6 +154,10 @@ def expand_grid(
         seeds: number of seeds, 0..seeds-1.
         budget: transfer budget name.
         n_transitions, n_samples: coverage sample sizes N_T and M.
+        exact: on finite tasks (``task.tabular``), the metrics with an exact tabular value
+            (``exact_on_tables``) get one unit per coverage (seed 0, sizes 0), computed from
+            the tables. False samples them like any task (the sample-based path, e.g. to
+            test it against the exact one).
     """
     known = list_tasks()
     for t in tasks:
@@ -197,9 +202,11 @@ def expand_grid(
             # An episode metric (ERC) is undefined where a coverage draws independent
             # transitions (no episodes); its sizes are complete episodes and M = 0.
             names = [c for c in names if spec.defined_on(task.coverage(c).spec.policy)]
-            sizes = spec.sample_sizes(task, n_transitions, n_samples)
+            exact_here = exact and spec.exact_on_tables and task.tabular is not None
+            sizes = (0, 0) if exact_here else spec.sample_sizes(task, n_transitions, n_samples)
             for coverage in names:
-                for seed in range(seeds):
+                # An exact value does not depend on the seed: one unit.
+                for seed in range(1 if exact_here else seeds):
                     units.append(Unit(**common, metric=metric, coverage=coverage, seed=seed,
                                       budget="", n_transitions=sizes[0],
                                       n_samples=sizes[1]))  # fmt: skip

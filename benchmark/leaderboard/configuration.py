@@ -4,7 +4,8 @@ A configuration is (budget, N_T, M): transfer rows carry their budget, distance 
 their sample sizes (``budget`` is empty for them, see `benchmark.results`). ``--budget
 smoke`` therefore selects transfer at the smoke budget and distances at smoke's sizes
 (`benchmark.metrics.registry.DISTANCE_SAMPLES`); episode metrics (ERC) at the rollout
-length the registry derives from those sizes.
+length the registry derives from those sizes. Exact rows (finite tasks, sizes 0) hold at
+every configuration.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def select_configuration(
         keep &= transfer | (erc & (results["n_transitions"] == erc_length)) | (~erc & distance_ok)
     if m is not None:
         keep &= transfer | erc | (results["n_samples"] == m)
+    if "exact" in results:  # exact rows (finite tasks) hold at every configuration
+        keep |= results["exact"].astype(bool)
     return results[keep]
 
 

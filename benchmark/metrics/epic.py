@@ -31,13 +31,12 @@ transitions without terminal states, so every reward is evaluated with dones = 0
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from benchmark.data import RewardFn, Transitions
+from benchmark.data import RewardFn
 from benchmark.metrics import stats
 from benchmark.metrics.canonical import canonicalize_many, paired_canonical, validate_inputs
 from benchmark.metrics.inputs import (
@@ -59,7 +58,6 @@ from benchmark.metrics.reward_evaluation import (  # noqa: F401  (re-exported: p
 
 if TYPE_CHECKING:
     from benchmark.metrics.registry import UnitInputs
-    from benchmark.tasks import Task
 
 # Defaults of the paper's code (evaluating_rewards): discount, |D_T| samples N_T,
 # mean-term samples M, seeds per evaluation, bootstrap resamples.
@@ -307,62 +305,28 @@ def epic_distance_with_ci(
 # --------------------------------------------------------------------------- evaluation units
 
 
-def epic_with_canonical_truth(
-    reward: RewardFn,
-    truth_canonical: np.ndarray,
-    *,
-    transitions: Transitions,
-    state_samples: ArrayLike,
-    action_samples: ArrayLike,
-    discount: float,
-    seed: int = 0,
-    device: torch.device | str | None = None,
-    label: str = "",
-) -> stats.ConfidenceInterval:
-    """EPIC of ``reward`` to a reward whose C(R) on these samples is already known.
-
-    Same estimator as `epic_distance_with_ci` (C(R_A), C(R_B) paired per transition,
-    percentile bootstrap over transitions with ``seed``); why a second entry point: every
-    submission of a task is compared with the same ground truth on the same samples, so
-    its canonicalization (half of EPIC's cost) is computed once (`unit_value`).
-
-    Args:
-        truth_canonical: ``[N]`` float64 C(R_B) at ``transitions`` (from `canonicalize`).
-        label: names the coverage in the error raised for a constant reward.
-    """
-    c = canonicalize(reward, transitions, state_samples, action_samples, discount, device=device)
-    c = c.detach().cpu().numpy()
-    ci = stats.bootstrap_pearson_distance(c, truth_canonical, seed=seed)
-    if not np.isfinite(ci.estimate):
-        which = "the submission" if np.std(c) <= np.std(truth_canonical) else "the ground truth"
-        raise ValueError(
-            f"EPIC is undefined: {which} is constant after canonicalization on coverage "
-            f"{label!r} (a constant or potential-shaped constant reward ranks no "
-            "behaviour above another)"
-        )
-    return ci
-
-
-@lru_cache(maxsize=256)
-def _canonical_truth(task: Task, truth: RewardFn, coverage: str, n_transitions: int,
-                     n_samples: int, seed: int, device: str) -> np.ndarray:  # fmt: skip
-    """C(ground truth) on one coverage sample, float64 numpy [N_T], computed once per key."""
-    sample = task.coverage(coverage).sample(n_transitions, n_samples, seed)
-    c = canonicalize(truth, sample.transitions, sample.state_samples, sample.action_samples,
-                     task.discount, device=device)  # fmt: skip
-    return c.detach().cpu().numpy()
-
-
 def unit_value(inputs: UnitInputs) -> dict[str, float]:
-    """One evaluation unit: EPIC to the ground truth with a 95% bootstrap CI (registry entry)."""
-    truth_c = _canonical_truth(inputs.task, inputs.ground_truth, inputs.coverage,
-                               inputs.n_transitions, inputs.n_samples, inputs.seed,
-                               inputs.device)  # fmt: skip
+    """One evaluation unit (registry entry): exact on a finite task (`tabular_units`),
+    else EPIC to the ground truth on the unit's sample with the two-source 95% interval."""
+    if inputs.exact:
+        from benchmark.metrics.tabular_units import exact_row, unit_tables
+
+        table, truth, tab = unit_tables(inputs)
+        cov = tab.coverage[inputs.coverage]
+        return exact_row(
+            epic_distance_tabular(
+                table,
+                truth,
+                state_dist=cov.state_dist,
+                action_dist=cov.action_dist,
+                transition_dist=cov.transition_dist,
+                discount=inputs.task.discount,
+            )  # fmt: skip
+        )
     sample = inputs.sample()
-    ci = epic_with_canonical_truth(
-        inputs.reward, truth_c, transitions=sample.transitions,
+    res = epic_distance_with_ci(
+        inputs.reward, inputs.ground_truth, transitions=sample.transitions,
         state_samples=sample.state_samples, action_samples=sample.action_samples,
         discount=inputs.task.discount, seed=inputs.seed, device=inputs.device,
-        label=inputs.coverage,
     )  # fmt: skip
-    return {"value": ci.estimate, "ci_low": ci.low, "ci_high": ci.high}
+    return {"value": res.distance, "ci_low": res.ci_low, "ci_high": res.ci_high}

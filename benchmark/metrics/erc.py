@@ -211,7 +211,28 @@ def erc_distance_tabular(
 
 
 def unit_value(inputs: UnitInputs) -> dict[str, float]:
-    """One evaluation unit: ERC on the coverage's complete episodes (registry entry)."""
-    value = erc_distance(inputs.reward, inputs.ground_truth, transitions=inputs.episodes(),
+    """One evaluation unit (registry entry): exact on a finite task (`tabular_units`; the
+    coverage policy's modes included), else ERC on the coverage's complete episodes with
+    the task's discount, recording how many episodes."""
+    if inputs.exact:
+        from benchmark.metrics.tabular_units import exact_row, unit_tables
+
+        table, truth, tab = unit_tables(inputs)
+        pi = tab.policies[inputs.coverage]
+        return exact_row(
+            erc_distance_tabular(
+                table,
+                truth,
+                transition=tab.transitions["train"],
+                initial_state_dist=tab.initial_state_dist,
+                policy=pi.modes,
+                horizon=inputs.task.horizon,
+                discount=inputs.task.discount,
+                mode_switch=pi.mode_switch,
+                initial_mode=pi.initial_mode,
+            )  # fmt: skip
+        )
+    episodes = inputs.episodes()
+    value = erc_distance(inputs.reward, inputs.ground_truth, transitions=episodes,
                          discount=inputs.task.discount, device=inputs.device)  # fmt: skip
-    return {"value": float(value)}
+    return {"value": float(value), "n_episodes": int((episodes.dones != 0).sum())}

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,6 +61,7 @@ from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_rewa
 
 if TYPE_CHECKING:
     from benchmark.metrics.registry import UnitInputs
+    from benchmark.tasks import Task
 
 DEFAULT_MAX_STEPS = 20_000
 DEFAULT_TOL = 1e-3
@@ -454,10 +456,38 @@ def _orthogonal_to_shaping(
 
 
 def unit_value(inputs: UnitInputs) -> dict[str, float]:
-    """One evaluation unit: NPEC of the submission to the ground truth (registry entry)."""
+    """One evaluation unit (registry entry): exact on a finite task (`tabular_units`),
+    else NPEC fitted to convergence on the unit's sample, with the steps used. The ground
+    truth's denominator fit is shared by every submission on the same sample."""
+    if inputs.exact:
+        from benchmark.metrics.tabular_units import exact_row, unit_tables
+
+        table, truth, tab = unit_tables(inputs)
+        return exact_row(
+            npec_distance_tabular(
+                table,
+                truth,
+                transition_dist=tab.coverage[inputs.coverage].transition_dist,
+                discount=inputs.task.discount,
+            )  # fmt: skip
+        )
     sample = inputs.sample()
     with single_thread_on_cpu(inputs.device):  # why: see benchmark.metrics.cpu_threads
-        value = npec_distance(inputs.reward, inputs.ground_truth, transitions=sample.transitions,
-                              discount=inputs.task.discount, seed=inputs.seed,
-                              device=inputs.device)  # fmt: skip
-    return {"value": float(value)}
+        denominator = _denominator(inputs.task, inputs.ground_truth, inputs.coverage,
+                                   inputs.n_transitions, inputs.n_samples, inputs.seed,
+                                   inputs.device)  # fmt: skip
+        res = npec_distance_with_fit(
+            inputs.reward, inputs.ground_truth, transitions=sample.transitions,
+            discount=inputs.task.discount, seed=inputs.seed, device=inputs.device,
+            denominator=denominator,
+        )  # fmt: skip
+    return {"value": res.distance, "fit_steps": res.steps}
+
+
+@lru_cache(maxsize=64)
+def _denominator(task: Task, truth: RewardFn, coverage: str, n_transitions: int,
+                 n_samples: int, seed: int, device: str) -> Fit:  # fmt: skip
+    """D^U_NPEC(Zero, ground truth) on one coverage sample, fitted once per key."""
+    sample = task.coverage(coverage).sample(n_transitions, n_samples, seed)
+    return npec_denominator(truth, transitions=sample.transitions, discount=task.discount,
+                            seed=seed, device=device)  # fmt: skip

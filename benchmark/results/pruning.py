@@ -62,6 +62,9 @@ class CurrentVersions:
     unverifiable: frozenset[str] = frozenset()
 
 
+FAITHFUL_METRICS = ("epic", "npec", "erc")  # redefined with results schema version 3
+
+
 @dataclass(frozen=True)
 class PruneReport:
     """What a prune kept and dropped, with the reason for every dropped row."""
@@ -148,6 +151,11 @@ def stale_reasons(
             # Before ERC units used complete episodes (n_samples = 0), ERC ran on the
             # EPIC sample, whose cut rollout streams counted as episodes.
             return "erc on episode fragments"
+        if row["metric"] in FAITHFUL_METRICS and int(row["schema_version"]) < 3:
+            # Schema 1-2 rows predate issue 18: sampled gridworld values, NPEC without a
+            # shift or convergence, the epsilon-noisy "mixture", ERC on 32+ undiscounted
+            # episodes, EPIC intervals over transitions only.
+            return "distance before exact/faithful definitions"
         if drop_failed and row["status"] == store.STATUS_FAILED:
             return "failed"
         if old_transfer_protocol and row["metric"] in TRANSFER_METRICS:

@@ -31,7 +31,13 @@ Schema (version ``SCHEMA_VERSION``; ``SCHEMA`` is the authority):
   and ``transfer_protocol`` (`benchmark.metrics.transfer.PROTOCOL_VERSION`). With them a
   reader can check ``value = (policy − random) / (reference − random)`` by hand.
 
-Old files stay readable: a file of schema v1 lacks the v2 columns, which read as null.
+- faithful distances (schema v3): ``exact`` (true when the value is computed exactly
+  from a finite task's tables: its interval has zero width), ``fit_steps`` (optimiser
+  steps an NPEC unit used, both fits together; 0 otherwise), ``n_episodes`` (complete
+  episodes of an ERC unit; 0 otherwise).
+
+Old files stay readable: a file of schema v1 lacks the v2 columns, which read as null;
+a v1 or v2 file lacks the v3 columns, which read as false and 0.
 """
 
 from __future__ import annotations
@@ -57,9 +63,10 @@ import pyarrow.parquet as pq
 
 from benchmark.paths import DEFAULT_RESULTS_DIR, atomic_write
 
-SCHEMA_VERSION = 2
-# Versions this code reads: a v1 file lacks the TRANSFER_COLUMNS, which read as null.
-READABLE_SCHEMA_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+# Versions this code reads: a v1 file lacks the TRANSFER_COLUMNS, which read as null; a
+# v1 or v2 file lacks the FAITHFUL_COLUMNS, which read as their defaults.
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 
@@ -103,8 +110,15 @@ SCHEMA = pa.schema(
         ("n_reference_runs", pa.int64()),
         ("eval_episodes", pa.int64()),
         ("transfer_protocol", pa.int64()),
+        # v3: exact values (finite tasks; zero-width interval), NPEC's optimiser steps,
+        # ERC's complete episodes (issue 18's faithful distance definitions).
+        ("exact", pa.bool_()),
+        ("fit_steps", pa.int64()),
+        ("n_episodes", pa.int64()),
     ]
 )
+# Columns added in v3 with the value an older row reads as.
+FAITHFUL_COLUMNS = {"exact": False, "fit_steps": 0, "n_episodes": 0}
 # Nullable columns added after v1: absent from older files, null where they do not apply.
 TRANSFER_COLUMNS = (
     "policy_return",
@@ -203,6 +217,7 @@ def make_row(**fields: Any) -> dict[str, Any]:
         "run_id": "",
         "timestamp": datetime.now(UTC),
         **dict.fromkeys(TRANSFER_COLUMNS),
+        **FAITHFUL_COLUMNS,
     }
     row = {**defaults, **provenance(), **fields}
     unknown = set(row) - set(SCHEMA.names)
@@ -308,7 +323,8 @@ def read_file(path: str | Path) -> pd.DataFrame:
             f"{path}: not a readable Parquet file ({e}). Move it out of the results directory "
             "or delete it yourself; epic-bench deletes nothing."
         ) from e
-    missing = [n for n in SCHEMA.names if n not in table.column_names and n not in TRANSFER_COLUMNS]
+    optional = (*TRANSFER_COLUMNS, *FAITHFUL_COLUMNS)
+    missing = [n for n in SCHEMA.names if n not in table.column_names and n not in optional]
     if missing:
         raise ResultsError(
             f"{path}: not an epic-bench results file (missing columns {missing}). "
@@ -320,6 +336,10 @@ def read_file(path: str | Path) -> pd.DataFrame:
             f"{path}: schema version {sorted(versions)} but this epic-bench reads "
             f"versions {list(READABLE_SCHEMA_VERSIONS)}; upgrade epic-bench or convert the file."
         )
+    for name, default in FAITHFUL_COLUMNS.items():  # a v1/v2 file: their defaults
+        if name not in table.column_names:
+            column = pa.array([default] * table.num_rows, type=SCHEMA.field(name).type)
+            table = table.append_column(SCHEMA.field(name), column)
     for name in TRANSFER_COLUMNS:  # an older file: the columns it predates are null
         if name not in table.column_names:
             table = table.append_column(
