@@ -32,8 +32,8 @@ import numpy as np
 import torch
 
 from benchmark.metrics import epic, stats
-from benchmark.metrics.canonical import paired_canonical, validate_inputs
-from benchmark.metrics.epic_interval import interval_from_inputs
+from benchmark.metrics.canonical import canonical_parts, validate_inputs
+from benchmark.metrics.epic_interval import episode_ids, sample_groups, two_source_bootstrap
 from benchmark.submissions import load_submission
 from benchmark.tasks import load_task
 from benchmark.tasks.tabular import reward_table
@@ -43,14 +43,17 @@ INTERVALS = ("two_source_basic", "two_source_percentile", "rows_only")
 
 
 def intervals(reward, truth, sample, discount: float, seed: int) -> dict[str, tuple]:
-    """The estimate and the three intervals on one coverage sample."""
-    s = sample
-    args = ([reward, truth], s.transitions, s.state_samples, s.action_samples, discount)
-    inputs = validate_inputs(*args, None, None, "cpu")
-    names = ["reward", "truth"]
-    basic = interval_from_inputs([reward, truth], names, inputs, seed=seed)
-    pct = interval_from_inputs([reward, truth], names, inputs, seed=seed, interval="percentile")
-    ca, cb, _ = paired_canonical(reward, truth, *args[1:], None, "cpu", None, True)
+    """The estimate and the three intervals on one coverage sample (one canonicalization)."""
+    inputs = validate_inputs([reward, truth], sample.transitions, sample.state_samples,
+                             sample.action_samples, discount, None, None, "cpu")  # fmt: skip
+    groups = torch.as_tensor(sample_groups(inputs.state_samples.shape[0]))
+    parts = canonical_parts([reward, truth], ["reward", "truth"], inputs, groups)
+    common = [x.cpu().numpy() for x in (parts.raw, parts.group_sums, parts.group_sizes,
+                                        parts.at_s, parts.at_next)]  # fmt: skip
+    eps = episode_ids(inputs.transitions.dones.cpu().numpy())
+    basic = two_source_bootstrap(*common, discount, episodes=eps, seed=seed)
+    pct = two_source_bootstrap(*common, discount, episodes=eps, seed=seed, interval="percentile")
+    ca, cb = (c.cpu().numpy() for c in parts.canonical)
     rows = stats.bootstrap_pearson_distance(ca, cb, seed=seed)
     return {
         "estimate": basic.estimate,

@@ -205,3 +205,28 @@ def test_old_transfer_protocol_rows_go_only_when_asked_and_only_for_given_tasks(
     kept = results.read_results(out)
     assert not ((kept["metric"] == "transfer") & (kept["seed"] == 0)).any()
     assert ((kept["metric"] == "transfer") & (kept["seed"] == 1)).sum() == 1
+
+
+def test_distance_rows_of_schema_1_are_retired_and_task_filter_limits_pruning(store):
+    """Schema 1 EPIC/NPEC/ERC rows predate issue 18's definitions (exact gridworld
+    values, NPEC's shift, the paper's mixture...); transfer rows of schema 1 stay."""
+    root, out = store
+    sub = load_submission(root / "gridworld-random")
+    common = dict(
+        submission=sub.name,
+        submission_sha256=sub.sha256,
+        method=sub.method,
+        task="gridworld",
+        task_version=str(load_task("gridworld").version),
+        seed=0,
+        value=0.5,
+    )
+    v1 = [
+        results.make_row(**common, metric=m, coverage=c, schema_version=1)
+        for m, c in (("npec", "mixture"), ("transfer", ""))
+    ]
+    results.write_batch(v1, out, name="c")
+    report = prune_results(out, submissions_root=root, dry_run=True)
+    assert report.reasons["distance before exact/faithful definitions"] == 1
+    other_task = prune_results(out, submissions_root=root, dry_run=True, tasks=["pointmass"])
+    assert other_task.dropped == 0

@@ -109,7 +109,9 @@ def two_source_bootstrap(
     for start in range(0, num_resamples, block):
         b = min(block, num_resamples - start)
         group_counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=b)
-        mean = np.einsum("kug,bg->bku", sums, group_counts) / (group_counts @ sizes)[:, None, None]
+        # [2·U, G] @ [G, b] by BLAS (an einsum here was half the unit's time).
+        mean = (sums.reshape(-1, n_groups) @ group_counts.T.astype(np.float64)).T
+        mean = mean.reshape(b, 2, -1) / (group_counts @ sizes)[:, None, None]
         ep_counts = rng.multinomial(n_ep, np.full(n_ep, 1.0 / n_ep), size=b)
         replicates.append(distance(mean, ep_counts[:, ep] * w[None]))
     reps = np.concatenate(replicates)
