@@ -167,7 +167,12 @@ def distance_functions(task: Task, coverage: str) -> dict[str, Callable[[np.ndar
     cov = tab.coverage[coverage]
     gt, g, p = tab.rewards["ground_truth"], task.discount, tab.transitions["train"]
     d_t = cov.transition_dist
-    pi = tab.policies.get(coverage, uniform_policy(tab.n_states, tab.n_actions))
+    pi = tab.policies.get(coverage)  # a TabularPolicy (the mixture has two modes)
+    policy = (
+        dict(policy=pi.modes, mode_switch=pi.mode_switch, initial_mode=pi.initial_mode)
+        if pi is not None
+        else dict(policy=uniform_policy(tab.n_states, tab.n_actions))
+    )
     return {
         "epic": lambda r: epic_distance_tabular(
             r, gt, state_dist=cov.state_dist, action_dist=cov.action_dist, transition_dist=d_t,
@@ -179,8 +184,8 @@ def distance_functions(task: Task, coverage: str) -> dict[str, Callable[[np.ndar
         "starc": lambda r: starc_distance_tabular(r, gt, transition=p, discount=g),
         "npec": lambda r: npec_distance_tabular(r, gt, transition_dist=d_t, discount=g),
         "erc": lambda r: erc_distance_tabular(
-            r, gt, transition=p, initial_state_dist=tab.initial_state_dist, policy=pi,
-            horizon=task.horizon,
+            r, gt, transition=p, initial_state_dist=tab.initial_state_dist,
+            horizon=task.horizon, discount=1.0, **policy,
         ),
     }  # fmt: skip
 
