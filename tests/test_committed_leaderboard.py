@@ -16,6 +16,7 @@ import pytest
 from benchmark.leaderboard import aggregate, select_rows
 from benchmark.metrics.registry import NO_EPISODES
 from benchmark.results import read_results, unit_key
+from benchmark.results.pruning import FAITHFUL_METRICS
 from benchmark.submissions import list_submissions
 from benchmark.tasks import load_task
 
@@ -127,7 +128,12 @@ def test_every_row_is_a_unit_of_its_submissions_grid(board_rows):
     from benchmark.evaluation import expand_grid
 
     by_name = {s.name: s for s in SUBMISSIONS}
-    for (name, metric, n_t, m), rows in board_rows.groupby(
+    # Distance rows of results schema 1 predate the faithful definitions (issue 18) and
+    # await recomputation (`epic-bench results prune --dry-run` lists them); their ERC
+    # rollout lengths are the old grid's. None may remain on the finite gridworld.
+    pending = (board_rows["schema_version"] < 2) & board_rows["metric"].isin(FAITHFUL_METRICS)
+    assert not (pending & (board_rows["task"] == "gridworld")).any()
+    for (name, metric, n_t, m), rows in board_rows[~pending].groupby(
         ["submission", "metric", "n_transitions", "n_samples"]
     ):
         sub = by_name[name]
