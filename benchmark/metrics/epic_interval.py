@@ -34,7 +34,7 @@ import torch
 
 from benchmark.data import RewardFn
 from benchmark.metrics import stats
-from benchmark.metrics.canonical import CanonicalInputs, canonical_parts
+from benchmark.metrics.canonical import CanonicalInputs, CanonicalParts, canonical_parts
 from benchmark.metrics.inputs import check_not_constant
 
 DEFAULT_MAX_GROUPS = 256
@@ -162,4 +162,37 @@ def interval_from_inputs(
         confidence=confidence,
         seed=seed,
         interval=interval,
+    )
+
+
+def interval_from_parts(
+    reward: RewardFn,
+    truth: CanonicalParts,
+    inputs: CanonicalInputs,
+    *,
+    num_resamples: int = stats.DEFAULT_NUM_RESAMPLES,
+    confidence: float = stats.DEFAULT_CONFIDENCE,
+    seed: int = 0,
+) -> stats.ConfidenceInterval:
+    """`interval_from_inputs` with the second reward's pieces already computed (the runner
+    reuses the ground truth's across submissions); same numbers as computing both."""
+    groups = torch.as_tensor(sample_groups(inputs.state_samples.shape[0]))
+    mine = canonical_parts([reward], ["the submission"], inputs, groups)
+    if not (torch.equal(mine.at_s, truth.at_s) and torch.equal(mine.at_next, truth.at_next)):
+        raise ValueError("the ground truth's pieces were computed on other transitions")
+    for parts, name in ((mine, "the submission"), (truth, "the ground truth")):
+        check_not_constant(parts.canonical[0].cpu().numpy(), inputs.weights, name,
+                           eps=parts.eps[0], scale=parts.scales[0])  # fmt: skip
+    return two_source_bootstrap(
+        torch.cat([mine.raw, truth.raw]).cpu().numpy(),
+        torch.cat([mine.group_sums, truth.group_sums]).cpu().numpy(),
+        mine.group_sizes.cpu().numpy(),
+        mine.at_s.cpu().numpy(),
+        mine.at_next.cpu().numpy(),
+        inputs.discount,
+        episodes=episode_ids(inputs.transitions.dones.cpu().numpy()),
+        weights=inputs.weights,
+        num_resamples=num_resamples,
+        confidence=confidence,
+        seed=seed,
     )
