@@ -100,8 +100,8 @@ def test_npec_and_erc_leave_a_training_mode_net_unchanged(task, sample):
     before = snapshot(net)
     gt = task.reward("ground_truth")
     t = sample.transitions
-    npec.npec_distance(net, gt, transitions=t, discount=task.discount, steps=5)
-    npec.npec_distance(gt, net, transitions=t, discount=task.discount, steps=5)
+    npec.npec_distance(net, gt, transitions=t, discount=task.discount, max_steps=5)
+    npec.npec_distance(gt, net, transitions=t, discount=task.discount, max_steps=5)
     erc.erc_distance(net, gt, transitions=t)
     assert_unchanged(net, before)
 

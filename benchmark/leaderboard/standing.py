@@ -23,9 +23,10 @@ STANDING_COLUMNS = [
 
 
 def config_label(budget: str, n_transitions: int, n_samples: int) -> str:
-    """``N_T x M = 1024 x 256`` for distances, ``budget standard`` for transfer."""
+    """``N_T x M = 1024 x 256`` for distances, ``budget standard`` for transfer, ``exact``
+    for exact distances (finite tasks: no sample, no budget)."""
     if int(n_transitions) == 0 and int(n_samples) == 0:
-        return f"budget {budget or '-'}"
+        return f"budget {budget}" if budget else "exact"
     return f"N_T x M = {int(n_transitions)} x {int(n_samples)}"
 
 
