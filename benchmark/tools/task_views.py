@@ -56,12 +56,11 @@ def task_detail(task: Task) -> Group:
         rewards.add_row(name, spec.factory, params)
 
     coverages = Table(title="coverage distributions")
-    for column in ("name", "policy", "epsilon", "n_envs"):
+    for column in ("name", "policy", "parameter", "n_envs"):
         coverages.add_column(column)
     for name in task.coverage_names:
         spec = task.coverage_specs[name]
-        epsilon = f"{spec.epsilon:g}" if spec.policy == "mixture" else "-"
-        coverages.add_row(name, spec.policy, epsilon, str(spec.n_envs))
+        coverages.add_row(name, spec.policy, _policy_parameter(spec), str(spec.n_envs))
 
     variants = Table(title="environment variants (reoptimization transfer is scored in test)")
     variants.add_column("variant")
@@ -103,3 +102,12 @@ def matrix_table(matrix: EpicMatrix) -> Table:
         cells = ["n/a" if np.isnan(d) else f"{d:.3f}" for d in matrix.distances[i]]
         table.add_row(name, *cells)
     return table
+
+
+def _policy_parameter(spec) -> str:
+    """The one number that defines a coverage policy beyond its name, labelled."""
+    if spec.policy == "mixture":
+        return f"switch p={spec.switch_probability:g}"
+    if spec.policy == "expert_noisy":
+        return f"epsilon={spec.epsilon:g}"
+    return "-"
