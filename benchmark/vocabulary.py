@@ -34,3 +34,9 @@ TRANSFER_LEGEND = (
     "transfer: 0 = random policy, 1 = ground-truth-trained (mean of the reference runs), "
     "< 0 worse than random, > 1 better than the reference"
 )
+# Seeds of the data a baseline trains on (coverage samples, demonstrations, its envs) start
+# here: disjoint from every evaluation seed (the grid's 0..seeds-1, refused above this) and
+# from the transfer reference seeds (1000..1004), so no baseline is scored on its own data.
+TRAINING_DATA_SEED_START = 10_000
+# Baseline training methods (`epic-bench baselines train --method`; benchmark.baselines).
+BASELINE_METHODS = ("preferences", "airl", "airl-state-only", "regression", "sanity")

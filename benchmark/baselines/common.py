@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +22,14 @@ from torch import nn
 
 from benchmark.data import Transitions
 from benchmark.submissions import Submission, save_model, write_submission
+from benchmark.vocabulary import TRAINING_DATA_SEED_START
 
 if TYPE_CHECKING:
     from benchmark.tasks import Task
 
 BASELINE_AUTHORS = ["epic-bench maintainers"]
+# Independent data streams one baseline seed may draw (one per coverage, demonstrations, envs).
+DATA_STREAMS = 100
 
 
 @dataclass
@@ -37,6 +40,8 @@ class TrainResult:
     metrics: dict[str, float]
     description: str
     architecture_note: str = ""
+    # What each training-data stream was drawn with (recorded: disjoint from evaluation seeds).
+    data_seeds: dict[str, int] = field(default_factory=dict)
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -51,6 +56,22 @@ def seed_everything(seed: int) -> np.random.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)
     return np.random.default_rng(seed)
+
+
+def data_seed(seed: int, stream: int) -> int:
+    """The seed of training-data stream ``stream`` for baseline seed ``seed``.
+
+    Why: a baseline trained on coverage samples drawn with the evaluation's own seeds
+    (0, 1, ...) would be scored on its training data. Training seeds start at
+    ``TRAINING_DATA_SEED_START`` (10 000), above every evaluation seed the grid allows and
+    the transfer reference seeds (1000..1004); each (seed, stream) pair gets its own seed.
+    """
+    if seed < 0 or not 0 <= stream < DATA_STREAMS:
+        raise ValueError(
+            f"baseline seed must be >= 0 and data stream in 0..{DATA_STREAMS - 1}, "
+            f"got seed {seed}, stream {stream}"
+        )
+    return TRAINING_DATA_SEED_START + DATA_STREAMS * seed + stream
 
 
 def to_env_format(x: torch.Tensor, space: gym.Space) -> np.ndarray:
@@ -120,6 +141,8 @@ def write_baseline(
         "budget": {k: _plain(v) for k, v in asdict(budget).items()},
         "metrics": {k: float(v) for k, v in result.metrics.items()},
     }
+    if result.data_seeds:
+        data["provenance"]["data_seeds"] = dict(result.data_seeds)
     return write_submission(folder, data)
 
 

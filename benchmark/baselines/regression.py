@@ -1,7 +1,9 @@
 """Regression baseline: supervised MSE of a BasicRewardNet onto the ground-truth reward.
 
 The training data are the task's own coverage samples (every coverage, pooled), the
-targets the ground-truth reward on them. This is the "best case" learned reward: it
+targets the ground-truth reward on them. The samples are drawn with seeds from 10 000 up
+(`common.data_seed`), disjoint from every evaluation seed, so the net is never scored on
+the sample it was fitted to. This is the "best case" learned reward: it
 sees the true reward directly, so its EPIC distance measures function-approximation
 error alone.
 
@@ -22,7 +24,7 @@ import torch
 from imitation.rewards.reward_nets import BasicRewardNet
 from tqdm import trange
 
-from benchmark.baselines.common import TrainResult, seed_everything
+from benchmark.baselines.common import TrainResult, data_seed, seed_everything
 from benchmark.data import Transitions
 
 if TYPE_CHECKING:
@@ -50,14 +52,16 @@ def train_regression(task: Task, budget: RegressionBudget, seed: int) -> TrainRe
     seed_everything(seed)
     parts = []
     n_independent = int(budget.n_transitions * budget.independent_fraction)
-    for i, name in enumerate(task.coverage_names):
+    # Disjoint from every evaluation seed: the net is never scored on its training sample.
+    seeds = [data_seed(seed, i) for i in range(len(task.coverage_names))]
+    for name, cov_seed in zip(task.coverage_names, seeds, strict=True):
         sample = task.coverage(name).sample(
-            budget.n_transitions - n_independent, max(n_independent, 1), seed + i
+            budget.n_transitions - n_independent, max(n_independent, 1), cov_seed, cache=False
         )
         parts.append(sample.transitions)
         if n_independent > 0:
             states, acts = sample.state_samples, sample.action_samples
-            perm = torch.randperm(len(states), generator=torch.Generator().manual_seed(seed + i))
+            perm = torch.randperm(len(states), generator=torch.Generator().manual_seed(cov_seed))
             parts.append(Transitions.create(states, acts, states[perm], torch.zeros(len(states))))
     data = Transitions.concatenate(
         [
@@ -100,6 +104,7 @@ def train_regression(task: Task, budget: RegressionBudget, seed: int) -> TrainRe
     return TrainResult(
         net=net.eval(),
         metrics={"train_mse": mse, "train_r2": r2},
+        data_seeds=dict(zip(task.coverage_names, seeds, strict=True)),
         description=(
             "BasicRewardNet (state, action, next state) regressed onto the ground-truth reward "
             "by MSE over the task's pooled coverage samples: transitions and, for "

@@ -34,7 +34,7 @@ from benchmark.submissions import (
     scan_submissions,
 )
 from benchmark.tasks import Task, list_tasks, load_task
-from benchmark.vocabulary import BUDGETS
+from benchmark.vocabulary import BUDGETS, TRAINING_DATA_SEED_START
 
 # Metric names, their kinds and sample sizes come from the registry.
 METRICS = METRIC_NAMES
@@ -165,6 +165,11 @@ def expand_grid(
             raise EvaluationError(f"unknown task {t!r}; tasks are {', '.join(known)}")
     if seeds < 1:
         raise EvaluationError(f"--seeds must be at least 1, got {seeds}")
+    if seeds > TRAINING_DATA_SEED_START:
+        raise EvaluationError(
+            f"--seeds {seeds} would reach the baselines' training-data seeds "
+            f"(from {TRAINING_DATA_SEED_START}); use at most {TRAINING_DATA_SEED_START}"
+        )
     if budget not in BUDGETS:
         raise EvaluationError(f"unknown budget {budget!r}; choose from {', '.join(BUDGETS)}")
     if n_transitions < 2 or n_samples < 1:
