@@ -21,6 +21,7 @@ from benchmark.tools.loop_commands import (
     wrap_model_files,
 )
 from benchmark.vocabulary import (
+    BASELINE_METHODS,
     BUDGETS,
     EXECUTORS,
     EXPORT_FORMATS,
@@ -305,9 +306,7 @@ def baselines() -> None:
 
 
 @baselines.command("train")
-@click.option(
-    "--method", required=True, type=click.Choice(["preferences", "airl", "regression", "sanity"])
-)
+@click.option("--method", required=True, type=click.Choice(BASELINE_METHODS))
 @click.option("--task", "task_names", required=True, multiple=True, help="Task (repeatable).")
 @click.option(
     "--budget",

@@ -122,3 +122,55 @@ def test_preference_comparisons_smoke_run_gives_a_valid_submission(tmp_path, gri
     assert prov["budget"]["total_comparisons"] == preferences.BUDGETS["smoke"].total_comparisons
     assert 0.0 <= prov["metrics"]["reward_accuracy"] <= 1.0
     assert validate_submission(sub.path, FAST).passed
+
+
+def test_baseline_methods_are_the_vocabulary_the_cli_offers():
+    from benchmark.baselines import METHODS
+    from benchmark.vocabulary import BASELINE_METHODS
+
+    assert METHODS == BASELINE_METHODS
+
+
+def test_training_data_seeds_are_disjoint_from_evaluation_and_reference_seeds():
+    from benchmark.baselines.common import DATA_STREAMS, data_seed
+    from benchmark.evaluation.grid import EvaluationError, expand_grid
+    from benchmark.metrics.transfer_reference import REFERENCE_SEEDS
+
+    training = {data_seed(seed, stream) for seed in range(50) for stream in range(DATA_STREAMS)}
+    assert len(training) == 50 * DATA_STREAMS  # every (seed, stream) its own seed
+    assert min(training) == 10_000
+    # The grid evaluates seeds 0..seeds-1 and refuses more than 10 000 of them.
+    assert not training & set(range(10_000)) and not training & set(REFERENCE_SEEDS)
+    with pytest.raises(EvaluationError, match="training-data seeds"):
+        expand_grid([], seeds=10_001)
+    with pytest.raises(ValueError, match="data stream"):
+        data_seed(0, DATA_STREAMS)
+
+
+def test_regression_trains_on_coverage_seeds_no_evaluation_draws(tmp_path, gridworld):
+    (sub,) = train_baseline("regression", "gridworld", budget="smoke", seed=3, root=tmp_path)
+    seeds = sub.provenance["data_seeds"]
+    assert set(seeds) == set(gridworld.coverage_names)
+    assert all(s >= 10_000 for s in seeds.values()) and len(set(seeds.values())) == len(seeds)
+
+
+def test_state_only_airl_submission_ignores_the_action(tmp_path):
+    """The exported g(s): any action at the same (s, s') gets the same reward."""
+    pointmass = load_task("pointmass")
+    budget = dataclasses.replace(airl.BUDGETS["smoke"], total_timesteps=512, ppo_n_steps=64)
+    from benchmark.baselines.common import write_baseline
+
+    result = airl.train_airl(pointmass, budget, seed=0, state_only=True)
+    sub = write_baseline(
+        result=result, task=pointmass, method="airl-state-only", method_label="AIRL (state-only)",
+        budget_name="smoke", budget=budget, seed=0, root=tmp_path, seconds=0.0,
+    )  # fmt: skip
+    assert sub.name == "pointmass-airl-state-only"
+    assert sub.model.options["use_action"] is False
+    assert validate_submission(sub.path, FAST).passed
+    reward = sub.load_reward()
+    t = pointmass.coverage("random").sample(256, 8, 0).transitions
+    other_acts = torch.flip(t.acts, [0]) * -3.0 + 0.5
+    base = reward(t.obs, t.acts, t.next_obs, t.dones)
+    assert base.std() > 0  # a reward of the state, not a constant
+    assert torch.equal(base, reward(t.obs, other_acts, t.next_obs, t.dones))

@@ -3,7 +3,8 @@
     train_baseline(method, task, budget="standard", seed=0, root="submissions") -> list[Submission]
 
 Methods: ``preferences`` (preference comparisons from synthetic ground-truth
-preferences), ``airl`` (AIRL from the task's expert coverage), ``regression``
+preferences), ``airl`` and ``airl-state-only`` (AIRL from the task's expert coverage,
+reward g(s, a) or g(s)), ``regression``
 (supervised MSE onto the ground truth) and ``sanity`` (ground truth, shaped, negated,
 random net). Each writes ``submissions/<task>-<method>/`` with the reproduction command
 and budget in its submission.toml.
@@ -11,6 +12,7 @@ and budget in its submission.toml.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,17 @@ from benchmark.tasks import load_task
 PAPERS = {
     "preferences": "https://arxiv.org/abs/1706.03741",
     "airl": "https://arxiv.org/abs/1710.11248",
+    "airl-state-only": "https://arxiv.org/abs/1710.11248",
 }
 # method -> (label recorded in the TOML, budgets, trainer)
 TRAINERS: dict[str, tuple[str, dict[str, Any], Any]] = {
     "preferences": ("preference comparisons", preferences.BUDGETS, preferences.train_preferences),
     "airl": ("AIRL", airl.BUDGETS, airl.train_airl),
+    "airl-state-only": (
+        "AIRL (state-only)",
+        airl.BUDGETS,
+        partial(airl.train_airl, state_only=True),
+    ),
     "regression": ("regression", regression.BUDGETS, regression.train_regression),
 }
 METHODS = (*TRAINERS, "sanity")

@@ -1,9 +1,14 @@
 """AIRL baseline (Fu et al. 2018) with imitation, from the task's expert demonstrations.
 
 Demonstrations are the task's ``expert`` coverage (rollouts of its expert policy),
-converted to imitation Transitions. The discriminator's reward is a
-BasicShapedRewardNet, g(s, a) + γΦ(s') − Φ(s); as in the AIRL paper (and the EPIC
-paper's evaluation of it) we submit the unshaped base g, ``reward_net.base``.
+converted to imitation Transitions and drawn with a training-data seed (disjoint from
+every evaluation seed). The discriminator's reward is a BasicShapedRewardNet,
+g + γΦ(s') − Φ(s); as in the AIRL paper (and the EPIC paper's evaluation of it) we
+submit the unshaped base g, ``reward_net.base``.
+
+Two variants, as the EPIC paper reports both (its "AIRL SA" and "AIRL SO"):
+state-action, g(s, a), and state-only, g(s) — Fu et al. §5's state-only reward, the
+form that can recover a reward disentangled from the dynamics.
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ from imitation.rewards.reward_nets import BasicShapedRewardNet
 from imitation.util import logger as imitation_logger
 from stable_baselines3 import PPO
 
-from benchmark.baselines.common import TrainResult, seed_everything, to_imitation_transitions
+from benchmark.baselines.common import (
+    TrainResult,
+    data_seed,
+    seed_everything,
+    to_imitation_transitions,
+)
 
 if TYPE_CHECKING:
     from benchmark.tasks import Task
@@ -43,22 +53,31 @@ BUDGETS = {
 }
 
 
-def train_airl(task: Task, budget: AIRLBudget, seed: int) -> TrainResult:
-    """Run imitation's AIRL on the task's train env against expert coverage transitions."""
+def train_airl(
+    task: Task, budget: AIRLBudget, seed: int, *, state_only: bool = False
+) -> TrainResult:
+    """Run imitation's AIRL on the task's train env against expert coverage transitions.
+
+    ``state_only``: the reward base g sees the state only (no action), as in Fu et al. §5.
+    """
     if EXPERT_COVERAGE not in task.coverage_names:
         raise ValueError(
             f"task {task.name} has no '{EXPERT_COVERAGE}' coverage to draw demonstrations from "
             f"(coverages: {', '.join(task.coverage_names)})"
         )
     rng = seed_everything(seed)
-    sample = task.coverage(EXPERT_COVERAGE).sample(budget.n_demonstrations, 16, seed)
+    seeds = {"demonstrations": data_seed(seed, 0), "envs": data_seed(seed, 1)}
+    sample = task.coverage(EXPERT_COVERAGE).sample(
+        budget.n_demonstrations, 16, seeds["demonstrations"], cache=False
+    )
     demos = to_imitation_transitions(sample.transitions, task.observation_space, task.action_space)
-    venv = task.make_vec_env(budget.n_envs, seed)
+    venv = task.make_vec_env(budget.n_envs, seeds["envs"])
     net = BasicShapedRewardNet(
         venv.observation_space,
         venv.action_space,
         reward_hid_sizes=budget.reward_hid_sizes,
         potential_hid_sizes=budget.potential_hid_sizes,
+        use_action=not state_only,
         use_next_state=False,
         discount_factor=task.discount,
     )
@@ -88,11 +107,14 @@ def train_airl(task: Task, budget: AIRLBudget, seed: int) -> TrainResult:
         trainer.train(budget.total_timesteps)
     del rng
     venv.close()
+    base = "g(s)" if state_only else "g(s, a)"
     return TrainResult(
         net=net.base.eval(),
         metrics={"generator_timesteps": float(budget.total_timesteps)},
         description=(
-            "AIRL (imitation) from the task's expert-coverage demonstrations; the submitted "
-            "model is the unshaped base g(s, a) of its BasicShapedRewardNet, as in the AIRL paper."
+            f"AIRL ({'state-only' if state_only else 'state-action'}; imitation) from the task's "
+            f"expert-coverage demonstrations; the submitted model is the unshaped base {base} "
+            "of its BasicShapedRewardNet, as in the AIRL paper."
         ),
+        data_seeds=seeds,
     )

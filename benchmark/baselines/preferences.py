@@ -5,6 +5,14 @@ ground-truth reward, so imitation's SyntheticGatherer compares fragment returns 
 it. A PPO agent trained on the current reward model (AgentTrainer) supplies the
 trajectories; RandomFragmenter cuts fragment pairs; BasicRewardTrainer fits a
 BasicRewardNet by the Bradley-Terry cross-entropy loss.
+
+Budget (issue 17): the standard budget gathers 10⁴ comparisons, and 10% more are
+withheld from training (`preference_accuracy.HeldOutFragmenter`) to measure held-out
+accuracy, recorded in submission.toml beside the training accuracy. Half of the sampled
+trajectories mix random actions into the agent's (imitation's ``exploration_frac``), as
+the EPIC paper's own preference models were fitted on random-policy fragments
+(evaluating-rewards ``train_preferences``: ``policy_type = "random"``) and EPIC is scored
+on random and mixture coverage as well as the expert's.
 """
 
 from __future__ import annotations
@@ -18,7 +26,8 @@ from imitation.rewards.reward_nets import BasicRewardNet
 from imitation.util import logger as imitation_logger
 from stable_baselines3 import PPO
 
-from benchmark.baselines.common import TrainResult, seed_everything
+from benchmark.baselines.common import TrainResult, data_seed, seed_everything
+from benchmark.baselines.preference_accuracy import HeldOutFragmenter, held_out_accuracy
 
 if TYPE_CHECKING:
     from benchmark.tasks import Task
@@ -34,18 +43,22 @@ class PreferencesBudget:
     ppo_n_steps: int = 256
     reward_epochs: int = 3
     hid_sizes: tuple[int, ...] = (64, 64)
+    held_out_fraction: float = 0.1  # extra comparisons withheld from training, for accuracy
+    exploration_frac: float = 0.5  # share of trajectories that mix in random actions
+    initial_epoch_multiplier: float = 4.0  # imitation's default 200 is for tiny first batches
 
 
 BUDGETS = {
-    "smoke": PreferencesBudget(total_timesteps=2048, total_comparisons=50, num_iterations=2),
-    "standard": PreferencesBudget(total_timesteps=40_000, total_comparisons=1000),
+    "smoke": PreferencesBudget(total_timesteps=2048, total_comparisons=100, num_iterations=2),
+    "standard": PreferencesBudget(total_timesteps=40_000, total_comparisons=10_000),
 }
 
 
 def train_preferences(task: Task, budget: PreferencesBudget, seed: int) -> TrainResult:
     """Run imitation's PreferenceComparisons on the task's train env; return the reward net."""
     rng = seed_everything(seed)
-    venv = task.make_vec_env(budget.n_envs, seed)
+    env_seed = data_seed(seed, 0)  # disjoint from every evaluation seed
+    venv = task.make_vec_env(budget.n_envs, env_seed)
     net = BasicRewardNet(
         venv.observation_space,
         venv.action_space,
@@ -69,7 +82,7 @@ def train_preferences(task: Task, budget: PreferencesBudget, seed: int) -> Train
             algorithm=agent,
             reward_fn=net,
             venv=venv,
-            exploration_frac=0.05,
+            exploration_frac=budget.exploration_frac,
             rng=rng,
             custom_logger=log,
         )
@@ -80,27 +93,42 @@ def train_preferences(task: Task, budget: PreferencesBudget, seed: int) -> Train
             rng=rng,
             custom_logger=log,
         )
+        fragmenter = HeldOutFragmenter(
+            pc.RandomFragmenter(warning_threshold=0, rng=rng, custom_logger=log),
+            budget.held_out_fraction,
+        )
         algorithm = pc.PreferenceComparisons(
             generator,
             net,
             num_iterations=budget.num_iterations,
-            fragmenter=pc.RandomFragmenter(warning_threshold=0, rng=rng, custom_logger=log),
+            fragmenter=fragmenter,
             preference_gatherer=pc.SyntheticGatherer(
                 discount_factor=task.discount, rng=rng, custom_logger=log
             ),
             reward_trainer=trainer,
             fragment_length=budget.fragment_length,
-            transition_oversampling=1,
+            transition_oversampling=1 + budget.held_out_fraction,
             initial_comparison_frac=0.1,
+            initial_epoch_multiplier=budget.initial_epoch_multiplier,
             allow_variable_horizon=True,
             query_schedule="hyperbolic",
             custom_logger=log,
         )
         stats = algorithm.train(budget.total_timesteps, budget.total_comparisons)
+        n_trained = len(algorithm.dataset)
     venv.close()
+    net.eval()
+    accuracy, n_decided = held_out_accuracy(net, fragmenter.held_out, task.discount)
     return TrainResult(
-        net=net.eval(),
-        metrics={"reward_accuracy": float(stats["reward_accuracy"])},
+        net=net,
+        metrics={
+            "reward_accuracy": float(stats["reward_accuracy"]),  # on the training comparisons
+            "held_out_accuracy": accuracy,
+            "held_out_comparisons": float(n_decided),
+            "held_out_ties": float(len(fragmenter.held_out) - n_decided),
+            "train_comparisons": float(n_trained),
+        },
+        data_seeds={"envs": env_seed},
         description=(
             "BasicRewardNet (state, action, next state) learned by imitation's preference "
             "comparisons from synthetic ground-truth preferences over PPO-agent fragments."
