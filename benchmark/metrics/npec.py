@@ -43,7 +43,7 @@ best one is an upper bound on the infimum. As in EPIC, dones are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -58,6 +58,7 @@ from benchmark.metrics.epic import DEFAULT_DISCOUNT
 from benchmark.metrics.inputs import check_discount, check_weights
 from benchmark.metrics.npec_tabular import npec_distance_tabular  # noqa: F401  (part of this API)
 from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_reward
+from benchmark.vocabulary import DETERMINISTIC_COVERAGE_POLICIES
 
 if TYPE_CHECKING:
     from benchmark.metrics.registry import UnitInputs
@@ -73,6 +74,14 @@ POTENTIALS = ("mlp", "linear")
 # is a shift plus potential shaping up to optimisation error, and the paper defines
 # D_NPEC = 0 there.
 ZERO_TOLERANCE = 1e-4
+# Coverages drawn by a deterministic policy in the (deterministic) train dynamics: every
+# state has one successor, so Φ = −V^π, the policy's discounted return from s, gives
+# γΦ(s') − Φ(s) = R(s, π(s), s') for *any* bounded R (the Bellman equation; the time limit
+# does not matter, V^π continues past it). D^U(Zero, R_B) = 0 for every target and NPEC
+# is 0 by the paper's convention. A fitted potential only approaches this (PointMass
+# expert: 0.013 of R_B's spread left at convergence, PointMaze 0.033), and the ratio of
+# two fit errors came out anywhere (shaped 0.13, negated 0.985), so units use the limit.
+# (The policy names: vocabulary.DETERMINISTIC_COVERAGE_POLICIES.)
 # A fit stops once its residual is below this (rewards are standardised to unit
 # variance, so it is 1e-6 of the target's scale): nothing left to improve.
 ABSOLUTE_FLOOR = 1e-6
@@ -196,6 +205,28 @@ def fit_equivalent_residual(
             r = r + scale * source
         return (weights * r.abs().pow(p)).sum()
 
+    return _fit_to_convergence(
+        residual, opt, p=p, max_steps=max_steps, tol=tol, window=window, progress=progress
+    )
+
+
+def _fit_to_convergence(
+    residual: Callable[[], torch.Tensor],
+    opt: torch.optim.Optimizer,
+    *,
+    p: float,
+    max_steps: int,
+    tol: float,
+    window: int,
+    progress: bool,
+) -> Fit:
+    """Minimise ``residual()`` (the weighted mean p-th power) by ``opt`` to convergence.
+
+    Stops when the best residual improved by less than ``tol`` (relative) over the last
+    ``window`` steps, or below ``ABSOLUTE_FLOOR``, or at ``max_steps``. Returns the best
+    residual seen: an upper bound on the infimum, since every evaluated point is a
+    member of the class.
+    """
     best = float("inf")
     history: list[float] = []
     converged = False
@@ -275,12 +306,9 @@ def npec_distance_with_fit(
         potential shaping, the paper's convention for a zero denominator), the Adam
         steps used by both fits, and whether both converged.
     """
-    _check_arguments(discount, p, max_steps, window, tol, potential)
     problem = _Problem.build(target, transitions, weights, device, max_batch, dtype)
-    fit = dict(
-        discount=float(discount), p=p, potential=potential, hidden=hidden, max_steps=max_steps,
-        tol=tol, window=window, lr=lr, seed=seed, progress=progress,
-    )  # fmt: skip
+    fit = _fit_options(discount, p, potential, hidden, max_steps, tol, window, lr, seed)
+    fit["progress"] = progress
     if problem.target is None:  # a constant target is a shift: in the zero reward's class
         return NpecResult(0.0, 0, True)
     den = denominator if denominator is not None else problem.fit(None, **fit)
@@ -319,14 +347,12 @@ def npec_denominator(
     dtype: torch.dtype = torch.float32,
 ) -> Fit:
     """The fit of D^U_NPEC(Zero, target) (standardised target) for `npec_distance_with_fit`."""
-    _check_arguments(discount, p, max_steps, window, tol, potential)
     problem = _Problem.build(target, transitions, weights, device, max_batch, dtype)
     if problem.target is None:
         return Fit(0.0, 0, True)
     return problem.fit(
-        None, discount=float(discount), p=p, potential=potential, hidden=hidden,
-        max_steps=max_steps, tol=tol, window=window, lr=lr, seed=seed,
-    )  # fmt: skip
+        None, **_fit_options(discount, p, potential, hidden, max_steps, tol, window, lr, seed)
+    )
 
 
 @dataclass(frozen=True)
@@ -368,6 +394,15 @@ class _Problem:
             )
 
 
+def _fit_options(discount, p, potential, hidden, max_steps, tol, window, lr, seed) -> dict:
+    """The checked keyword arguments of `fit_equivalent_residual` shared by both fits."""
+    _check_arguments(discount, p, max_steps, window, tol, potential)
+    return dict(
+        discount=float(discount), p=p, potential=potential, hidden=hidden, max_steps=max_steps,
+        tol=tol, window=window, lr=lr, seed=seed,
+    )  # fmt: skip
+
+
 def _check_arguments(discount, p, max_steps, window, tol, potential) -> None:
     check_discount(discount)
     if not p >= 1:
@@ -390,8 +425,10 @@ def _weighted_std(x: torch.Tensor, w: torch.Tensor) -> float:
 
 def unit_value(inputs: UnitInputs) -> dict[str, float]:
     """One evaluation unit (registry entry): exact on a finite task (`tabular_units`),
-    else NPEC fitted to convergence on the unit's sample, with the steps used. The ground
-    truth's denominator fit is shared by every submission on the same sample."""
+    0 on a deterministic policy's coverage (`DETERMINISTIC_COVERAGE_POLICIES`: the zero reward's
+    class reaches every reward there), else NPEC fitted to convergence on the unit's
+    sample, with the steps used. The ground truth's denominator fit is shared by every
+    submission on the same sample."""
     if inputs.exact:
         from benchmark.metrics.tabular_units import exact_row, unit_tables
 
@@ -404,6 +441,8 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
                 discount=inputs.task.discount,
             )  # fmt: skip
         )
+    if inputs.task.coverage(inputs.coverage).spec.policy in DETERMINISTIC_COVERAGE_POLICIES:
+        return {"value": 0.0, "fit_steps": 0}
     sample = inputs.sample()
     with single_thread_on_cpu(inputs.device):  # why: see benchmark.metrics.cpu_threads
         denominator = _denominator(inputs.task, inputs.ground_truth, inputs.coverage,
