@@ -16,6 +16,9 @@ BUDGETS = ("smoke", "standard", "full")
 ALGORITHMS = ("ppo", "sac", "value_iteration")
 # Coverage policies of a task file's ``[coverage.<name>] policy``.
 COVERAGE_POLICIES = ("random", "expert", "mixture", "expert_noisy", "uniform")
+# Of those, the deterministic ones: one successor per state in the deterministic train
+# dynamics, where NPEC's zero class reaches every reward (benchmark.metrics.npec).
+DETERMINISTIC_COVERAGE_POLICIES = ("expert",)
 # Where evaluation units run.
 EXECUTORS = ("local", "ray")
 # Leaderboard output formats (``html``: the self-contained site page).

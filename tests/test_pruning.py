@@ -230,3 +230,33 @@ def test_distance_rows_of_schema_1_are_retired_and_task_filter_limits_pruning(st
     assert report.reasons["distance before exact/faithful definitions"] == 1
     other_task = prune_results(out, submissions_root=root, dry_run=True, tasks=["pointmass"])
     assert other_task.dropped == 0
+
+
+def test_npec_rows_fitted_on_deterministic_coverage_are_retired(store):
+    # On expert coverage NPEC units now take the zero-denominator limit (0, no fit steps);
+    # rows that fitted a potential there are stale, rows on other coverages are not.
+    root, out = store
+    sub = load_submission(root / "gridworld-random")
+    common = dict(
+        submission=sub.name,
+        submission_sha256=sub.sha256,
+        method=sub.method,
+        task="gridworld",
+        task_version=str(load_task("gridworld").version),
+        metric="npec",
+        seed=0,
+        value=0.5,
+        n_transitions=1024,
+        n_samples=256,
+    )
+    fitted = results.make_row(**common, coverage="expert", fit_steps=2500)
+    limit = results.make_row(**common, coverage="expert", fit_steps=0)
+    elsewhere = results.make_row(**common, coverage="random", fit_steps=2500)
+    results.write_batch([fitted, limit, elsewhere], out, name="c")
+    report = prune_results(out, submissions_root=root, dry_run=True)
+    assert report.reasons == {
+        "npec fitted on deterministic coverage": 1,
+        "old task version": 1,
+        "submission retrained": 1,
+    }
+    assert report.kept == 4  # epic rows 0 and 3 (failed), the limit and the random-coverage row

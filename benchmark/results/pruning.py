@@ -29,6 +29,7 @@ a task whose transfer is not yet recomputed keeps its old rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +39,11 @@ from benchmark.paths import tasks_root
 from benchmark.results.current import stale_reason
 from benchmark.submissions import Submission, scan_submissions
 from benchmark.tasks import TaskError, list_tasks, load_task
-from benchmark.vocabulary import TRANSFER_METRICS, TRANSFER_PROTOCOL_VERSION
+from benchmark.vocabulary import (
+    DETERMINISTIC_COVERAGE_POLICIES,
+    TRANSFER_METRICS,
+    TRANSFER_PROTOCOL_VERSION,
+)
 
 MAX_DROP_FRACTION = 0.1
 
@@ -156,6 +161,14 @@ def stale_reasons(
             # shift or convergence, the epsilon-noisy "mixture", ERC on 32+ undiscounted
             # episodes, EPIC intervals over transitions only.
             return "distance before exact/faithful definitions"
+        if (
+            row["metric"] == "npec"
+            and not pd.isna(row["fit_steps"])
+            and int(row["fit_steps"]) != 0
+            and _coverage_policy(row["task"], row["coverage"]) in DETERMINISTIC_COVERAGE_POLICIES
+        ):
+            # Fitted before NPEC units took the zero-denominator limit there (0, no fit).
+            return "npec fitted on deterministic coverage"
         if drop_failed and row["status"] == store.STATUS_FAILED:
             return "failed"
         if old_transfer_protocol and row["metric"] in TRANSFER_METRICS:
@@ -168,6 +181,16 @@ def stale_reasons(
     if frame.empty:
         return pd.Series([], dtype=str)
     return frame.apply(reason, axis=1)
+
+
+@cache
+def _coverage_policy(task: str, coverage: str) -> str:
+    """The policy drawing ``coverage`` of ``task`` ("" when either is unknown now)."""
+    try:
+        spec = load_task(task).coverage_specs.get(coverage)
+    except (TaskError, ValueError):
+        return ""
+    return "" if spec is None else spec.policy
 
 
 def prune_results(

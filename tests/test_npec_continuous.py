@@ -1,0 +1,101 @@
+"""NPEC on the continuous point tasks, through each task's own coverage and shipped
+sanity submissions: the invariances that hold by definition (Gleave et al. 2021, §4).
+
+Expected values come from the definition, not from the code: the shaped submission is
+1·R + γΦ(s') − Φ(s) and R + c is R plus a shift, so both lie in R's equivalence class
+(D^U = 0, NPEC = 0 up to the fit's precision); −R's best member is the λ → 0 limit, the
+zero reward's class itself, so NPEC(−R, R) = 1 wherever that class does not already
+reach R (denominator > 0). On a deterministic policy's coverage (expert) the zero class
+reaches every R (Φ = −V^π), which the first test checks by rollouts of the env itself.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchmark.envs import pointmass
+from benchmark.metrics.npec import npec_denominator, npec_distance_with_fit, unit_value
+from benchmark.metrics.registry import UnitInputs
+from benchmark.submissions import load_submission
+from benchmark.tasks import load_task
+
+STANDARD = (1024, 256)  # registry.DISTANCE_SAMPLES["standard"]
+
+
+def _units(task_name: str, coverage: str, seed: int, sizes: tuple[int, int]):
+    task = load_task(task_name)
+    truth = task.reward("ground_truth")
+    sample = task.coverage(coverage).sample(*sizes, seed)
+    den = npec_denominator(truth, transitions=sample.transitions, discount=task.discount, seed=seed)
+
+    def npec(source):
+        return npec_distance_with_fit(
+            source, truth, transitions=sample.transitions, discount=task.discount, seed=seed,
+            denominator=den,
+        )  # fmt: skip
+
+    def plus_constant(obs, acts, next_obs, dones):
+        return truth(obs, acts, next_obs, dones) + 10.0
+
+    def negated(obs, acts, next_obs, dones):
+        return -truth(obs, acts, next_obs, dones)
+
+    shaped = load_submission(f"submissions/{task_name}-shaped").load_reward()
+    return npec, den, dict(shaped=shaped, plus_constant=plus_constant, negated=negated)
+
+
+def test_on_expert_coverage_every_reward_is_a_shaping_so_npec_units_are_zero():
+    # Bellman: with one successor per state, Φ = −V^π gives γΦ(s') − Φ(s) = R(s, π(s), s').
+    # V^π by rolling the expert out in PointMass's own dynamics for 2000 steps
+    # (γ^2000 ≈ 2e-9), for the ground truth and for its negation alike.
+    task = load_task("pointmass")
+    t = task.coverage("expert").sample(256, 64, 0).transitions
+    obs, acts, nxt = (x.double()[:64] for x in (t.obs, t.acts, t.next_obs))
+    expert, params = task.expert_policy(), task._variant("train")
+    gamma = task.discount
+    for reward in (task.reward("ground_truth"), lambda *x: -task.reward("ground_truth")(*x)):
+
+        def value(s, reward=reward):
+            total, factor = torch.zeros(len(s), dtype=torch.float64), 1.0
+            for _ in range(2000):
+                a = expert(s)
+                s2 = pointmass.step_from(params, s, a)
+                total += factor * reward(s, a, s2, torch.zeros(len(s)))
+                factor *= gamma
+                s = s2
+            return total
+
+        phi_s, phi_next = -value(obs), -value(nxt)
+        r = reward(obs, acts, nxt, torch.zeros(len(obs)))
+        assert torch.allclose(gamma * phi_next - phi_s, r, atol=1e-6 * float(r.abs().max()))
+    units = [
+        unit_value(
+            UnitInputs(
+                task, src, task.reward("ground_truth"), "expert", 0, "standard", 1024, 256, "cpu"
+            )
+        )  # fmt: skip
+        for src in (task.reward("shaped"), task.reward("away"))
+    ]
+    assert units == [{"value": 0.0, "fit_steps": 0}] * 2
+
+
+def test_npec_is_zero_for_the_shipped_shaped_submission_on_random_coverage():
+    # The cheap case: PointMass, random coverage, smoke sizes.
+    npec, den, sources = _units("pointmass", "random", 0, (256, 64))
+    assert den.converged and den.residual > 0.1  # random actions: R is not a shaping
+    assert npec(sources["shaped"]).distance <= 0.05
+    assert npec(sources["plus_constant"]).distance <= 0.02
+    assert npec(sources["negated"]).distance == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("coverage", ["random", "mixture", "uniform"])
+@pytest.mark.parametrize("task_name", ["pointmass", "pointmaze"])
+def test_npec_invariances_on_point_tasks_at_standard_sizes(task_name, coverage, seed):
+    npec, den, sources = _units(task_name, coverage, seed, STANDARD)
+    shaped, plus_constant = npec(sources["shaped"]), npec(sources["plus_constant"])
+    assert shaped.distance <= 0.05, (den, shaped)
+    assert plus_constant.distance <= 0.02, (den, plus_constant)
+    assert npec(sources["negated"]).distance == pytest.approx(1.0, abs=0.05), den
