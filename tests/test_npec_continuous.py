@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from benchmark.envs import pointmass
-from benchmark.metrics.npec import npec_denominator, npec_distance_with_fit, unit_value
+from benchmark.metrics.npec import npec_denominator, npec_distance_with_fit
+from benchmark.metrics.npec_units import unit_value
 from benchmark.metrics.registry import UnitInputs
 from benchmark.submissions import load_submission
 from benchmark.tasks import load_task

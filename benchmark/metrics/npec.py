@@ -45,24 +45,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from benchmark.data import RewardFn, as_transitions
-from benchmark.metrics.cpu_threads import single_thread_on_cpu
 from benchmark.metrics.epic import DEFAULT_DISCOUNT
 from benchmark.metrics.inputs import check_discount, check_weights
 from benchmark.metrics.npec_tabular import npec_distance_tabular  # noqa: F401  (part of this API)
 from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_reward
-from benchmark.vocabulary import DETERMINISTIC_COVERAGE_POLICIES
-
-if TYPE_CHECKING:
-    from benchmark.metrics.registry import UnitInputs
-    from benchmark.tasks import Task
 
 DEFAULT_MAX_STEPS = 20_000
 DEFAULT_TOL = 1e-3
@@ -74,14 +67,6 @@ POTENTIALS = ("mlp", "linear")
 # is a shift plus potential shaping up to optimisation error, and the paper defines
 # D_NPEC = 0 there.
 ZERO_TOLERANCE = 1e-4
-# Coverages drawn by a deterministic policy in the (deterministic) train dynamics: every
-# state has one successor, so Φ = −V^π, the policy's discounted return from s, gives
-# γΦ(s') − Φ(s) = R(s, π(s), s') for *any* bounded R (the Bellman equation; the time limit
-# does not matter, V^π continues past it). D^U(Zero, R_B) = 0 for every target and NPEC
-# is 0 by the paper's convention. A fitted potential only approaches this (PointMass
-# expert: 0.013 of R_B's spread left at convergence, PointMaze 0.033), and the ratio of
-# two fit errors came out anywhere (shaped 0.13, negated 0.985), so units use the limit.
-# (The policy names: vocabulary.DETERMINISTIC_COVERAGE_POLICIES.)
 # A fit stops once its residual is below this (rewards are standardised to unit
 # variance, so it is 1e-6 of the target's scale): nothing left to improve.
 ABSOLUTE_FLOOR = 1e-6
@@ -421,45 +406,3 @@ def _weighted_std(x: torch.Tensor, w: torch.Tensor) -> float:
     std = float((w * (x - mean) ** 2).sum().sqrt())
     # Spread at rounding level of the values' magnitude is no spread.
     return 0.0 if std <= 1e-12 * max(float(x.abs().max()), 1e-300) else std
-
-
-def unit_value(inputs: UnitInputs) -> dict[str, float]:
-    """One evaluation unit (registry entry): exact on a finite task (`tabular_units`),
-    0 on a deterministic policy's coverage (`DETERMINISTIC_COVERAGE_POLICIES`: the zero reward's
-    class reaches every reward there), else NPEC fitted to convergence on the unit's
-    sample, with the steps used. The ground truth's denominator fit is shared by every
-    submission on the same sample."""
-    if inputs.exact:
-        from benchmark.metrics.tabular_units import exact_row, unit_tables
-
-        table, truth, tab = unit_tables(inputs)
-        return exact_row(
-            npec_distance_tabular(
-                table,
-                truth,
-                transition_dist=tab.coverage[inputs.coverage].transition_dist,
-                discount=inputs.task.discount,
-            )  # fmt: skip
-        )
-    if inputs.task.coverage(inputs.coverage).spec.policy in DETERMINISTIC_COVERAGE_POLICIES:
-        return {"value": 0.0, "fit_steps": 0}
-    sample = inputs.sample()
-    with single_thread_on_cpu(inputs.device):  # why: see benchmark.metrics.cpu_threads
-        denominator = _denominator(inputs.task, inputs.ground_truth, inputs.coverage,
-                                   inputs.n_transitions, inputs.n_samples, inputs.seed,
-                                   inputs.device)  # fmt: skip
-        res = npec_distance_with_fit(
-            inputs.reward, inputs.ground_truth, transitions=sample.transitions,
-            discount=inputs.task.discount, seed=inputs.seed, device=inputs.device,
-            denominator=denominator,
-        )  # fmt: skip
-    return {"value": res.distance, "fit_steps": res.steps}
-
-
-@lru_cache(maxsize=64)
-def _denominator(task: Task, truth: RewardFn, coverage: str, n_transitions: int,
-                 n_samples: int, seed: int, device: str) -> Fit:  # fmt: skip
-    """D^U_NPEC(Zero, ground truth) on one coverage sample, fitted once per key."""
-    sample = task.coverage(coverage).sample(n_transitions, n_samples, seed)
-    return npec_denominator(truth, transitions=sample.transitions, discount=task.discount,
-                            seed=seed, device=device)  # fmt: skip

@@ -157,7 +157,7 @@ REGISTRY: dict[str, MetricSpec] = {
             "distance",
             False,
             "samples",
-            "benchmark.metrics.npec:unit_value",
+            "benchmark.metrics.npec_units:unit_value",
             exact_on_tables=True,
         ),
         MetricSpec(
