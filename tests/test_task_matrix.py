@@ -34,9 +34,13 @@ def _check_pseudometric(d: np.ndarray) -> None:
     finite = d[np.isfinite(d)]
     assert ((finite >= -1e-9) & (finite <= 1 + 1e-9)).all()
     np.testing.assert_allclose(d, d.T)
-    np.testing.assert_allclose(np.diag(d), 0.0, atol=1e-6)
+    # A reward constant on the sample (PointMaze's sparse reward under random coverage: a
+    # random policy never gets near the goal) has no Pearson correlation: NaN, row and column.
+    diag = np.diag(d)
+    np.testing.assert_allclose(diag[np.isfinite(diag)], 0.0, atol=1e-6)
     for i, j, k in itertools.permutations(range(len(d)), 3):
-        assert d[i, k] <= d[i, j] + d[j, k] + 1e-6
+        if np.isfinite([d[i, k], d[i, j], d[j, k]]).all():
+            assert d[i, k] <= d[i, j] + d[j, k] + 1e-6
 
 
 @pytest.mark.parametrize("coverage", ["random", "expert", "mixture", "uniform"])

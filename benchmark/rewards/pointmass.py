@@ -90,14 +90,26 @@ def build_family(
     family: str,
     ctrl_default: float,
     sparse_radius: float = 0.2,
+    paid_on: str = "next",
 ) -> dict[str, Callable[..., RewardFn]]:
-    """The goal-reaching reward factories, for any env whose obs starts with [pos(2), ...]."""
+    """The goal-reaching reward factories, for any env whose obs starts with [pos(2), ...].
+
+    ``paid_on`` says whose position the distance terms read: ``"next"`` (s', PointMass) or
+    ``"current"`` (s, PointMaze, as its reference env pays before simulating the step).
+    """
+    if paid_on not in ("next", "current"):
+        raise ValueError(f"{family} rewards: paid_on must be 'next' or 'current', got {paid_on!r}")
 
     def wrap(body: Body) -> RewardFn:
         return checked_reward(body, obs_dim, family)
 
+    def at(s: torch.Tensor, s2: torch.Tensor) -> torch.Tensor:
+        return s2 if paid_on == "next" else s
+
     def ground_truth(ctrl_coef: float = ctrl_default) -> RewardFn:
-        return wrap(lambda s, a, s2: -goal_distance(s2, goal_of) - ctrl_coef * control_cost(a))
+        return wrap(
+            lambda s, a, s2: -goal_distance(at(s, s2), goal_of) - ctrl_coef * control_cost(a)
+        )
 
     def shaped(
         discount: float = 0.99,
@@ -112,13 +124,15 @@ def build_family(
     def sparse(radius: float = sparse_radius) -> RewardFn:
         if radius <= 0:
             raise ValueError(f"sparse reward: radius must be > 0, got {radius}")
-        return wrap(lambda s, a, s2: (goal_distance(s2, goal_of) < radius).to(s2.dtype))
+        return wrap(lambda s, a, s2: (goal_distance(at(s, s2), goal_of) < radius).to(s2.dtype))
 
     def no_control_cost() -> RewardFn:
-        return wrap(lambda s, a, s2: -goal_distance(s2, goal_of))
+        return wrap(lambda s, a, s2: -goal_distance(at(s, s2), goal_of))
 
     def away(ctrl_coef: float = ctrl_default) -> RewardFn:
-        return wrap(lambda s, a, s2: goal_distance(s2, goal_of) - ctrl_coef * control_cost(a))
+        return wrap(
+            lambda s, a, s2: goal_distance(at(s, s2), goal_of) - ctrl_coef * control_cost(a)
+        )
 
     return {
         "ground_truth": ground_truth,
