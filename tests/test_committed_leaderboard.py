@@ -41,10 +41,29 @@ def test_no_unit_of_the_board_is_left_failed(results):
 
 
 SUBMISSIONS = list_submissions(REPO / "submissions")
+# Tasks whose shipped version has no board rows yet: their old-version rows were retired
+# (`results prune --task`), and the board is recomputed once their baselines are retrained.
+# Remove a task from here in the commit that adds its rows.
+AWAITING_RECOMPUTATION = {
+    "pointmaze": "version 2, the paper's maze (issue 18): baselines retrained, then evaluated",
+}
+
+
+@pytest.mark.parametrize("task", sorted(AWAITING_RECOMPUTATION))
+def test_a_task_awaiting_recomputation_has_no_rows_of_any_version(results, task):
+    """Not old numbers shown as current, and not forgotten once its new rows land."""
+    rows = results[results["task"] == task]
+    assert rows.empty, (
+        f"{task}: {len(rows)} rows of versions {sorted(set(rows['task_version']))} in the "
+        f"store; retire old ones with `results prune --task {task}`, or, once the shipped "
+        f"version's rows are complete, remove {task!r} from AWAITING_RECOMPUTATION"
+    )
 
 
 @pytest.mark.parametrize("submission", SUBMISSIONS, ids=lambda s: s.name)
 def test_every_submission_has_every_metric_on_every_coverage(board_rows, submission):
+    if submission.task in AWAITING_RECOMPUTATION:
+        pytest.skip(f"{submission.task}: {AWAITING_RECOMPUTATION[submission.task]}")
     task = load_task(submission.task)
     rows = board_rows[
         (board_rows["submission"] == submission.name)
@@ -79,7 +98,7 @@ def test_every_submission_has_every_metric_on_every_coverage(board_rows, submiss
 # negation, 1 - D = (1 + rho) / 4 to first order, i.e. rounding squared: 1e-6 is loose.
 EPIC_ZERO = 1e-5
 EPIC_ONE = 1e-6
-TASKS = sorted({s.task for s in SUBMISSIONS})
+TASKS = sorted({s.task for s in SUBMISSIONS} - set(AWAITING_RECOMPUTATION))
 
 
 def _values(board_rows, task: str, submission: str, metric: str):

@@ -1,7 +1,7 @@
 """The normalizer of reoptimization transfer: K ground-truth-trained runs and K random runs.
 
 Why several runs: one ground-truth-trained policy is a single draw from a wide
-distribution. Measured on PointMaze (protocol 1, 4 seeds): returns −16.2, −19.1, −50.9,
+distribution. Measured on PointMaze version 1 (protocol 1, 4 seeds): returns −16.2, −19.1, −50.9,
 −19.7, so a submission normalized by one of them moves between 0.44 and 2.29 with the
 reference seed alone. Protocol 2 normalizes by the *mean* of K = ``len(REFERENCE_SEEDS)``
 ground-truth-trained runs whose seeds (1000..1004) are disjoint from every submission
