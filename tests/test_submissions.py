@@ -35,7 +35,7 @@ from benchmark.submissions.conversion import example_inputs
 from benchmark.tasks import list_tasks, load_task
 
 REPO = Path(__file__).resolve().parents[1]
-LEARNED = ("preferences", "airl", "regression")
+LEARNED = ("preferences", "airl", "airl-state-only", "regression")
 # The checks in the order validate runs them (README, "Check a folder").
 VALIDATION_CHECKS = ("schema", "task", "file", "sha256", "load", "run", "shape", "dtype",
                      "finite", "determinism", "speed")  # fmt: skip
