@@ -180,9 +180,11 @@ def test_every_row_is_a_unit_of_its_submissions_grid(board_rows):
 
 
 def test_gridworld_distances_on_the_board_are_the_exact_values(board_rows):
-    """EPIC, NPEC and ERC on the finite gridworld are exact: each row equals the tabular
-    value from the submission's reward table and the coverage's exact arrays, to 1e-6."""
+    """Every distance on the finite gridworld is exact: each row equals the tabular value
+    from the submission's reward table and the coverage's exact arrays, to 1e-6."""
+    from benchmark.metrics.dard import dard_distance_tabular
     from benchmark.metrics.epic import epic_distance_tabular
+    from benchmark.metrics.starc import starc_distance_tabular
     from benchmark.metrics.erc import erc_distance_tabular
     from benchmark.metrics.npec import npec_distance_tabular
     from benchmark.tasks.tabular import reward_table
@@ -191,7 +193,8 @@ def test_gridworld_distances_on_the_board_are_the_exact_values(board_rows):
     tab = task.tabular
     truth = tab.rewards["ground_truth"]
     rows = board_rows[(board_rows["task"] == "gridworld") & board_rows["metric"].isin(
-        ["epic", "npec", "erc"])]  # fmt: skip
+        ["epic", "npec", "erc", "dard", "starc"])]  # fmt: skip
+    assert set(rows["metric"]) == {"epic", "npec", "erc", "dard", "starc"}
     assert len(rows) and rows["exact"].all()
     assert (rows["ci_low"] == rows["value"]).all() and (rows["ci_high"] == rows["value"]).all()
     by_name = {s.name: s for s in SUBMISSIONS}
@@ -206,6 +209,16 @@ def test_gridworld_distances_on_the_board_are_the_exact_values(board_rows):
                                           action_dist=cov.action_dist,
                                           transition_dist=cov.transition_dist,
                                           discount=task.discount)  # fmt: skip
+        elif r["metric"] == "dard":
+            exact = dard_distance_tabular(table, truth, transition=tab.transitions["train"],
+                                          action_dist=cov.action_dist,
+                                          transition_dist=cov.transition_dist,
+                                          discount=task.discount)  # fmt: skip
+        elif r["metric"] == "starc":
+            exact = starc_distance_tabular(table, truth, canonicalization="epic",
+                                           state_dist=cov.state_dist, action_dist=cov.action_dist,
+                                           weights=cov.transition_dist,
+                                           discount=task.discount)  # fmt: skip
         elif r["metric"] == "npec":
             exact = npec_distance_tabular(table, truth, transition_dist=cov.transition_dist,
                                           discount=task.discount)  # fmt: skip

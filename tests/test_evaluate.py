@@ -306,8 +306,9 @@ def test_erc_rollout_length_leaves_min_episodes_after_cutting_tails(name):
 
 
 def test_dard_and_starc_units_through_the_registry(submissions, tmp_path):
-    """Shaped copy 0, negation 1 (both distances' invariances); DARD on gridworld equals the
-    exact DARD under the sample's own D_T and D_A, since the train dynamics are deterministic."""
+    """The sampled path (SMALL has ``exact=False``): shaped copy 0, negation 1 (both distances'
+    invariances); DARD on gridworld equals the exact DARD under the sample's own D_T and
+    D_A, since the train dynamics are deterministic."""
     import numpy as np
 
     from benchmark.metrics.dard import dard_distance_tabular
@@ -340,16 +341,20 @@ def test_dard_and_starc_units_through_the_registry(submissions, tmp_path):
 
 
 def test_finite_task_units_are_exact_with_zero_width_intervals(submissions, tmp_path):
+    import numpy as np
+
+    from benchmark.metrics.dard import dard_distance_tabular
+    from benchmark.metrics.epic import canonicalize_tabular as epic_canonicalize_tabular
     from benchmark.metrics.epic import epic_distance_tabular
     from benchmark.metrics.erc import erc_distance_tabular
     from benchmark.metrics.npec import npec_distance_tabular
 
     subs = ev.select_submissions(root=submissions)
-    units = ev.expand_grid(subs, metrics=["epic", "npec", "erc"], seeds=3)
+    units = ev.expand_grid(subs, metrics=["epic", "npec", "erc", "dard", "starc"], seeds=3)
     task = load_task("gridworld")
     n_cov = len(task.coverage_names)
     # One unit per coverage (ERC: not on "uniform"), seed 0, no sample.
-    assert len(units) == len(subs) * (2 * n_cov + n_cov - 1)
+    assert len(units) == len(subs) * (4 * n_cov + n_cov - 1)
     assert {(u.seed, u.n_transitions, u.n_samples) for u in units} == {(0, 0, 0)}
     ev.evaluate(units, results_dir=tmp_path / "r", wandb=False, progress=False)
     df = read_results(tmp_path / "r")
@@ -362,6 +367,20 @@ def test_finite_task_units_are_exact_with_zero_width_intervals(submissions, tmp_
     for name, cov in tab.coverage.items():
         kw = dict(transition_dist=cov.transition_dist, discount=task.discount)
         assert rows[("npec", name)] == pytest.approx(npec_distance_tabular(nocost, truth, **kw))
+        assert rows[("dard", name)] == pytest.approx(
+            dard_distance_tabular(nocost, truth, transition=tab.transitions["train"],
+                                  action_dist=cov.action_dist, **kw)  # fmt: skip
+        )
+        # STARC's board estimand: EPIC-canonicalized rewards, L2 norm weighted by D_T,
+        # written out from the definition: ½‖c_A/‖c_A‖ − c_B/‖c_B‖‖ with ‖x‖² = Σ D_T x².
+        canon = [epic_canonicalize_tabular(r, state_dist=cov.state_dist,
+                                           action_dist=cov.action_dist,
+                                           discount=task.discount) for r in (nocost, truth)]  # fmt: skip
+        w = cov.transition_dist
+        unit = [c / np.sqrt((w * c**2).sum()) for c in canon]
+        assert rows[("starc", name)] == pytest.approx(
+            0.5 * np.sqrt((w * (unit[0] - unit[1]) ** 2).sum()), abs=1e-9
+        )
         assert rows[("epic", name)] == pytest.approx(
             epic_distance_tabular(
                 nocost, truth, state_dist=cov.state_dist, action_dist=cov.action_dist, **kw

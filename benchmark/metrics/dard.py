@@ -280,8 +280,20 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
     """One evaluation unit: DARD to the ground truth with a 95% bootstrap CI (registry entry).
 
     The model is the task's train dynamics; the M mean-term actions are the coverage
-    sample's D_A draws.
+    sample's D_A draws. On a finite task the value is exact: `dard_distance_tabular` on
+    the coverage's exact D_A and D_T with the train dynamics as T (no sample, no interval).
     """
+    if inputs.exact:
+        from benchmark.metrics.tabular_units import exact_row, unit_tables
+
+        table, truth, tab = unit_tables(inputs)
+        cov = tab.coverage[inputs.coverage]
+        return exact_row(
+            dard_distance_tabular(table, truth, transition=tab.transitions["train"],
+                                  action_dist=cov.action_dist,
+                                  transition_dist=cov.transition_dist,
+                                  discount=inputs.task.discount)  # fmt: skip
+        )
     draws, truth_c = _truth_on_draws(inputs.task, inputs.ground_truth, inputs.coverage,
                                      inputs.n_transitions, inputs.n_samples, inputs.seed,
                                      inputs.device)  # fmt: skip

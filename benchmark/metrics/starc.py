@@ -286,7 +286,24 @@ def _canonical_one(
 
 
 def unit_value(inputs: UnitInputs) -> dict[str, float]:
-    """One evaluation unit: sample-based STARC to the ground truth, 95% bootstrap CI."""
+    """One evaluation unit: STARC to the ground truth, sampled with a 95% bootstrap CI.
+
+    On a finite task the value is exact and is the same estimand as the sampled one:
+    EPIC's canonicalization under the coverage's exact D_S and D_A, L2 norm weighted by
+    its D_T (`starc_distance_tabular(..., canonicalization="epic")`). The paper's
+    value-adjusted levelling has no coverage, so it stays in the meta-benchmark.
+    """
+    if inputs.exact:
+        from benchmark.metrics.tabular_units import exact_row, unit_tables
+
+        table, truth, tab = unit_tables(inputs)
+        cov = tab.coverage[inputs.coverage]
+        return exact_row(
+            starc_distance_tabular(table, truth, canonicalization="epic",
+                                   state_dist=cov.state_dist, action_dist=cov.action_dist,
+                                   weights=cov.transition_dist,
+                                   discount=inputs.task.discount)  # fmt: skip
+        )
     truth_c, truth_scale = _canonical_truth(inputs.task, inputs.ground_truth, inputs.coverage,
                                             inputs.n_transitions, inputs.n_samples, inputs.seed,
                                             inputs.device)  # fmt: skip
