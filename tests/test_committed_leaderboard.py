@@ -184,9 +184,9 @@ def test_gridworld_distances_on_the_board_are_the_exact_values(board_rows):
     from the submission's reward table and the coverage's exact arrays, to 1e-6."""
     from benchmark.metrics.dard import dard_distance_tabular
     from benchmark.metrics.epic import epic_distance_tabular
-    from benchmark.metrics.starc import starc_distance_tabular
     from benchmark.metrics.erc import erc_distance_tabular
     from benchmark.metrics.npec import npec_distance_tabular
+    from benchmark.metrics.starc import starc_distance_tabular
     from benchmark.tasks.tabular import reward_table
 
     task = load_task("gridworld")

@@ -368,8 +368,13 @@ def test_finite_task_units_are_exact_with_zero_width_intervals(submissions, tmp_
         kw = dict(transition_dist=cov.transition_dist, discount=task.discount)
         assert rows[("npec", name)] == pytest.approx(npec_distance_tabular(nocost, truth, **kw))
         assert rows[("dard", name)] == pytest.approx(
-            dard_distance_tabular(nocost, truth, transition=tab.transitions["train"],
-                                  action_dist=cov.action_dist, **kw)  # fmt: skip
+            dard_distance_tabular(
+                nocost,
+                truth,
+                transition=tab.transitions["train"],
+                action_dist=cov.action_dist,
+                **kw,
+            )  # fmt: skip
         )
         # STARC's board estimand: EPIC-canonicalized rewards, L2 norm weighted by D_T,
         # written out from the definition: ½‖c_A/‖c_A‖ − c_B/‖c_B‖‖ with ‖x‖² = Σ D_T x².

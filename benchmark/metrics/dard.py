@@ -289,10 +289,14 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
         table, truth, tab = unit_tables(inputs)
         cov = tab.coverage[inputs.coverage]
         return exact_row(
-            dard_distance_tabular(table, truth, transition=tab.transitions["train"],
-                                  action_dist=cov.action_dist,
-                                  transition_dist=cov.transition_dist,
-                                  discount=inputs.task.discount)  # fmt: skip
+            dard_distance_tabular(
+                table,
+                truth,
+                transition=tab.transitions["train"],
+                action_dist=cov.action_dist,
+                transition_dist=cov.transition_dist,
+                discount=inputs.task.discount,
+            )  # fmt: skip
         )
     draws, truth_c = _truth_on_draws(inputs.task, inputs.ground_truth, inputs.coverage,
                                      inputs.n_transitions, inputs.n_samples, inputs.seed,

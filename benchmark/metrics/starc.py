@@ -299,10 +299,15 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
         table, truth, tab = unit_tables(inputs)
         cov = tab.coverage[inputs.coverage]
         return exact_row(
-            starc_distance_tabular(table, truth, canonicalization="epic",
-                                   state_dist=cov.state_dist, action_dist=cov.action_dist,
-                                   weights=cov.transition_dist,
-                                   discount=inputs.task.discount)  # fmt: skip
+            starc_distance_tabular(
+                table,
+                truth,
+                canonicalization="epic",
+                state_dist=cov.state_dist,
+                action_dist=cov.action_dist,
+                weights=cov.transition_dist,
+                discount=inputs.task.discount,
+            )  # fmt: skip
         )
     truth_c, truth_scale = _canonical_truth(inputs.task, inputs.ground_truth, inputs.coverage,
                                             inputs.n_transitions, inputs.n_samples, inputs.seed,
