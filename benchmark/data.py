@@ -143,6 +143,23 @@ class Transitions:
         """Rows selected by a slice, index tensor or boolean mask."""
         return Transitions(*(getattr(self, f.name)[index] for f in fields(self)))
 
+    def episode_ids(self) -> np.ndarray:
+        """``[N]`` int64 episode index of each transition: rows of one episode are dependent.
+
+        A new episode starts after each ``dones = 1`` and wherever a transition does not
+        start in its predecessor's s' (independent draws, such as ``uniform`` coverage
+        with dones all 0, are episodes of one transition each). Why: bootstrap intervals
+        resample whole episodes (`benchmark.metrics.canonical_interval`).
+        """
+        n = len(self)
+        new = np.zeros(n, dtype=bool)
+        if n > 1:
+            obs = self.obs.reshape(n, -1)
+            nxt = self.next_obs.reshape(n, -1)
+            cut = (self.dones[:-1] != 0) | torch.any(obs[1:] != nxt[:-1], dim=1)
+            new[1:] = cut.cpu().numpy()
+        return np.cumsum(new).astype(np.int64)
+
     @staticmethod
     def concatenate(parts: list[Transitions]) -> Transitions:
         if not parts:

@@ -260,3 +260,30 @@ def test_npec_rows_fitted_on_deterministic_coverage_are_retired(store):
         "submission retrained": 1,
     }
     assert report.kept == 4  # epic rows 0 and 3 (failed), the limit and the random-coverage row
+
+
+def test_sampled_rows_with_row_bootstrap_intervals_are_retired(store):
+    """Results schema 4 resamples episodes in the EPIC/DARD/STARC intervals; their sampled
+    rows of schema 3 carry the narrower intervals. Exact rows and NPEC keep theirs."""
+    root, out = store
+    sub = load_submission(root / "gridworld-random")
+    common = dict(
+        submission=sub.name,
+        submission_sha256=sub.sha256,
+        method=sub.method,
+        task="gridworld",
+        task_version=str(load_task("gridworld").version),
+        coverage="random",
+        value=0.5,
+    )
+    rows = [
+        results.make_row(**common, metric="dard", seed=0, schema_version=3),
+        results.make_row(**common, metric="starc", seed=0, schema_version=3),
+        results.make_row(**common, metric="epic", seed=5, schema_version=3),
+        results.make_row(**common, metric="epic", seed=0, schema_version=3, exact=True),
+        results.make_row(**common, metric="npec", seed=0, schema_version=3),
+        results.make_row(**common, metric="dard", seed=1, schema_version=4),
+    ]
+    results.write_batch(rows, out, name="d")
+    report = prune_results(out, submissions_root=root, dry_run=True)
+    assert report.reasons["interval before the episode bootstrap"] == 3

@@ -144,17 +144,24 @@ class CanonicalParts:
     group_sizes: torch.Tensor  # [G] samples per group
     at_s: torch.Tensor  # [N] index in U of each transition's s
     at_next: torch.Tensor  # [N] index in U of each transition's s'
+    at_samples: torch.Tensor | None = None  # [M] index in U of each state sample (constant)
 
 
 def canonical_parts(
-    rewards: Sequence[RewardFn], names: Sequence[str], inputs: CanonicalInputs, groups: torch.Tensor
+    rewards: Sequence[RewardFn],
+    names: Sequence[str],
+    inputs: CanonicalInputs,
+    groups: torch.Tensor,
+    *,
+    include_constant: bool = False,
 ) -> CanonicalParts:
-    """`canonicalize_many` without the constant term, keeping per-group mean-term sums.
+    """`canonicalize_many`, keeping per-group mean-term sums (for the bootstrap).
 
     ``groups``: ``[M]`` group index of each mean-term sample (see
-    `benchmark.metrics.epic_interval.sample_groups`).
+    `benchmark.metrics.canonical_interval.sample_groups`). ``include_constant``: C(R)
+    with its −γ c term (STARC's norm needs it; EPIC's correlation does not).
     """
-    return _canonicalize(rewards, names, inputs, False, True, groups.to(inputs.device))
+    return _canonicalize(rewards, names, inputs, include_constant, True, groups.to(inputs.device))
 
 
 def _canonicalize(
@@ -219,9 +226,11 @@ def _canonicalize(
         if groups is not None
         else torch.full((1,), float(inputs.state_samples.shape[0]), dtype=torch.float64)
     )
+    at_samples = inverse[2 * n :] if include_constant else None
     return CanonicalParts(
-        list(canon), eps, scales, raw, group_sums, sizes, inverse[:n], inverse[n : 2 * n]
-    )
+        list(canon), eps, scales, raw, group_sums, sizes, inverse[:n], inverse[n : 2 * n],
+        at_samples,
+    )  # fmt: skip
 
 
 def mean_over_samples(

@@ -41,10 +41,18 @@ import torch
 
 from benchmark.data import RewardFn
 from benchmark.metrics import epic, stats
+from benchmark.metrics.canonical_interval import (
+    Correction,
+    SampleEpisodes,
+    sample_groups,
+    two_source_bootstrap,
+)
 from benchmark.metrics.dard_sampling import (
+    DardParts,
     SuccessorDraws,
     canonicalize_on_draws,
     draw_successors,
+    parts_on_draws,
 )
 from benchmark.metrics.dynamics import TransitionModel, tabular_transition_model, transition_model
 from benchmark.metrics.epic import DEFAULT_DISCOUNT, DEFAULT_N_BOOTSTRAP, ArrayLike, EpicResult
@@ -223,34 +231,59 @@ def dard_distance_with_ci(
     device: torch.device | str | None = None,
     max_batch: int | None = None,
 ) -> DardResult:
-    """`dard_distance` with a percentile-bootstrap interval over transitions.
-
-    As for EPIC, the mean terms (and the successor draws) are held fixed; rows of the
-    paired canonical rewards are resampled.
+    """`dard_distance` with a 95% interval over both sampling sources: the transitions'
+    episodes and the M action samples (with their successor draws), basic bootstrap (as
+    EPIC's; `benchmark.metrics.canonical_interval`).
     """
-    ca, cb, w = _paired(
-        reward_a,
-        reward_b,
-        transitions,
-        action_samples,
-        transition_model,
-        discount,
-        weights,
-        seed,
-        device,
-        max_batch,
-    )
-    ci = stats.bootstrap_pearson_distance(
-        ca, cb, w, num_resamples=num_resamples, confidence=confidence, seed=seed
-    )
+    check_discount(discount)
+    names = ["reward_a", "reward_b"]
+    draws = draw_successors(transitions, action_samples, transition_model, seed=seed,
+                            device=device, max_batch=max_batch, rewards=[reward_a, reward_b])  # fmt: skip
+    parts = parts_on_draws([reward_a, reward_b], names, draws, discount, _groups(draws))
+    w = None if weights is None else check_weights(weights, len(draws.transitions))
+    for name, c, e, sc in zip(names, parts.canonical, parts.eps, parts.scales, strict=True):
+        check_not_constant(c.cpu().numpy(), w, name, eps=e, scale=sc)
+    ci = _interval(parts, draws, discount, w, None, num_resamples, confidence, seed)
     return DardResult(
-        distance=epic.pearson_distance(ca, cb, w),
+        distance=ci.estimate,
         ci_low=ci.low,
         ci_high=ci.high,
-        n_transitions=int(ca.shape[0]),
+        n_transitions=len(draws.transitions),
         n_samples=int(np.shape(action_samples)[0]),
         confidence=confidence,
         num_resamples=num_resamples,
+    )
+
+
+def _groups(draws: SuccessorDraws) -> torch.Tensor:
+    return torch.as_tensor(sample_groups(draws.actions.shape[0]))
+
+
+def _interval(
+    parts: DardParts,
+    draws: SuccessorDraws,
+    discount: float,
+    weights: np.ndarray | None,
+    action_episodes: np.ndarray | None,
+    num_resamples: int,
+    confidence: float,
+    seed: int,
+) -> stats.ConfidenceInterval:
+    """The two-source bootstrap of two rewards' C_T pieces (n(s, s') as its correction)."""
+    return two_source_bootstrap(
+        parts.raw.cpu().numpy(),
+        parts.mean_sums.cpu().numpy(),
+        parts.group_sizes.cpu().numpy(),
+        parts.at_s.cpu().numpy(),
+        parts.at_next.cpu().numpy(),
+        discount,
+        episodes=draws.transitions.episode_ids(),
+        sample_episodes=None if action_episodes is None else SampleEpisodes(None, action_episodes),
+        weights=weights,
+        correction=Correction(parts.pair_sums.cpu().numpy(), parts.at_pair.cpu().numpy()),
+        num_resamples=num_resamples,
+        confidence=confidence,
+        seed=seed,
     )
 
 
@@ -261,8 +294,9 @@ def dard_distance_with_ci(
 def _truth_on_draws(
     task: Task, truth: RewardFn, coverage: str, n_transitions: int, n_samples: int, seed: int,
     device: str,
-) -> tuple[SuccessorDraws, np.ndarray]:  # fmt: skip
-    """Successor draws of one coverage sample and C_T(ground truth) on them, once per key.
+) -> tuple[SuccessorDraws, DardParts]:  # fmt: skip
+    """Successor draws of one coverage sample and C_T(ground truth)'s pieces on them, once
+    per key.
 
     Why cached: the draws (U x M simulator steps, seconds on MuJoCo) and the ground
     truth's canonicalization are the same for every submission of the task.
@@ -270,14 +304,15 @@ def _truth_on_draws(
     sample = task.coverage(coverage).sample(n_transitions, n_samples, seed)
     draws = draw_successors(sample.transitions, sample.action_samples, transition_model(task),
                             seed=seed, device=device)  # fmt: skip
-    canon, eps, scales = canonicalize_on_draws([truth], ["the ground truth"], draws, task.discount)
-    c = canon[0].cpu().numpy()
-    check_not_constant(c, None, "the ground truth", eps=eps[0], scale=scales[0])
-    return draws, c
+    parts = parts_on_draws([truth], ["the ground truth"], draws, task.discount, _groups(draws))
+    check_not_constant(parts.canonical[0].cpu().numpy(), None, "the ground truth",
+                       eps=parts.eps[0], scale=parts.scales[0])  # fmt: skip
+    return draws, parts
 
 
 def unit_value(inputs: UnitInputs) -> dict[str, float]:
-    """One evaluation unit: DARD to the ground truth with a 95% bootstrap CI (registry entry).
+    """One evaluation unit: DARD to the ground truth with the two-source 95% interval
+    (episodes and action samples; registry entry).
 
     The model is the task's train dynamics; the M mean-term actions are the coverage
     sample's D_A draws. On a finite task the value is exact: `dard_distance_tabular` on
@@ -298,14 +333,29 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
                 discount=inputs.task.discount,
             )  # fmt: skip
         )
-    draws, truth_c = _truth_on_draws(inputs.task, inputs.ground_truth, inputs.coverage,
-                                     inputs.n_transitions, inputs.n_samples, inputs.seed,
-                                     inputs.device)  # fmt: skip
-    canon, eps, scales = canonicalize_on_draws([inputs.reward], ["the submission"], draws,
-                                               inputs.task.discount)  # fmt: skip
-    c = canon[0].cpu().numpy()
-    check_not_constant(c, None, "the submission", eps=eps[0], scale=scales[0])
-    ci = stats.bootstrap_pearson_distance(c, truth_c, seed=inputs.seed)
+    draws, truth = _truth_on_draws(inputs.task, inputs.ground_truth, inputs.coverage,
+                                   inputs.n_transitions, inputs.n_samples, inputs.seed,
+                                   inputs.device)  # fmt: skip
+    mine = parts_on_draws([inputs.reward], ["the submission"], draws, inputs.task.discount,
+                          _groups(draws))  # fmt: skip
+    check_not_constant(mine.canonical[0].cpu().numpy(), None, "the submission",
+                       eps=mine.eps[0], scale=mine.scales[0])  # fmt: skip
+    both = DardParts(
+        mine.canonical + truth.canonical,
+        mine.eps + truth.eps,
+        mine.scales + truth.scales,
+        torch.cat([mine.raw, truth.raw]),
+        torch.cat([mine.mean_sums, truth.mean_sums]),
+        torch.cat([mine.pair_sums, truth.pair_sums]),
+        mine.group_sizes,
+        mine.at_s,
+        mine.at_next,
+        mine.at_pair,
+    )
+    episodes = inputs.sample().action_episodes
+    episodes = None if episodes is None else episodes.cpu().numpy()
+    ci = _interval(both, draws, inputs.task.discount, None, episodes,
+                   stats.DEFAULT_NUM_RESAMPLES, stats.DEFAULT_CONFIDENCE, inputs.seed)  # fmt: skip
     return {"value": ci.estimate, "ci_low": ci.low, "ci_high": ci.high}
 
 

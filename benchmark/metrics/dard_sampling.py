@@ -107,11 +107,55 @@ def canonicalize_on_draws(
     Returns also, per reward, the machine epsilon of its outputs and the magnitude of the
     summed terms (what `inputs.check_not_constant` measures rounding against).
     """
+    parts = parts_on_draws(rewards, names, draws, discount)
+    return parts.canonical, parts.eps, parts.scales
+
+
+@dataclass(frozen=True)
+class DardParts:
+    """C_T(R) of k rewards and the per-group sums of its mean terms (for the bootstrap).
+
+    Attributes:
+        canonical, eps, scales: as `canonicalize_on_draws` returns them.
+        raw: ``[k, N]`` R at the transitions.
+        mean_sums: ``[k, U, G]`` Σ_{j in group g} R(x_u, a_j, x'_j) per distinct state.
+        pair_sums: ``[k, P, G]`` Σ_{j in group g} R(s'_j, a_j, s''_j) per distinct (s, s').
+        group_sizes: ``[G]`` samples per group.
+        at_s, at_next: ``[N]`` index in U of each transition's s and s'.
+        at_pair: ``[N]`` index in P of each transition's (s, s').
+    """
+
+    canonical: list[torch.Tensor]
+    eps: list[float]
+    scales: list[float]
+    raw: torch.Tensor
+    mean_sums: torch.Tensor
+    pair_sums: torch.Tensor
+    group_sizes: torch.Tensor
+    at_s: torch.Tensor
+    at_next: torch.Tensor
+    at_pair: torch.Tensor
+
+
+def parts_on_draws(
+    rewards: Sequence[RewardFn],
+    names: Sequence[str],
+    draws: SuccessorDraws,
+    discount: float,
+    groups: torch.Tensor | None = None,
+) -> DardParts:
+    """`canonicalize_on_draws` keeping per-group sums of the mean terms.
+
+    ``groups``: ``[M]`` group index of each action sample (one group when None).
+    """
     for i, r in enumerate(rewards):
         if not callable(r):
             raise TypeError(f"reward {i} must be a RewardFn callable, got {type(r).__name__}")
     t, acts, states, succ = draws.transitions, draws.actions, draws.states, draws.successors
     n, k, n_samples, dev = len(t), len(rewards), acts.shape[0], t.obs.device
+    groups = torch.zeros(n_samples, dtype=torch.long) if groups is None else groups
+    groups = groups.to(dev)
+    n_groups = int(groups.max()) + 1
     eps = [0.0] * k
     call = _caller(rewards, names, eps)
     raw = torch.empty(k, n, dtype=torch.float64, device=dev)
@@ -119,23 +163,24 @@ def canonicalize_on_draws(
         sl = slice(s0, s0 + draws.max_batch)
         raw[:, sl] = call(t.obs[sl], t.acts[sl], t.next_obs[sl])
     # m(x) per distinct state, and n(s, s') per transition: chunks of whole states (M rows
-    # each), so every chunk's mean is one reshape.
-    mean = torch.empty(k, states.shape[0], dtype=torch.float64, device=dev)
+    # each), so every chunk's sums are one reshape.
+    mean_sums = torch.zeros(k, states.shape[0], n_groups, dtype=torch.float64, device=dev)
     for u0, u1, obs, a in _state_chunks(states, acts, draws.max_batch):
         out = call(obs, a, succ[u0:u1].reshape(-1, *states.shape[1:]))
-        mean[:, u0:u1] = out.view(k, u1 - u0, n_samples).mean(dim=2)
+        mean_sums[:, u0:u1].index_add_(2, groups, out.view(k, u1 - u0, n_samples))
     inv_s, inv_next = draws.inverse[:n], draws.inverse[n:]
     # n(s, s') once per distinct (s, s') pair: finite tasks repeat pairs a lot.
     pairs, pair_of = torch.unique(torch.stack([inv_s, inv_next], 1), dim=0, return_inverse=True)
-    pair_mean = torch.empty(k, pairs.shape[0], dtype=torch.float64, device=dev)
+    pair_sums = torch.zeros(k, pairs.shape[0], n_groups, dtype=torch.float64, device=dev)
     per_chunk = max(1, draws.max_batch // n_samples)
     for p0 in range(0, pairs.shape[0], per_chunk):
         p1 = min(pairs.shape[0], p0 + per_chunk)
         first = succ[pairs[p0:p1, 0]].reshape(-1, *states.shape[1:])
         second = succ[pairs[p0:p1, 1]].reshape(-1, *states.shape[1:])
         out = call(first, acts.repeat(p1 - p0, *([1] * (acts.ndim - 1))), second)
-        pair_mean[:, p0:p1] = out.view(k, p1 - p0, n_samples).mean(dim=2)
-    pair = pair_mean[:, pair_of]
+        pair_sums[:, p0:p1].index_add_(2, groups, out.view(k, p1 - p0, n_samples))
+    mean = mean_sums.sum(dim=2) / n_samples
+    pair = (pair_sums.sum(dim=2) / n_samples)[:, pair_of]
     for j, name in enumerate(names):
         bad = int((~torch.isfinite(raw[j])).sum() + (~torch.isfinite(mean[j])).sum())
         bad += int((~torch.isfinite(pair[j])).sum())
@@ -146,7 +191,9 @@ def canonicalize_on_draws(
             )
     canon = raw + discount * mean[:, inv_next] - mean[:, inv_s] - discount * pair
     scales = (raw.abs().amax(1) + 2 * mean.abs().amax(1) + pair.abs().amax(1)).tolist()
-    return list(canon), eps, scales
+    sizes = torch.bincount(groups, minlength=n_groups).to(torch.float64)
+    return DardParts(list(canon), eps, scales, raw, mean_sums, pair_sums, sizes, inv_s, inv_next,
+                     pair_of)  # fmt: skip
 
 
 def _state_chunks(states: torch.Tensor, acts: torch.Tensor, batch: int):

@@ -58,6 +58,7 @@ from benchmark.metrics.reward_evaluation import (  # noqa: F401  (re-exported: p
 )
 
 if TYPE_CHECKING:
+    from benchmark.metrics.canonical_interval import Statistic
     from benchmark.metrics.registry import UnitInputs
     from benchmark.tasks import Task
 
@@ -280,10 +281,10 @@ def epic_distance_with_ci(
 
     Each bootstrap replicate resamples the transitions' episodes (split at ``dones``)
     and the M mean-term samples, and recomputes the distance; the interval is the
-    basic bootstrap (`benchmark.metrics.epic_interval` says why, and
+    basic bootstrap (`benchmark.metrics.canonical_interval` says why, and
     ``bench/epic_interval_coverage.py`` measures its coverage of the exact value).
     """
-    from benchmark.metrics.epic_interval import interval_from_inputs
+    from benchmark.metrics.canonical_interval import interval_from_inputs
 
     rewards = [reward_a, reward_b]
     inputs = validate_inputs(
@@ -325,31 +326,46 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
                 discount=inputs.task.discount,
             )  # fmt: skip
         )
-    from benchmark.metrics.epic_interval import interval_from_parts
+    return sampled_unit(inputs)
 
+
+def sampled_unit(inputs: UnitInputs, statistic: Statistic | None = None) -> dict[str, float]:
+    """A sampled unit of a canonical-reward distance (EPIC's Pearson by default, STARC's
+    cosine): the distance to the ground truth on the unit's coverage sample with the
+    two-source interval over episodes and mean-term samples (`canonical_interval`)."""
+    from benchmark.metrics.canonical_interval import (
+        PEARSON,
+        interval_from_parts,
+        sample_episodes_of,
+    )
+
+    statistic = PEARSON if statistic is None else statistic
     sample = inputs.sample()
     joint = validate_inputs([inputs.reward, inputs.ground_truth], sample.transitions,
                             sample.state_samples, sample.action_samples, inputs.task.discount,
                             None, None, inputs.device)  # fmt: skip
     truth = _canonical_truth(inputs.task, inputs.ground_truth, inputs.coverage,
                              inputs.n_transitions, inputs.n_samples, inputs.seed, inputs.device,
-                             joint.state_samples.dtype)  # fmt: skip
-    res = interval_from_parts(inputs.reward, truth, joint, seed=inputs.seed)
+                             joint.state_samples.dtype, statistic.include_constant)  # fmt: skip
+    res = interval_from_parts(inputs.reward, truth, joint, statistic=statistic, seed=inputs.seed,
+                              sample_episodes=sample_episodes_of(sample))  # fmt: skip
     return {"value": res.estimate, "ci_low": res.low, "ci_high": res.high}
 
 
 @lru_cache(maxsize=256)
 def _canonical_truth(task: Task, truth: RewardFn, coverage: str, n_transitions: int,
-                     n_samples: int, seed: int, device: str, dtype: torch.dtype):  # fmt: skip
+                     n_samples: int, seed: int, device: str, dtype: torch.dtype,
+                     include_constant: bool = False):  # fmt: skip
     """The ground truth's canonicalization pieces on one coverage sample, once per key.
 
     Why cached: every submission of a task is compared with the same ground truth on the
     same samples (issue 15), so its forward passes (half of EPIC's cost) run once. The
     inputs are cast to ``dtype`` as `validate_inputs` casts them for the pair, so the
-    numbers equal a joint `epic_distance_with_ci`.
+    numbers equal a joint `epic_distance_with_ci`. ``include_constant``: with C(R)'s
+    constant term (STARC).
     """
     from benchmark.metrics.canonical import canonical_parts
-    from benchmark.metrics.epic_interval import sample_groups
+    from benchmark.metrics.canonical_interval import sample_groups
 
     sample = task.coverage(coverage).sample(n_transitions, n_samples, seed)
     inp = validate_inputs([truth], sample.transitions, sample.state_samples,
@@ -359,4 +375,5 @@ def _canonical_truth(task: Task, truth: RewardFn, coverage: str, n_transitions: 
                   t.next_obs, t.dones))), state_samples=inp.state_samples.to(dtype),
                   action_samples=inp.action_samples.to(dtype))  # fmt: skip
     groups = torch.as_tensor(sample_groups(n_samples))
-    return canonical_parts([truth], ["the ground truth"], inp, groups)
+    return canonical_parts([truth], ["the ground truth"], inp, groups,
+                           include_constant=include_constant)  # fmt: skip

@@ -32,7 +32,6 @@ sqrt((1 − cos(c_A, c_B)) / 2): EPIC's formula with the *uncentered* correlatio
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -41,12 +40,12 @@ import torch
 from benchmark.data import RewardFn
 from benchmark.metrics import epic, stats
 from benchmark.metrics.canonical import canonicalize_many, validate_inputs
+from benchmark.metrics.canonical_interval import Statistic, interval_from_inputs
 from benchmark.metrics.epic import DEFAULT_DISCOUNT, DEFAULT_N_BOOTSTRAP, ArrayLike, EpicResult
 from benchmark.metrics.inputs import check_weights, to_numpy, to_numpy_1d
 
 if TYPE_CHECKING:
     from benchmark.metrics.registry import UnitInputs
-    from benchmark.tasks import Task
 
 Canonicalization = Literal["val", "epic"]
 CANONICALIZATIONS: tuple[str, ...] = ("val", "epic")
@@ -234,59 +233,38 @@ def starc_distance_with_ci(
     device: torch.device | str | None = None,
     max_batch: int | None = None,
 ) -> StarcResult:
-    """`starc_distance` with a percentile-bootstrap interval over transitions."""
-    ca, cb, w, scales = _paired_canonical(
-        reward_a,
-        reward_b,
-        transitions,
-        state_samples,
-        action_samples,
-        discount,
-        weights,
-        device,
-        max_batch,
+    """`starc_distance` with a 95% interval over both sampling sources: the transitions'
+    episodes and the mean-term samples, basic bootstrap (as EPIC's;
+    `benchmark.metrics.canonical_interval`)."""
+    rewards = [reward_a, reward_b]
+    inputs = validate_inputs(
+        rewards, transitions, state_samples, action_samples, discount, weights, max_batch, device
     )
-    ci = stats.bootstrap_paired_distance(
-        ca,
-        cb,
-        w,
-        stats.cosine_distance_batch,
-        num_resamples=num_resamples,
-        confidence=confidence,
-        seed=seed,
-    )
+    ci = interval_from_inputs(rewards, ["reward_a", "reward_b"], inputs, statistic=STATISTIC,
+                              num_resamples=num_resamples, confidence=confidence, seed=seed)  # fmt: skip
     return StarcResult(
-        distance=starc_from_canonical(ca, cb, w, scales=scales),
+        distance=ci.estimate,
         ci_low=ci.low,
         ci_high=ci.high,
-        n_transitions=int(ca.shape[0]),
+        n_transitions=len(inputs.transitions),
         n_samples=int(np.shape(state_samples)[0]),
         confidence=confidence,
         num_resamples=num_resamples,
     )
 
 
-@lru_cache(maxsize=32)
-def _canonical_truth(task: Task, truth: RewardFn, coverage: str, n_transitions: int,
-                     n_samples: int, seed: int, device: str) -> tuple[np.ndarray, float]:  # fmt: skip
-    """Full C_EPIC(ground truth) on one coverage sample and its term magnitude, once per key."""
-    sample = task.coverage(coverage).sample(n_transitions, n_samples, seed)
-    c, scale = _canonical_one(truth, sample, task.discount, device)
-    return c, scale
+def _estimate(ca: np.ndarray, cb: np.ndarray, w: np.ndarray | None, scales: list[float]) -> float:
+    return starc_from_canonical(ca, cb, w, scales=scales)
 
 
-def _canonical_one(
-    reward: RewardFn, sample, discount: float, device: str
-) -> tuple[np.ndarray, float]:
-    inputs = validate_inputs([reward], sample.transitions, sample.state_samples,
-                             sample.action_samples, discount, None, None, device)  # fmt: skip
-    canon, _, scales = canonicalize_many([reward], ["reward"], inputs, include_constant=True,
-                                         deduplicate=True)  # fmt: skip
-    return canon[0].cpu().numpy(), float(scales[0])
+# STARC as the bootstrap sees it: the cosine distance of C(R) with its constant term.
+STATISTIC = Statistic(stats.cosine_distance_batch, include_constant=True, needs_variation=False,
+                      estimate=_estimate)  # fmt: skip
 
 
 def unit_value(inputs: UnitInputs) -> dict[str, float]:
-    """One evaluation unit: STARC to the ground truth, sampled with a 95% bootstrap CI.
+    """One evaluation unit: STARC to the ground truth, sampled with the two-source 95%
+    interval (episodes and mean-term samples; `benchmark.metrics.canonical_interval`).
 
     On a finite task the value is exact and is the same estimand as the sampled one:
     EPIC's canonicalization under the coverage's exact D_S and D_A, L2 norm weighted by
@@ -309,14 +287,7 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
                 discount=inputs.task.discount,
             )  # fmt: skip
         )
-    truth_c, truth_scale = _canonical_truth(inputs.task, inputs.ground_truth, inputs.coverage,
-                                            inputs.n_transitions, inputs.n_samples, inputs.seed,
-                                            inputs.device)  # fmt: skip
-    c, scale = _canonical_one(inputs.reward, inputs.sample(), inputs.task.discount, inputs.device)
-    value = starc_from_canonical(c, truth_c, scales=(scale, truth_scale))
-    ci = stats.bootstrap_paired_distance(c, truth_c, None, stats.cosine_distance_batch,
-                                         seed=inputs.seed)  # fmt: skip
-    return {"value": value, "ci_low": ci.low, "ci_high": ci.high}
+    return epic.sampled_unit(inputs, STATISTIC)
 
 
 def _paired_canonical(

@@ -68,6 +68,8 @@ class CurrentVersions:
 
 
 FAITHFUL_METRICS = ("epic", "npec", "erc")  # redefined with results schema version 3
+# Sampled rows of these carry the interval over episodes from results schema version 4 on.
+EPISODE_INTERVAL_METRICS = ("epic", "dard", "starc")
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,14 @@ def stale_reasons(
         ):
             # Fitted before NPEC units took the zero-denominator limit there (0, no fit).
             return "npec fitted on deterministic coverage"
+        if (
+            row["metric"] in EPISODE_INTERVAL_METRICS
+            and not bool(row["exact"])
+            and int(row["schema_version"]) < 4
+        ):
+            # Their intervals resampled transitions as independent rows (and EPIC's the
+            # mean-term samples too): narrower than the draw-to-draw spread (issue 18).
+            return "interval before the episode bootstrap"
         if drop_failed and row["status"] == store.STATUS_FAILED:
             return "failed"
         if old_transfer_protocol and row["metric"] in TRANSFER_METRICS:

@@ -38,6 +38,12 @@ Schema (version ``SCHEMA_VERSION``; ``SCHEMA`` is the authority):
 
 Old files stay readable: a file of schema v1 lacks the v2 columns, which read as null;
 a v1 or v2 file lacks the v3 columns, which read as false and 0.
+
+- intervals over episodes (schema v4, no new column): the interval of a sampled EPIC,
+  DARD or STARC row resamples the transitions' episodes and the rollout episodes of the
+  mean-term samples (`benchmark.metrics.canonical_interval`). Older rows of these
+  metrics carry narrower intervals that undercovered (rows resampled as independent);
+  pruning retires them (`benchmark.results.pruning`).
 """
 
 from __future__ import annotations
@@ -63,10 +69,10 @@ import pyarrow.parquet as pq
 
 from benchmark.paths import DEFAULT_RESULTS_DIR, atomic_write
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Versions this code reads: a v1 file lacks the TRANSFER_COLUMNS, which read as null; a
 # v1 or v2 file lacks the FAITHFUL_COLUMNS, which read as their defaults.
-READABLE_SCHEMA_VERSIONS = (1, 2, 3)
+READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4)
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 

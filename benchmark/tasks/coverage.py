@@ -81,11 +81,17 @@ class CoverageSample:
         transitions: N transitions, ordered episode by episode (module docstring).
         state_samples: [M, *obs_shape] draws from D_S.
         action_samples: [M, *act_shape] draws from D_A (one-hot for discrete actions).
+        state_episodes, action_episodes: [M] int64 episode of the second rollout that
+            each state / action sample came from (None when unknown). Why: samples of
+            one episode are dependent, and the interval resamples them together
+            (`benchmark.metrics.canonical_interval`).
     """
 
     transitions: Transitions
     state_samples: torch.Tensor
     action_samples: torch.Tensor
+    state_episodes: torch.Tensor | None = None
+    action_episodes: torch.Tensor | None = None
 
 
 def derive_seed(seed: int, stream: int) -> int:
@@ -262,9 +268,16 @@ def draw(
         transitions = rollout(task, spec, n_transitions, derive_seed(seed, _TRANSITIONS_STREAM))
         pool = rollout(task, spec, n_samples, derive_seed(seed, _SAMPLES_STREAM))
     gen = torch.Generator().manual_seed(derive_seed(seed, 3))
-    states = pool.obs[torch.randperm(n_samples, generator=gen)]
-    actions = pool.acts[torch.randperm(n_samples, generator=gen)]
-    return CoverageSample(transitions, states, actions)
+    state_order = torch.randperm(n_samples, generator=gen)
+    action_order = torch.randperm(n_samples, generator=gen)
+    episodes = torch.as_tensor(pool.episode_ids())
+    return CoverageSample(
+        transitions,
+        pool.obs[state_order],
+        pool.acts[action_order],
+        episodes[state_order],
+        episodes[action_order],
+    )
 
 
 # --- the cache -----------------------------------------------------------------------
@@ -273,7 +286,8 @@ def draw(
 # Bump when the sampling code changes what a (task file, coverage, sizes, seed) produces.
 # 2: the last transition is an episode end also when N is not a multiple of n_envs.
 # 3: "mixture" is the paper's policy mixture (switching random/expert), not an ε-noisy expert.
-CACHE_FORMAT = 3
+# 4: samples record the episode each D_S / D_A draw came from (same numbers otherwise).
+CACHE_FORMAT = 4
 
 
 def cache_path(task: Task, coverage: str, n_transitions: int, n_samples: int, seed: int) -> Path:
@@ -297,7 +311,8 @@ def _cache_key(task: Task) -> str:
 
 
 _TRANSITION_KEYS = ("obs", "acts", "next_obs", "dones")
-_KEYS = (*_TRANSITION_KEYS, "state_samples", "action_samples")
+_SAMPLE_KEYS = ("state_samples", "action_samples", "state_episodes", "action_episodes")
+_KEYS = (*_TRANSITION_KEYS, *_SAMPLE_KEYS)
 
 
 def content_sha256(tensors: dict[str, torch.Tensor]) -> str:
@@ -342,9 +357,7 @@ def _load_tensors(path: Path, keys: tuple[str, ...]) -> dict[str, torch.Tensor]:
 def _load(path: Path, n_transitions: int, n_samples: int) -> CoverageSample:
     tensors = _load_tensors(path, _KEYS)
     sample = CoverageSample(
-        Transitions(*(tensors[k] for k in _TRANSITION_KEYS)),
-        tensors["state_samples"],
-        tensors["action_samples"],
+        Transitions(*(tensors[k] for k in _TRANSITION_KEYS)), *(tensors[k] for k in _SAMPLE_KEYS)
     )
     if len(sample.transitions) != n_transitions or sample.state_samples.shape[0] != n_samples:
         raise ValueError("sizes differ from the cache key")
@@ -393,7 +406,7 @@ class Coverage:
             return cached
         sample = draw(self.task, self.spec, n_transitions, n_samples, seed)
         tensors = _transition_tensors(sample.transitions)
-        tensors.update(state_samples=sample.state_samples, action_samples=sample.action_samples)
+        tensors.update({k: getattr(sample, k) for k in _SAMPLE_KEYS})
         _save(path, tensors, self._metadata())
         return sample
 
