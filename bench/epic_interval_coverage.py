@@ -61,7 +61,7 @@ def _dones_only_episodes(dones: torch.Tensor) -> np.ndarray:
 
 def epic_intervals(reward, truth, sample, discount: float, seed: int) -> dict[str, Interval]:
     """EPIC's estimate with the interval before (episodes at dones, independent mean-term
-    samples), with the transitions' episodes only fixed, and after (the board's now)."""
+    samples) and after (blocks of transitions and of mean-term samples: the board's now)."""
     inputs = validate_inputs([reward, truth], sample.transitions, sample.state_samples,
                              sample.action_samples, discount, None, None, "cpu")  # fmt: skip
     groups = torch.as_tensor(sample_groups(inputs.state_samples.shape[0]))
@@ -70,11 +70,10 @@ def epic_intervals(reward, truth, sample, discount: float, seed: int) -> dict[st
                                         parts.at_s, parts.at_next)]  # fmt: skip
     dones = _dones_only_episodes(inputs.transitions.dones)
     before = two_source_bootstrap(*common, discount, episodes=dones, seed=seed)
-    episodes = inputs.transitions.episode_ids()
-    eps_only = two_source_bootstrap(*common, discount, episodes=episodes, seed=seed)
+    episodes = inputs.transitions.bootstrap_blocks()
     after = two_source_bootstrap(*common, discount, episodes=episodes, seed=seed,
                                  sample_episodes=sample_episodes_of(sample))  # fmt: skip
-    return {"before": _triple(before), "episodes_only": _triple(eps_only), "after": _triple(after)}
+    return {"before": _triple(before), "after": _triple(after)}
 
 
 def starc_intervals(reward, truth, sample, discount: float, seed: int) -> dict[str, Interval]:
@@ -98,7 +97,7 @@ def dard_intervals(reward, truth, sample, draws, discount: float, seed: int) -> 
                            torch.as_tensor(sample_groups(draws.actions.shape[0])))  # fmt: skip
     ca, cb = (c.cpu().numpy() for c in parts.canonical)
     rows = stats.bootstrap_pearson_distance(ca, cb, seed=seed)
-    eps = sample.action_episodes.cpu().numpy()
+    eps = sample.action_blocks.cpu().numpy()
     after = dard._interval(parts, draws, discount, None, eps, 1000, 0.95, seed)
     return {"before": _triple(rows), "after": _triple(after)}
 

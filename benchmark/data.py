@@ -72,6 +72,10 @@ def as_float_tensor(x: Any, *, name: str, device: torch.device | str | None = No
     return t
 
 
+# Fewest blocks a bootstrap over rollout transitions resamples (`Transitions.bootstrap_blocks`).
+MIN_BOOTSTRAP_BLOCKS = 16
+
+
 @dataclass(frozen=True)
 class Transitions:
     """A batch of N transitions (s, a, s', done) as float tensors.
@@ -158,6 +162,26 @@ class Transitions:
             nxt = self.next_obs.reshape(n, -1)
             cut = (self.dones[:-1] != 0) | torch.any(obs[1:] != nxt[:-1], dim=1)
             new[1:] = cut.cpu().numpy()
+        return np.cumsum(new).astype(np.int64)
+
+    def bootstrap_blocks(self, min_blocks: int = MIN_BOOTSTRAP_BLOCKS) -> np.ndarray:
+        """``[N]`` int64 block of each transition: its episode (`episode_ids`), cut into
+        contiguous pieces of at most ceil(N / min_blocks) transitions.
+
+        Why: a bootstrap resamples whole episodes because rows within one are dependent,
+        but a few long episodes (MuJoCo: 2 streams of 512 steps) give too few units to
+        resample; cutting them gives at least ``min_blocks`` blocks, the non-overlapping
+        block bootstrap (Carlstein 1986; Künsch 1989). Dependence longer than a block is
+        then missed; short episodes (gridworld: 20 steps at N = 1024) stay whole.
+        """
+        ids = self.episode_ids()
+        n = ids.shape[0]
+        if n == 0:
+            return ids
+        length = max(1, -(-n // min_blocks))
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        position = np.arange(n) - starts[ids]
+        new = np.r_[False, (ids[1:] != ids[:-1]) | (position[1:] % length == 0)]
         return np.cumsum(new).astype(np.int64)
 
     @staticmethod

@@ -76,18 +76,29 @@ def test_samples_from_one_episode_are_resampled_together():
     assert _width(clustered) > 2.0 * _width(iid)
 
 
-def test_coverage_samples_record_the_episode_of_each_state_and_action():
+def test_long_episodes_are_cut_into_at_least_min_blocks_blocks():
+    """Episodes of 3 and 7 transitions, N = 10, at least 4 blocks: blocks of at most
+    ceil(10 / 4) = 3, so the 7 are cut 3 + 3 + 1 and the 3 stay whole."""
+    obs = torch.arange(10.0)[:, None]
+    dones = torch.zeros(10)
+    dones[2] = 1.0
+    t = Transitions(obs, torch.zeros(10, 1), obs + 1, dones)
+    assert t.bootstrap_blocks(min_blocks=4).tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3]
+
+
+def test_coverage_samples_record_the_rollout_block_of_each_state_and_action():
     """Gridworld (horizon 20): M = 256 from 8 streams of 32 steps is 8 episodes of 20
-    steps and 8 cut ones of 12, so each episode id labels 20 or 12 samples."""
+    steps and 8 cut ones of 12; blocks hold at most ceil(256 / 16) = 16, so the 20 are
+    cut 16 + 4: each block id labels 16, 4 or 12 samples, 8 of each."""
     task = load_task("gridworld")
     sample = task.coverage("random").sample(64, 256, seed=0, cache=False)
-    for ids in (sample.state_episodes, sample.action_episodes):
+    for ids in (sample.state_blocks, sample.action_blocks):
         counts = sorted(np.bincount(ids.numpy()).tolist())
-        assert counts == [12] * 8 + [20] * 8
+        assert counts == [4] * 8 + [12] * 8 + [16] * 8
     uniform = task.coverage("uniform").sample(64, 256, seed=0, cache=False)
     # Independent draws: an id is shared only when a state happens to be its
     # predecessor's successor (probability about 1/25 on 25 states).
-    assert len(np.unique(uniform.state_episodes.numpy())) > 0.8 * 256
+    assert len(np.unique(uniform.state_blocks.numpy())) > 0.8 * 256
 
 
 def _exact(task, table, metric: str, coverage: str) -> float:

@@ -10,11 +10,12 @@ draw-to-draw spread, and missed the exact value in most draws).
 
 Here each bootstrap replicate resamples, with replacement and independently,
 
-* the transitions' *episodes* (`Transitions.episode_ids`): consecutive transitions of one rollout
-  are dependent, so resampling rows as if independent understates the spread
-  (Künsch 1989, "The jackknife and the bootstrap for general stationary observations";
-  the episodes are the natural blocks). Independent draws (``uniform``) are episodes of
-  one transition each;
+* the transitions' *episodes* (`Transitions.bootstrap_blocks`): consecutive transitions
+  of one rollout are dependent, so resampling rows as if independent understates the
+  spread (Künsch 1989, "The jackknife and the bootstrap for general stationary
+  observations"; the episodes are the natural blocks, and the few long episodes of
+  MuJoCo rollouts are cut into at least 16 contiguous blocks). Independent draws
+  (``uniform``) are episodes of one transition each;
 * the M mean-term samples, in G groups of consecutive samples (the samples are
   exchangeable, so groups are random; G = M when memory allows), re-estimating each mean
   term as m*(x) = Σ_g c_g S_g(x) / Σ_g c_g n_g from its per-group sums S_g(x);
@@ -79,10 +80,11 @@ class Correction:
 
 @dataclass(frozen=True)
 class SampleEpisodes:
-    """The rollout episode each mean-term sample came from (`CoverageSample.state_episodes`).
+    """The rollout block each mean-term sample came from (`CoverageSample.state_blocks`).
 
-    states: ``[M]`` episode of each state sample s_j, or None (DARD draws no states);
-    actions: ``[M]`` episode of each action sample a_j. Both index one rollout's episodes.
+    states: ``[M]`` block of each state sample s_j, or None (DARD draws no states);
+    actions: ``[M]`` block of each action sample a_j. Both index one rollout's blocks
+    (its episodes, long ones cut: `benchmark.data.Transitions.bootstrap_blocks`).
     """
 
     states: np.ndarray | None
@@ -246,18 +248,18 @@ def bootstrap_interval(
 
 def sample_episodes_of(sample: Any) -> SampleEpisodes | None:
     """The `SampleEpisodes` of a `benchmark.tasks.CoverageSample` (None when it has none)."""
-    if getattr(sample, "action_episodes", None) is None:
+    if getattr(sample, "action_blocks", None) is None:
         return None
-    states = sample.state_episodes
+    states = sample.state_blocks
     return SampleEpisodes(
-        None if states is None else np.asarray(states.cpu()),
-        np.asarray(sample.action_episodes.cpu()),
+        None if states is None else np.asarray(states.cpu()), np.asarray(sample.action_blocks.cpu())
     )
 
 
 def transition_episodes(inputs: CanonicalInputs) -> np.ndarray:
-    """`Transitions.episode_ids` of validated inputs' transitions (dones and continuity)."""
-    return inputs.transitions.episode_ids()
+    """`Transitions.bootstrap_blocks` of validated inputs' transitions (episodes, long
+    ones cut into blocks)."""
+    return inputs.transitions.bootstrap_blocks()
 
 
 @dataclass(frozen=True)

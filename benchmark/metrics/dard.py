@@ -277,7 +277,7 @@ def _interval(
         parts.at_s.cpu().numpy(),
         parts.at_next.cpu().numpy(),
         discount,
-        episodes=draws.transitions.episode_ids(),
+        episodes=draws.transitions.bootstrap_blocks(),
         sample_episodes=None if action_episodes is None else SampleEpisodes(None, action_episodes),
         weights=weights,
         correction=Correction(parts.pair_sums.cpu().numpy(), parts.at_pair.cpu().numpy()),
@@ -352,7 +352,7 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
         mine.at_next,
         mine.at_pair,
     )
-    episodes = inputs.sample().action_episodes
+    episodes = inputs.sample().action_blocks
     episodes = None if episodes is None else episodes.cpu().numpy()
     ci = _interval(both, draws, inputs.task.discount, None, episodes,
                    stats.DEFAULT_NUM_RESAMPLES, stats.DEFAULT_CONFIDENCE, inputs.seed)  # fmt: skip

@@ -81,17 +81,18 @@ class CoverageSample:
         transitions: N transitions, ordered episode by episode (module docstring).
         state_samples: [M, *obs_shape] draws from D_S.
         action_samples: [M, *act_shape] draws from D_A (one-hot for discrete actions).
-        state_episodes, action_episodes: [M] int64 episode of the second rollout that
-            each state / action sample came from (None when unknown). Why: samples of
-            one episode are dependent, and the interval resamples them together
+        state_blocks, action_blocks: [M] int64 block of the second rollout (its episode,
+            long ones cut: `Transitions.bootstrap_blocks`) that each state / action
+            sample came from (None when unknown). Why: samples of one episode are
+            dependent, and the interval resamples them together
             (`benchmark.metrics.canonical_interval`).
     """
 
     transitions: Transitions
     state_samples: torch.Tensor
     action_samples: torch.Tensor
-    state_episodes: torch.Tensor | None = None
-    action_episodes: torch.Tensor | None = None
+    state_blocks: torch.Tensor | None = None
+    action_blocks: torch.Tensor | None = None
 
 
 def derive_seed(seed: int, stream: int) -> int:
@@ -270,13 +271,13 @@ def draw(
     gen = torch.Generator().manual_seed(derive_seed(seed, 3))
     state_order = torch.randperm(n_samples, generator=gen)
     action_order = torch.randperm(n_samples, generator=gen)
-    episodes = torch.as_tensor(pool.episode_ids())
+    blocks = torch.as_tensor(pool.bootstrap_blocks())
     return CoverageSample(
         transitions,
         pool.obs[state_order],
         pool.acts[action_order],
-        episodes[state_order],
-        episodes[action_order],
+        blocks[state_order],
+        blocks[action_order],
     )
 
 
@@ -286,7 +287,7 @@ def draw(
 # Bump when the sampling code changes what a (task file, coverage, sizes, seed) produces.
 # 2: the last transition is an episode end also when N is not a multiple of n_envs.
 # 3: "mixture" is the paper's policy mixture (switching random/expert), not an ε-noisy expert.
-# 4: samples record the episode each D_S / D_A draw came from (same numbers otherwise).
+# 4: samples record the rollout block each D_S / D_A draw came from (same numbers otherwise).
 CACHE_FORMAT = 4
 
 
@@ -311,7 +312,7 @@ def _cache_key(task: Task) -> str:
 
 
 _TRANSITION_KEYS = ("obs", "acts", "next_obs", "dones")
-_SAMPLE_KEYS = ("state_samples", "action_samples", "state_episodes", "action_episodes")
+_SAMPLE_KEYS = ("state_samples", "action_samples", "state_blocks", "action_blocks")
 _KEYS = (*_TRANSITION_KEYS, *_SAMPLE_KEYS)
 
 
