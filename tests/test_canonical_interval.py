@@ -138,3 +138,16 @@ def test_board_interval_contains_the_exact_gridworld_value(metric, private_cache
         assert row["ci_low"] <= row["value"] <= row["ci_high"]
         inside.append(row["ci_low"] <= exact <= row["ci_high"])
     assert sum(inside) >= 4, f"{metric}: exact {exact:.4f} inside {inside}"
+
+
+def test_sample_blocks_of_the_wrong_shape_are_named_in_the_error():
+    task = load_task("gridworld")
+    sample = task.coverage("random").sample(64, 32, seed=0, cache=False)
+    kw = dict(transitions=sample.transitions, state_samples=sample.state_samples,
+              action_samples=sample.action_samples, discount=task.discount)  # fmt: skip
+    gt, shaped = task.reward("ground_truth"), task.reward("no_control_cost")
+    with pytest.raises(ValueError, match=r"action_blocks must be \[M\] = \[32\] integer"):
+        epic.epic_distance_with_ci(gt, shaped, **kw, state_blocks=sample.state_blocks,
+                                   action_blocks=sample.action_blocks[:5])  # fmt: skip
+    with pytest.raises(ValueError, match="action_blocks is needed with state_blocks"):
+        starc.starc_distance_with_ci(gt, shaped, **kw, state_blocks=sample.state_blocks)

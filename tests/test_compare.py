@@ -70,7 +70,9 @@ def test_a_model_file_against_the_ground_truth_is_the_direct_metric_call(tmp_pat
     direct = epic_distance_with_ci(net, task.reward("ground_truth"), transitions=sample.transitions,
                                    state_samples=sample.state_samples,
                                    action_samples=sample.action_samples,
-                                   discount=task.discount, seed=2)  # fmt: skip
+                                   discount=task.discount, seed=2,
+                                   state_blocks=sample.state_blocks,
+                                   action_blocks=sample.action_blocks)  # fmt: skip
     d = result.distances[0]
     assert (d.n_transitions, d.n_samples, d.seed) == (256, 64, 2)
     assert d.value == pytest.approx(direct.distance, abs=1e-6)

@@ -254,7 +254,9 @@ def test_runner_epic_equals_the_metric_module(submissions):
                                     transitions=sample.transitions,
                                     state_samples=sample.state_samples,
                                     action_samples=sample.action_samples,
-                                    discount=task.discount, seed=unit.seed)  # fmt: skip
+                                    discount=task.discount, seed=unit.seed,
+                                    state_blocks=sample.state_blocks,
+                                    action_blocks=sample.action_blocks)  # fmt: skip
         assert row["value"] == pytest.approx(ref.distance, abs=1e-9)
         assert row["ci_low"] == pytest.approx(ref.ci_low, abs=1e-6)
         assert row["ci_high"] == pytest.approx(ref.ci_high, abs=1e-6)

@@ -73,7 +73,8 @@ def test_epic_through_the_runner_uses_the_tasks_discount_and_the_units_seed(grid
     unit, reward = unit_of("epic")
     sample = gridworld.coverage(unit.coverage).sample(unit.n_transitions, unit.n_samples, SEED)
     inputs = dict(transitions=sample.transitions, state_samples=sample.state_samples,
-                  action_samples=sample.action_samples)  # fmt: skip
+                  action_samples=sample.action_samples, state_blocks=sample.state_blocks,
+                  action_blocks=sample.action_blocks)  # fmt: skip
     truth = gridworld.reward("ground_truth")
     expected = epic_distance_with_ci(reward, truth, **inputs, discount=0.9, seed=SEED)
     other_discount = epic_distance_with_ci(reward, truth, **inputs, discount=0.99, seed=SEED)

@@ -256,6 +256,25 @@ def sample_episodes_of(sample: Any) -> SampleEpisodes | None:
     )
 
 
+def checked_sample_blocks(state_blocks: Any, action_blocks: Any, m: int) -> SampleEpisodes | None:
+    """``state_blocks`` / ``action_blocks`` (``[M]`` ints, e.g. a CoverageSample's, or
+    None) as `SampleEpisodes`; a ValueError names the argument that does not fit."""
+    if action_blocks is None and state_blocks is None:
+        return None
+    out = []
+    for name, x in (("state_blocks", state_blocks), ("action_blocks", action_blocks)):
+        a = None if x is None else np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x)
+        if a is not None and (a.shape != (m,) or not np.issubdtype(a.dtype, np.integer)):
+            raise ValueError(
+                f"{name} must be [M] = [{m}] integer block ids (a CoverageSample's {name}), "
+                f"got shape {a.shape} and dtype {a.dtype}"
+            )
+        out.append(a)
+    if out[1] is None:
+        raise ValueError("action_blocks is needed with state_blocks (pass both of the sample's)")
+    return SampleEpisodes(out[0], out[1])
+
+
 def transition_episodes(inputs: CanonicalInputs) -> np.ndarray:
     """`Transitions.bootstrap_blocks` of validated inputs' transitions (episodes, long
     ones cut into blocks)."""

@@ -44,6 +44,7 @@ from benchmark.metrics import epic, stats
 from benchmark.metrics.canonical_interval import (
     Correction,
     SampleEpisodes,
+    checked_sample_blocks,
     sample_groups,
     two_source_bootstrap,
 )
@@ -230,10 +231,12 @@ def dard_distance_with_ci(
     seed: int = 0,
     device: torch.device | str | None = None,
     max_batch: int | None = None,
+    action_blocks: ArrayLike | None = None,
 ) -> DardResult:
     """`dard_distance` with a 95% interval over both sampling sources: the transitions'
     episodes and the M action samples (with their successor draws), basic bootstrap (as
-    EPIC's; `benchmark.metrics.canonical_interval`).
+    EPIC's; `benchmark.metrics.canonical_interval`). ``action_blocks``: ``[M]`` rollout
+    block of each action sample (a `CoverageSample`'s), resampled together.
     """
     check_discount(discount)
     names = ["reward_a", "reward_b"]
@@ -243,7 +246,9 @@ def dard_distance_with_ci(
     w = None if weights is None else check_weights(weights, len(draws.transitions))
     for name, c, e, sc in zip(names, parts.canonical, parts.eps, parts.scales, strict=True):
         check_not_constant(c.cpu().numpy(), w, name, eps=e, scale=sc)
-    ci = _interval(parts, draws, discount, w, None, num_resamples, confidence, seed)
+    blocks = checked_sample_blocks(None, action_blocks, draws.actions.shape[0])
+    ci = _interval(parts, draws, discount, w, None if blocks is None else blocks.actions,
+                   num_resamples, confidence, seed)  # fmt: skip
     return DardResult(
         distance=ci.estimate,
         ci_low=ci.low,

@@ -276,23 +276,30 @@ def epic_distance_with_ci(
     seed: int = 0,
     device: torch.device | str | None = None,
     max_batch: int | None = DEFAULT_MAX_BATCH,
+    state_blocks: ArrayLike | None = None,
+    action_blocks: ArrayLike | None = None,
 ) -> EpicResult:
     """`epic_distance` plus a 95% interval over both sampling sources.
+
+    ``state_blocks`` / ``action_blocks``: ``[M]`` rollout block of each state / action
+    sample (a `CoverageSample`'s; the board passes them): samples of one block are
+    resampled together. Without them the M samples count as independent.
 
     Each bootstrap replicate resamples the transitions' episodes (split at ``dones``)
     and the M mean-term samples, and recomputes the distance; the interval is the
     basic bootstrap (`benchmark.metrics.canonical_interval` says why, and
     ``bench/epic_interval_coverage.py`` measures its coverage of the exact value).
     """
-    from benchmark.metrics.canonical_interval import interval_from_inputs
+    from benchmark.metrics.canonical_interval import checked_sample_blocks, interval_from_inputs
 
     rewards = [reward_a, reward_b]
     inputs = validate_inputs(
         rewards, transitions, state_samples, action_samples, discount, weights, max_batch, device
     )
+    blocks = checked_sample_blocks(state_blocks, action_blocks, inputs.state_samples.shape[0])
     ci = interval_from_inputs(
         rewards, ["reward_a", "reward_b"], inputs,
-        num_resamples=num_resamples, confidence=confidence, seed=seed,
+        num_resamples=num_resamples, confidence=confidence, seed=seed, sample_episodes=blocks,
     )  # fmt: skip
     return EpicResult(
         distance=ci.estimate,

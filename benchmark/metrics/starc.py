@@ -40,7 +40,11 @@ import torch
 from benchmark.data import RewardFn
 from benchmark.metrics import epic, stats
 from benchmark.metrics.canonical import canonicalize_many, validate_inputs
-from benchmark.metrics.canonical_interval import Statistic, interval_from_inputs
+from benchmark.metrics.canonical_interval import (
+    Statistic,
+    checked_sample_blocks,
+    interval_from_inputs,
+)
 from benchmark.metrics.epic import DEFAULT_DISCOUNT, DEFAULT_N_BOOTSTRAP, ArrayLike, EpicResult
 from benchmark.metrics.inputs import check_weights, to_numpy, to_numpy_1d
 
@@ -232,16 +236,20 @@ def starc_distance_with_ci(
     seed: int = 0,
     device: torch.device | str | None = None,
     max_batch: int | None = None,
+    state_blocks: ArrayLike | None = None,
+    action_blocks: ArrayLike | None = None,
 ) -> StarcResult:
     """`starc_distance` with a 95% interval over both sampling sources: the transitions'
-    episodes and the mean-term samples, basic bootstrap (as EPIC's;
-    `benchmark.metrics.canonical_interval`)."""
+    episodes and the mean-term samples, basic bootstrap (as EPIC's, and with the same
+    ``state_blocks`` / ``action_blocks``; `benchmark.metrics.canonical_interval`)."""
     rewards = [reward_a, reward_b]
     inputs = validate_inputs(
         rewards, transitions, state_samples, action_samples, discount, weights, max_batch, device
     )
+    blocks = checked_sample_blocks(state_blocks, action_blocks, inputs.state_samples.shape[0])
     ci = interval_from_inputs(rewards, ["reward_a", "reward_b"], inputs, statistic=STATISTIC,
-                              num_resamples=num_resamples, confidence=confidence, seed=seed)  # fmt: skip
+                              num_resamples=num_resamples, confidence=confidence, seed=seed,
+                              sample_episodes=blocks)  # fmt: skip
     return StarcResult(
         distance=ci.estimate,
         ci_low=ci.low,
