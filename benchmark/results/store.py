@@ -35,15 +35,11 @@ Schema (version ``SCHEMA_VERSION``; ``SCHEMA`` is the authority):
   from a finite task's tables: its interval has zero width), ``fit_steps`` (optimiser
   steps an NPEC unit used, both fits together; 0 otherwise), ``n_episodes`` (complete
   episodes of an ERC unit; 0 otherwise).
+- schema v4 (no new column): sampled EPIC, DARD, STARC intervals resample episodes
+  (`benchmark.metrics.canonical_interval`); pruning retires older such rows.
 
 Old files stay readable: a file of schema v1 lacks the v2 columns, which read as null;
 a v1 or v2 file lacks the v3 columns, which read as false and 0.
-
-- intervals over episodes (schema v4, no new column): the interval of a sampled EPIC,
-  DARD or STARC row resamples the transitions' episodes and the rollout episodes of the
-  mean-term samples (`benchmark.metrics.canonical_interval`). Older rows of these
-  metrics carry narrower intervals that undercovered (rows resampled as independent);
-  pruning retires them (`benchmark.results.pruning`).
 """
 
 from __future__ import annotations

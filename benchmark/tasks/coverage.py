@@ -81,11 +81,9 @@ class CoverageSample:
         transitions: N transitions, ordered episode by episode (module docstring).
         state_samples: [M, *obs_shape] draws from D_S.
         action_samples: [M, *act_shape] draws from D_A (one-hot for discrete actions).
-        state_blocks, action_blocks: [M] int64 block of the second rollout (its episode,
-            long ones cut: `Transitions.bootstrap_blocks`) that each state / action
-            sample came from (None when unknown). Why: samples of one episode are
-            dependent, and the interval resamples them together
-            (`benchmark.metrics.canonical_interval`).
+        state_blocks, action_blocks: [M] int64 block of the second rollout
+            (`Transitions.bootstrap_blocks`) each state / action sample came from, or
+            None: dependent samples the interval resamples together.
     """
 
     transitions: Transitions
