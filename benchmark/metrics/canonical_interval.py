@@ -43,7 +43,12 @@ import torch
 
 from benchmark.data import RewardFn
 from benchmark.metrics import stats
-from benchmark.metrics.canonical import CanonicalInputs, CanonicalParts, canonical_parts
+from benchmark.metrics.canonical import (
+    CanonicalInputs,
+    CanonicalParts,
+    canonical_parts,
+    validate_inputs,
+)
 from benchmark.metrics.inputs import check_not_constant
 
 DEFAULT_MAX_GROUPS = 256
@@ -282,6 +287,25 @@ def transition_episodes(inputs: CanonicalInputs) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class DistanceResult:
+    """A sampled distance with its 95% interval over both sampling sources (`EpicResult`,
+    also returned by STARC's and DARD's ``*_with_ci``)."""
+
+    distance: float
+    ci_low: float
+    ci_high: float
+    n_transitions: int
+    n_samples: int
+    confidence: float
+    num_resamples: int
+
+    @classmethod
+    def of(cls, ci: stats.ConfidenceInterval, n_transitions: int, n_samples: int) -> DistanceResult:
+        return cls(ci.estimate, ci.low, ci.high, n_transitions, n_samples, ci.confidence,
+                   ci.num_resamples)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Statistic:
     """What a metric computes from two canonicalized rewards (EPIC's Pearson distance,
     STARC's cosine distance of C(R) with its constant)."""
@@ -329,6 +353,38 @@ def interval_from_inputs(
     return _interval(parts, inputs, statistic, num_resamples=num_resamples,
                      confidence=confidence, seed=seed, interval=interval,
                      sample_episodes=sample_episodes)  # fmt: skip
+
+
+def paired_with_ci(
+    reward_a: RewardFn,
+    reward_b: RewardFn,
+    statistic: Statistic,
+    *,
+    transitions: Any,
+    state_samples: Any,
+    action_samples: Any,
+    discount: float,
+    weights: Any,
+    num_resamples: int,
+    confidence: float,
+    seed: int,
+    device: torch.device | str | None,
+    max_batch: int | None,
+    state_blocks: Any = None,
+    action_blocks: Any = None,
+) -> DistanceResult:
+    """A canonical-reward distance of two RewardFns with the two-source interval: the body
+    of `epic_distance_with_ci` and `starc_distance_with_ci` (same inputs, same checks:
+    `validate_inputs` and `checked_sample_blocks` name the bad argument)."""
+    rewards = [reward_a, reward_b]
+    inputs = validate_inputs(
+        rewards, transitions, state_samples, action_samples, discount, weights, max_batch, device
+    )
+    blocks = checked_sample_blocks(state_blocks, action_blocks, inputs.state_samples.shape[0])
+    ci = interval_from_inputs(rewards, ["reward_a", "reward_b"], inputs, statistic=statistic,
+                              num_resamples=num_resamples, confidence=confidence, seed=seed,
+                              sample_episodes=blocks)  # fmt: skip
+    return DistanceResult.of(ci, len(inputs.transitions), inputs.state_samples.shape[0])
 
 
 def interval_from_parts(

@@ -249,15 +249,7 @@ def dard_distance_with_ci(
     blocks = checked_sample_blocks(None, action_blocks, draws.actions.shape[0])
     ci = _interval(parts, draws, discount, w, None if blocks is None else blocks.actions,
                    num_resamples, confidence, seed)  # fmt: skip
-    return DardResult(
-        distance=ci.estimate,
-        ci_low=ci.low,
-        ci_high=ci.high,
-        n_transitions=len(draws.transitions),
-        n_samples=int(np.shape(action_samples)[0]),
-        confidence=confidence,
-        num_resamples=num_resamples,
-    )
+    return DardResult.of(ci, len(draws.transitions), draws.actions.shape[0])
 
 
 def _groups(draws: SuccessorDraws) -> torch.Tensor:

@@ -30,7 +30,7 @@ transitions without terminal states, so every reward is evaluated with dones = 0
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,21 @@ import torch
 
 from benchmark.data import RewardFn, Transitions
 from benchmark.metrics import stats
-from benchmark.metrics.canonical import canonicalize_many, paired_canonical, validate_inputs
+from benchmark.metrics.canonical import (
+    canonical_parts,
+    canonicalize_many,
+    paired_canonical,
+    validate_inputs,
+)
+from benchmark.metrics.canonical_interval import (
+    PEARSON,
+    DistanceResult,
+    Statistic,
+    interval_from_parts,
+    paired_with_ci,
+    sample_episodes_of,
+    sample_groups,
+)
 from benchmark.metrics.inputs import (
     ArrayLike,
     check_discount,
@@ -58,7 +72,6 @@ from benchmark.metrics.reward_evaluation import (  # noqa: F401  (re-exported: p
 )
 
 if TYPE_CHECKING:
-    from benchmark.metrics.canonical_interval import Statistic
     from benchmark.metrics.registry import UnitInputs
     from benchmark.tasks import Task
 
@@ -249,17 +262,8 @@ def epic_distance(
     return pearson_distance(ca, cb, w)
 
 
-@dataclass(frozen=True)
-class EpicResult:
-    """EPIC point estimate with a 95% interval over transitions and mean-term samples."""
-
-    distance: float
-    ci_low: float
-    ci_high: float
-    n_transitions: int
-    n_samples: int
-    confidence: float
-    num_resamples: int
+# EPIC point estimate with a 95% interval over transitions and mean-term samples.
+EpicResult = DistanceResult
 
 
 def epic_distance_with_ci(
@@ -285,31 +289,17 @@ def epic_distance_with_ci(
     sample (a `CoverageSample`'s; the board passes them): samples of one block are
     resampled together. Without them the M samples count as independent.
 
-    Each bootstrap replicate resamples the transitions' episodes (split at ``dones``)
-    and the M mean-term samples, and recomputes the distance; the interval is the
+    Each bootstrap replicate resamples the transitions' episodes (split at ``dones`` and
+    where a transition does not start in its predecessor's s') and the M mean-term
+    samples, and recomputes the distance; the interval is the
     basic bootstrap (`benchmark.metrics.canonical_interval` says why, and
     ``bench/epic_interval_coverage.py`` measures its coverage of the exact value).
     """
-    from benchmark.metrics.canonical_interval import checked_sample_blocks, interval_from_inputs
-
-    rewards = [reward_a, reward_b]
-    inputs = validate_inputs(
-        rewards, transitions, state_samples, action_samples, discount, weights, max_batch, device
-    )
-    blocks = checked_sample_blocks(state_blocks, action_blocks, inputs.state_samples.shape[0])
-    ci = interval_from_inputs(
-        rewards, ["reward_a", "reward_b"], inputs,
-        num_resamples=num_resamples, confidence=confidence, seed=seed, sample_episodes=blocks,
-    )  # fmt: skip
-    return EpicResult(
-        distance=ci.estimate,
-        ci_low=ci.low,
-        ci_high=ci.high,
-        n_transitions=len(inputs.transitions),
-        n_samples=int(np.shape(state_samples)[0]),
-        confidence=confidence,
-        num_resamples=num_resamples,
-    )
+    return paired_with_ci(reward_a, reward_b, PEARSON, transitions=transitions,
+                          state_samples=state_samples, action_samples=action_samples,
+                          discount=discount, weights=weights, num_resamples=num_resamples,
+                          confidence=confidence, seed=seed, device=device, max_batch=max_batch,
+                          state_blocks=state_blocks, action_blocks=action_blocks)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- evaluation units
@@ -340,12 +330,6 @@ def sampled_unit(inputs: UnitInputs, statistic: Statistic | None = None) -> dict
     """A sampled unit of a canonical-reward distance (EPIC's Pearson by default, STARC's
     cosine): the distance to the ground truth on the unit's coverage sample with the
     two-source interval over episodes and mean-term samples (`canonical_interval`)."""
-    from benchmark.metrics.canonical_interval import (
-        PEARSON,
-        interval_from_parts,
-        sample_episodes_of,
-    )
-
     statistic = PEARSON if statistic is None else statistic
     sample = inputs.sample()
     joint = validate_inputs([inputs.reward, inputs.ground_truth], sample.transitions,
@@ -371,9 +355,6 @@ def _canonical_truth(task: Task, truth: RewardFn, coverage: str, n_transitions: 
     numbers equal a joint `epic_distance_with_ci`. ``include_constant``: with C(R)'s
     constant term (STARC).
     """
-    from benchmark.metrics.canonical import canonical_parts
-    from benchmark.metrics.canonical_interval import sample_groups
-
     sample = task.coverage(coverage).sample(n_transitions, n_samples, seed)
     inp = validate_inputs([truth], sample.transitions, sample.state_samples,
                           sample.action_samples, task.discount, None, None, device)  # fmt: skip

@@ -40,11 +40,7 @@ import torch
 from benchmark.data import RewardFn
 from benchmark.metrics import epic, stats
 from benchmark.metrics.canonical import canonicalize_many, validate_inputs
-from benchmark.metrics.canonical_interval import (
-    Statistic,
-    checked_sample_blocks,
-    interval_from_inputs,
-)
+from benchmark.metrics.canonical_interval import Statistic, paired_with_ci
 from benchmark.metrics.epic import DEFAULT_DISCOUNT, DEFAULT_N_BOOTSTRAP, ArrayLike, EpicResult
 from benchmark.metrics.inputs import check_weights, to_numpy, to_numpy_1d
 
@@ -242,23 +238,11 @@ def starc_distance_with_ci(
     """`starc_distance` with a 95% interval over both sampling sources: the transitions'
     episodes and the mean-term samples, basic bootstrap (as EPIC's, and with the same
     ``state_blocks`` / ``action_blocks``; `benchmark.metrics.canonical_interval`)."""
-    rewards = [reward_a, reward_b]
-    inputs = validate_inputs(
-        rewards, transitions, state_samples, action_samples, discount, weights, max_batch, device
-    )
-    blocks = checked_sample_blocks(state_blocks, action_blocks, inputs.state_samples.shape[0])
-    ci = interval_from_inputs(rewards, ["reward_a", "reward_b"], inputs, statistic=STATISTIC,
-                              num_resamples=num_resamples, confidence=confidence, seed=seed,
-                              sample_episodes=blocks)  # fmt: skip
-    return StarcResult(
-        distance=ci.estimate,
-        ci_low=ci.low,
-        ci_high=ci.high,
-        n_transitions=len(inputs.transitions),
-        n_samples=int(np.shape(state_samples)[0]),
-        confidence=confidence,
-        num_resamples=num_resamples,
-    )
+    return paired_with_ci(reward_a, reward_b, STATISTIC, transitions=transitions,
+                          state_samples=state_samples, action_samples=action_samples,
+                          discount=discount, weights=weights, num_resamples=num_resamples,
+                          confidence=confidence, seed=seed, device=device, max_batch=max_batch,
+                          state_blocks=state_blocks, action_blocks=action_blocks)  # fmt: skip
 
 
 def _estimate(ca: np.ndarray, cb: np.ndarray, w: np.ndarray | None, scales: list[float]) -> float:
