@@ -10,13 +10,18 @@ import click
 
 from benchmark import __version__, preflight
 from benchmark.metrics.registry import METRIC_NAMES
+from benchmark.tools.cli_options import (
+    check_options,
+    json_options,
+    model_file_options,
+    sample_size_options,
+)
 from benchmark.tools.commands import coverage, experts, results, tasks
 from benchmark.tools.leaderboard_commands import leaderboard
 from benchmark.tools.loop_commands import (
     compare,
     default_results_dir,
     echo_standing,
-    json_options,
     run_context,
     wrap_model_files,
 )
@@ -69,22 +74,13 @@ for group in (coverage, experts, tasks, compare, leaderboard, results):  # the t
     show_default=True,
     help="Transfer budget; distance sample sizes N_T x M: smoke 256x64, standard 1024x256, full 4096x4096 (the paper's).",
 )
-@click.option(
-    "--n-transitions",
-    type=int,
-    default=None,
-    help="Override N_T, transitions from D_T per distance unit.",
-)
-@click.option(
-    "--n-samples", type=int, default=None, help="Override M, mean-term samples per distance unit."
-)
+@sample_size_options
 @click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True)
 @click.option(
     "--ray-address",
     default=None,
     help="Existing Ray cluster ('auto', 'ray://head:10001'); default a local instance.",
 )
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option(
     "--results-dir",
     type=click.Path(file_okay=False),
@@ -116,11 +112,7 @@ for group in (coverage, experts, tasks, compare, leaderboard, results):  # the t
     default=None,
     help="Default $WANDB_MODE, else offline.",
 )
-@click.option(
-    "--architecture", default=None, help="For .safetensors model files: the architecture."
-)
-@click.option("--options", "options_json", default=None, help="For .safetensors: options as JSON.")
-@click.option("--trust-pickle", is_flag=True, help="Allow pickled submissions (runs their code).")
+@model_file_options
 @click.option("--unit-timeout", type=click.FloatRange(min=0, min_open=True), default=6 * 3600.0,
               show_default=True, help="Seconds a unit may run (checked at its model calls).")  # fmt: skip
 @click.option("--sampled", is_flag=True,
@@ -178,37 +170,9 @@ def evaluate(submission_dirs, all_, tasks, metrics, coverages, seeds, budget, n_
 # --- submissions and baselines (benchmark.submissions, benchmark.baselines) -----------
 
 
-_check_options = [
-    click.option(
-        "--trust-pickle", is_flag=True, help="Allow imitation-pickle models (runs their code)."
-    ),
-    click.option(
-        "--time-limit",
-        default=1.0,
-        show_default=True,
-        help="Seconds allowed per forward of --batch-size rows.",
-    ),
-    click.option(
-        "--batch-size", default=4096, show_default=True, help="Rows in the timed forward."
-    ),
-    click.option(
-        "--n-transitions",
-        default=256,
-        show_default=True,
-        help="Transitions per coverage for the output checks.",
-    ),
-]
-
-
-def _with_check_options(f):
-    for option in reversed(_check_options):
-        f = option(f)
-    return f
-
-
 @main.command()
 @click.argument("submission_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
-@_with_check_options
+@check_options
 def validate(submission_dirs, trust_pickle, time_limit, batch_size, n_transitions) -> None:
     """Check submission folders: schema, files, sha256, safe loading, outputs, speed."""
     from benchmark.submissions import validate_many
@@ -255,7 +219,7 @@ def validate(submission_dirs, trust_pickle, time_limit, batch_size, n_transition
 )
 @click.option("--root", type=click.Path(file_okay=False), default="submissions", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing folder of that name.")
-@_with_check_options
+@check_options
 def submit(source, task, name, method, authors, description, paper, prefer, root, overwrite, trust_pickle,
            time_limit, batch_size, n_transitions) -> None:  # fmt: skip
     """Turn an imitation reward net into a safe, validated submission folder."""
@@ -282,7 +246,7 @@ def submit(source, task, name, method, authors, description, paper, prefer, root
     is_flag=True,
     help="Run every validation check (loads each model), not only schema + sha256.",
 )
-@_with_check_options
+@check_options
 def submissions_cmd(root, check, trust_pickle, time_limit, batch_size, n_transitions) -> None:
     """List submissions with task, method, format and validity."""
     from benchmark.submissions import submissions_table

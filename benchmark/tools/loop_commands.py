@@ -10,50 +10,11 @@ from __future__ import annotations
 
 import click
 
+from benchmark.tools.cli_options import json_options, model_file_options, sample_size_options
 from benchmark.tools.terminal import print_rich
 from benchmark.vocabulary import BUDGETS
 
 # --- compare two rewards (benchmark.evaluation.compare) ------------------------------
-
-
-def json_options(value: str | None) -> dict | None:
-    import json
-
-    if value is None:
-        return None
-    try:
-        options = json.loads(value)
-    except json.JSONDecodeError as e:
-        raise click.BadParameter(f"not JSON ({e}); e.g. '{{\"hid_sizes\": [32, 32]}}'") from e
-    if not isinstance(options, dict):
-        raise click.BadParameter("must be a JSON object of constructor options")
-    return options
-
-
-_model_file_options = [
-    click.option(
-        "--trust-pickle",
-        is_flag=True,
-        help="Allow .pt pickles and imitation-pickle submissions (runs their code).",
-    ),
-    click.option(
-        "--architecture",
-        default=None,
-        help="For .safetensors weights: BasicRewardNet, BasicShapedRewardNet or mlp.",
-    ),
-    click.option(
-        "--options",
-        "options_json",
-        default=None,
-        help="For .safetensors weights: constructor options as JSON, e.g. '{\"hid_sizes\": [32, 32]}'.",
-    ),
-]
-
-
-def _with_model_file_options(f):
-    for option in reversed(_model_file_options):
-        f = option(f)
-    return f
 
 
 @click.command()
@@ -75,10 +36,8 @@ def _with_model_file_options(f):
     show_default=True,
     help="Sample sizes N_T x M as evaluate: smoke 256x64, standard 1024x256, full 4096x4096.",
 )
-@click.option("--n-transitions", type=int, default=None, help="Override N_T.")
-@click.option("--n-samples", type=int, default=None, help="Override M.")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
-@_with_model_file_options
+@sample_size_options
+@model_file_options
 def compare(reward_a, reward_b, task, coverages, metrics, seed, budget, n_transitions, n_samples,
             device, trust_pickle, architecture, options_json) -> None:  # fmt: skip
     """Distances between two rewards: each a submission folder, a model file or a task reward name.
