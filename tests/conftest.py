@@ -67,3 +67,35 @@ def task_reward_submission() -> Callable[..., Submission]:
         )
 
     return write
+
+
+@pytest.fixture
+def seed_rows() -> Callable[..., list[dict]]:
+    """Builds result rows of one gridworld entry, one per seed, from its values.
+
+    ``rows(submission, values, metric="epic", n_t=1024, m=256, budget="", coverage="random")``:
+    value ``values[s]`` for seed s; the sha256 is ``submission * 2`` so entries differ.
+    """
+    from benchmark.results import make_row
+
+    def rows(submission: str, values, *, metric: str = "epic", n_t: int = 1024, m: int = 256,
+             budget: str = "", coverage: str = "random") -> list[dict]:  # fmt: skip
+        return [
+            make_row(
+                submission=submission,
+                submission_sha256=submission * 2,
+                method="test",
+                task="gridworld",
+                task_version="1",
+                metric=metric,
+                coverage=coverage,
+                seed=s,
+                budget=budget,
+                n_transitions=n_t,
+                n_samples=m,
+                value=v,
+            )  # fmt: skip
+            for s, v in enumerate(values)
+        ]
+
+    return rows

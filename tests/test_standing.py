@@ -13,7 +13,7 @@ from imitation.rewards.reward_nets import BasicRewardNet
 
 from benchmark.cli import main
 from benchmark.leaderboard import standing, standing_text
-from benchmark.results import make_row, read_results
+from benchmark.results import read_results
 from benchmark.submissions import export_reward
 from benchmark.submissions.conversion import example_inputs
 from benchmark.tasks import load_task
@@ -21,31 +21,13 @@ from benchmark.tasks import load_task
 REPO = Path(__file__).resolve().parents[1]
 
 
-def rows(submission: str, values, *, metric="epic", n_t=1024, m=256, budget="", coverage="random"):
-    return [
-        make_row(
-            submission=submission,
-            submission_sha256=submission * 2,
-            method="test",
-            task="gridworld",
-            task_version="1",
-            metric=metric,
-            coverage=coverage,
-            seed=s,
-            budget=budget,
-            n_transitions=n_t,
-            n_samples=m,
-            value=v,
-        )  # fmt: skip
-        for s, v in enumerate(values)
-    ]
-
-
-def test_rank_counts_only_board_entries_at_the_same_configuration():
+def test_rank_counts_only_board_entries_at_the_same_configuration(seed_rows):
     board = pd.DataFrame(
-        rows("a", [0.1, 0.1]) + rows("b", [0.3, 0.5]) + rows("c", [0.05], n_t=256, m=64)
+        seed_rows("a", [0.1, 0.1])
+        + seed_rows("b", [0.3, 0.5])
+        + seed_rows("c", [0.05], n_t=256, m=64)
     )
-    mine = pd.DataFrame(rows("mine", [0.2, 0.2, 0.2]))
+    mine = pd.DataFrame(seed_rows("mine", [0.2, 0.2, 0.2]))
     table = standing(mine, board)
     (r,) = table.to_dict("records")
     # At 1024 x 256 the board has a (0.1) and b (0.4): 0.2 is second of three; c is elsewhere.
@@ -53,17 +35,17 @@ def test_rank_counts_only_board_entries_at_the_same_configuration():
     assert "rank 2 of 3 at N_T x M = 1024 x 256" in standing_text(table)
 
 
-def test_transfer_ranks_higher_as_better_and_a_missing_configuration_is_named():
+def test_transfer_ranks_higher_as_better_and_a_missing_configuration_is_named(seed_rows):
     board = pd.DataFrame(
-        rows("a", [0.9], metric="transfer", n_t=0, m=0, budget="standard", coverage="")
-        + rows("b", [0.2], metric="transfer", n_t=0, m=0, budget="standard", coverage="")
+        seed_rows("a", [0.9], metric="transfer", n_t=0, m=0, budget="standard", coverage="")
+        + seed_rows("b", [0.2], metric="transfer", n_t=0, m=0, budget="standard", coverage="")
     )
     mine = pd.DataFrame(
-        rows("mine", [0.5], metric="transfer", n_t=0, m=0, budget="standard", coverage="")
+        seed_rows("mine", [0.5], metric="transfer", n_t=0, m=0, budget="standard", coverage="")
     )
     assert standing(mine, board)["rank"].tolist() == [2]
     smoke = pd.DataFrame(
-        rows("mine", [0.5], metric="transfer", n_t=0, m=0, budget="smoke", coverage="")
+        seed_rows("mine", [0.5], metric="transfer", n_t=0, m=0, budget="smoke", coverage="")
     )
     table = standing(smoke, board)
     assert np.isnan(table["rank"].iloc[0])
