@@ -10,7 +10,8 @@ arithmetic in four places), which breaks silently whenever a module moves.
 - experts: the repository's ``experts/``
 - ``$EPIC_BENCH_SCRATCH``: quick scores of model files (default ``<cache>/scratch``), never the board
 
-`atomic_write` is the one way files are written in place (temporary file, then rename).
+`atomic_write` is the one way files are written in place (temporary file, then rename);
+`write_text_atomic` is it for a text file.
 """
 
 from __future__ import annotations
@@ -94,3 +95,9 @@ def atomic_write(path: str | Path, *, suffix: str = ".tmp") -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write a whole UTF-8 text file with `atomic_write` (readers never see half of it)."""
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

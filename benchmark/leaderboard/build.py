@@ -23,7 +23,7 @@ from benchmark.leaderboard.metabench import read_metabench
 from benchmark.leaderboard.render import FORMATS, fmt_number, render_text, to_markdown
 from benchmark.leaderboard.site import render_site
 from benchmark.metrics.registry import DISTANCE_METRICS
-from benchmark.paths import DEFAULT_RESULTS_DIR
+from benchmark.paths import DEFAULT_RESULTS_DIR, write_text_atomic
 from benchmark.results import read_results
 from benchmark.results.pruning import CurrentVersions
 from benchmark.vocabulary import TRANSFER_LEGEND
@@ -74,14 +74,13 @@ def build(
     site.parent.mkdir(parents=True, exist_ok=True)
     mb_scores, mb_summary = read_metabench(out_dir / "metabench")
     appendix = metabench_report.site_section(mb_scores, mb_summary)
-    site.write_text(
-        render_site(board, appendix=appendix, build_note=build_note(results, results_dir)),
-        encoding="utf-8",
+    write_text_atomic(
+        site, render_site(board, appendix=appendix, build_note=build_note(results, results_dir))
     )
     plot_links = {}
     for task in dict.fromkeys(mb_summary["task"]) if not mb_summary.empty else []:
         svg = site.parent / f"metabench-{task}.svg"
-        svg.write_text(metabench_report.plot(mb_scores, task), encoding="utf-8")
+        write_text_atomic(svg, metabench_report.plot(mb_scores, task))
         plot_links[task] = f"site/{svg.name}"
     lines = [
         "# epic-bench leaderboard",
@@ -132,5 +131,5 @@ def build(
         lines += [metabench_report.to_markdown(mb_summary, plot_links=plot_links), ""]
     lines += ["## Tables", "", to_markdown(board)]
     readme = out_dir / "README.md"
-    readme.write_text("\n".join(lines), encoding="utf-8")
+    write_text_atomic(readme, "\n".join(lines))
     return readme, site

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmark.paths import write_text_atomic
+
 if TYPE_CHECKING:
     from benchmark.data import RewardFn
 
@@ -414,5 +416,5 @@ def write_submission(folder: Path, data: dict[str, Any]) -> Submission:
     else:
         model["sha256"] = sha256_file(folder / model["file"])
     data = {**data, "model": model}
-    (folder / SUBMISSION_FILE).write_text(dumps_toml(data))
+    write_text_atomic(folder / SUBMISSION_FILE, dumps_toml(data))
     return load_submission(folder)
