@@ -229,3 +229,122 @@ def test_normalized_return_ci_covers_the_true_score_about_95_percent():
         )  # fmt: skip
         hits += ci.low <= truth <= ci.high
     assert 0.85 <= hits / trials <= 0.99, hits / trials
+
+
+# --------------------------------------------------------------------------- mutation-run gaps
+
+
+def unit_vector_distance(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """0.5 ||x/||x|| - y/||y|| || under the weighted L2 norm ||v||² = Σ w v² / Σ w (STARC)."""
+    norm = lambda v: np.sqrt(np.sum(w * v * v) / np.sum(w))  # noqa: E731
+    return 0.5 * norm(x / norm(x) - y / norm(y))
+
+
+def test_cosine_distance_is_half_the_distance_between_unit_vectors():
+    g = np.random.default_rng(0)
+    x, y = g.normal(size=(2, 3, 40))
+    w = g.integers(1, 5, size=(3, 40)).astype(float)  # unnormalized, different per row
+    expected = [unit_vector_distance(a, b, c) for a, b, c in zip(x, y, w, strict=True)]
+    assert stats.cosine_distance_batch(x, y, w) == pytest.approx(expected, abs=1e-12)
+    plain = [unit_vector_distance(a, b, np.ones(40)) for a, b in zip(x, y, strict=True)]
+    assert stats.cosine_distance_batch(x, y) == pytest.approx(plain, abs=1e-12)
+    # Integer weights are repeated rows.
+    rep = lambda v: np.repeat(v[0], w[0].astype(int))  # noqa: E731
+    assert stats.cosine_distance_batch(rep(x), rep(y)) == pytest.approx(expected[0], abs=1e-12)
+    # Uncentred: a shift changes it (Pearson would not), a positive scale does not.
+    assert stats.cosine_distance_batch(x[0], 3.0 * x[0]) == pytest.approx(0.0, abs=1e-7)
+    assert stats.cosine_distance_batch(x[0], -x[0]) == pytest.approx(1.0)
+    assert stats.cosine_distance_batch(x[0] + 5.0, x[0]) == pytest.approx(
+        unit_vector_distance(x[0] + 5.0, x[0], np.ones(40)), abs=1e-12
+    )
+
+
+def test_cosine_distance_of_a_zero_vector_is_nan():
+    x = np.array([[0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
+    y = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    assert np.isnan(stats.cosine_distance_batch(x, y)).all()
+    # Zero only where the weight is zero also has zero norm under the weights.
+    w = np.array([0.0, 1.0, 1.0])
+    assert np.isnan(stats.cosine_distance_batch(np.array([1.0, 0, 0]), np.ones(3), w))
+
+
+def test_stratified_bootstrap_of_two_runs_reaches_both_ends():
+    # Runs 0 and 1 of one task: a resample's mean is 0, 0.5 or 1 with probabilities
+    # 1/4, 1/2, 1/4, so the central 95% of 1000 resamples spans [0, 1] exactly.
+    ci = stratified_bootstrap_ci(np.array([0.0, 1.0]), mean_score, num_resamples=1000)
+    assert (ci.estimate, ci.low, ci.high) == (0.5, 0.0, 1.0)
+
+
+def test_stratified_bootstrap_accepts_a_single_resample():
+    # One replicate: both ends of the interval are that replicate, one of 0, 0.5, 1.
+    ci = stratified_bootstrap_ci(np.array([0.0, 1.0]), mean_score, num_resamples=1)
+    assert ci.low == ci.high and ci.low in (0.0, 0.5, 1.0)
+    with pytest.raises(ValueError, match="num_resamples must be >= 1, got 0"):
+        stratified_bootstrap_ci(np.array([0.0, 1.0]), mean_score, num_resamples=0)
+
+
+def test_aggregates_are_computed_in_float64():
+    # The module computes in float64 whatever the input dtype: a float32 score matrix
+    # gives the float64 mean / IQM of its (float32-rounded) values, exactly.
+    scores32 = np.array([[0.1], [0.2], [0.7], [0.3]], dtype=np.float32)
+    exact = scores32.astype(np.float64)
+    assert mean_score(scores32).dtype == np.float64
+    assert mean_score(scores32) == exact.mean()
+    assert interquartile_mean(scores32).dtype == np.float64
+    assert interquartile_mean(scores32) == (exact[1, 0] + exact[3, 0]) / 2  # 0.2, 0.3
+
+
+def test_one_seed_is_a_valid_score_vector_and_empty_runs_are_not():
+    one = aggregate_seeds(np.array([0.3]), num_resamples=10)
+    assert (one["mean"].estimate, one["mean"].low, one["mean"].high) == (0.3, 0.3, 0.3)
+    for empty in (np.zeros((0, 3)), np.zeros((3, 0))):
+        with pytest.raises(ValueError, match=r"\[num_runs, num_tasks\].*got \(\d, \d\)"):
+            aggregate_seeds(empty)
+    with pytest.raises(ValueError, match=r"got \(2, 2, 2\)"):
+        aggregate_seeds(np.zeros((2, 2, 2)))
+
+
+def test_normalized_return_ci_computes_in_float64_and_rejects_bad_returns():
+    returns32 = np.array([-30.1, -20.2, -25.3], dtype=np.float32)
+    ci = stats.normalized_return_ci(returns32, random_mean=-80.0, random_std=2.0,
+                                    reference_mean=-20.0, reference_std=5.0,
+                                    n_reference_runs=5)  # fmt: skip
+    assert ci.estimate == (returns32.astype(np.float64).mean() + 80.0) / 60.0
+    kw = dict(random_mean=-80.0, random_std=2.0, reference_mean=-20.0, reference_std=5.0)
+    with pytest.raises(ValueError, match=r"policy_returns must be finite with shape \[num_seeds\]"):
+        stats.normalized_return_ci([], n_reference_runs=5, **kw)
+    with pytest.raises(ValueError, match=r"policy_returns must be finite"):
+        stats.normalized_return_ci([-25.0, np.nan], n_reference_runs=5, **kw)
+    with pytest.raises(ValueError, match="n_reference_runs must be >= 1, got 0"):
+        stats.normalized_return_ci([-25.0, -20.0], n_reference_runs=0, **kw)
+
+
+EXACT_REFERENCE = dict(random_mean=-80.0, random_std=0.0, reference_mean=-20.0,
+                       reference_std=0.0, n_reference_runs=1)  # fmt: skip
+
+
+def test_normalized_return_interval_of_two_seeds_reaches_both_seed_scores():
+    # Exact reference: a resample's score is s0, (s0 + s1) / 2 or s1 with probabilities
+    # 1/4, 1/2, 1/4, so the central 95% of 1000 resamples is [s0, s1] exactly.
+    ci = stats.normalized_return_ci([-50.0, -20.0], **EXACT_REFERENCE, num_resamples=1000)
+    assert (ci.low, ci.high) == (0.5, 1.0)
+    assert ci == stats.normalized_return_ci([-50.0, -20.0], **EXACT_REFERENCE, num_resamples=1000)
+
+
+def test_normalized_return_is_undefined_without_a_positive_gap():
+    # Score (R - Q) / (G - Q): undefined when the reference does not beat random.
+    for reference in (-80.0, -90.0):
+        ci = stats.normalized_return_ci([-50.0, -20.0], random_mean=-80.0, random_std=0.0,
+                                        reference_mean=reference, reference_std=0.0,
+                                        n_reference_runs=1)  # fmt: skip
+        assert np.isnan(ci.estimate) and np.isnan(ci.low) and np.isnan(ci.high)
+    # Any positive gap is defined, also one below 1.
+    ci = stats.normalized_return_ci([-80.25, -80.0], random_mean=-80.5, random_std=0.0,
+                                    reference_mean=-80.0, reference_std=0.0,
+                                    n_reference_runs=1)  # fmt: skip
+    assert ci.estimate == pytest.approx(0.75)
+
+
+def test_a_nan_interval_still_reports_its_confidence_and_resamples():
+    ci = stats.normalized_return_ci([-25.0], **EXACT_REFERENCE, confidence=0.9, num_resamples=7)
+    assert (ci.confidence, ci.num_resamples) == (0.9, 7)
