@@ -348,3 +348,38 @@ def test_normalized_return_is_undefined_without_a_positive_gap():
 def test_a_nan_interval_still_reports_its_confidence_and_resamples():
     ci = stats.normalized_return_ci([-25.0], **EXACT_REFERENCE, confidence=0.9, num_resamples=7)
     assert (ci.confidence, ci.num_resamples) == (0.9, 7)
+
+
+@pytest.mark.parametrize("noisy", ["random", "reference"])
+def test_reference_noise_is_that_of_a_mean_of_k_runs(noisy):
+    """Equal seed returns R: only the K-run means move, Ḡ* or Q̄* ~ N(mean, s²/K).
+
+    The score (R − Q)/(G − Q) is monotone in each, so its central 95% interval is the
+    score at mean ± 1.96 s/√K (up to the 2.5% quantile's sampling error over 1000
+    replicates, about 0.09 s/√K).
+    """
+    R, G, Q, s, k = -50.0, -20.0, -80.0, 30.0, 9
+    stds = {"random_std": s if noisy == "random" else 0.0,
+            "reference_std": s if noisy == "reference" else 0.0}  # fmt: skip
+    ci = stats.normalized_return_ci([R, R], random_mean=Q, reference_mean=G,
+                                    n_reference_runs=k, num_resamples=1000, **stds)  # fmt: skip
+    half = 1.959964 * s / np.sqrt(k)
+    if noisy == "random":
+        ends = [(R - q) / (G - q) for q in (Q + half, Q - half)]
+    else:
+        ends = [(R - Q) / (g - Q) for g in (G + half, G - half)]
+    assert (ci.low, ci.high) == pytest.approx(sorted(ends), abs=0.04)
+
+
+def test_replicates_without_a_positive_gap_are_left_out_of_the_interval():
+    # Reference noise far above the gap: many replicates have Ḡ* ≤ Q̄* and are dropped;
+    # the interval comes from the others and stays finite.
+    ci = stats.normalized_return_ci([-50.0, -30.0], random_mean=-80.0, random_std=0.0,
+                                    reference_mean=-20.0, reference_std=200.0,
+                                    n_reference_runs=1)  # fmt: skip
+    assert np.isfinite(ci.low) and np.isfinite(ci.high) and ci.low < ci.high
+    # A positive gap below 1 is a valid gap for the replicates too.
+    small = stats.normalized_return_ci([-80.25, -80.0], random_mean=-80.5, random_std=0.0,
+                                       reference_mean=-80.0, reference_std=0.0,
+                                       n_reference_runs=1)  # fmt: skip
+    assert (small.low, small.high) == (0.5, 1.0)
