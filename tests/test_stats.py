@@ -383,3 +383,44 @@ def test_replicates_without_a_positive_gap_are_left_out_of_the_interval():
                                        reference_mean=-80.0, reference_std=0.0,
                                        n_reference_runs=1)  # fmt: skip
     assert (small.low, small.high) == (0.5, 1.0)
+
+
+def test_bootstrap_input_errors_name_the_argument():
+    x, y = correlated(10, 0.5, seed=0)
+    bad = x.copy()
+    bad[3] = np.inf
+    cases = ((dict(x=bad, y=y), "x"), (dict(x=x, y=bad), "y"),
+             (dict(x=x, y=y, weights=np.abs(bad)), "weights"))  # fmt: skip
+    for kwargs, name in cases:
+        with pytest.raises(ValueError, match=rf"^{name} contains 1 non-finite values$"):
+            bootstrap_pearson_distance(**kwargs)
+    one_negative = np.ones(10)
+    one_negative[0] = -0.5  # positive sum, one negative weight
+    for weights in (one_negative, np.zeros(10), np.ones(5), np.ones(12)):
+        with pytest.raises(ValueError, match=r"weights must be non-negative with shape \(10,\)"):
+            bootstrap_pearson_distance(x, y, weights)
+
+
+def test_bootstrap_accepts_probability_weights_and_one_resample():
+    x, y = correlated(10, 0.5, seed=0)
+    p = np.full(10, 0.1)  # sums to 1: the same distance as equal weights
+    assert bootstrap_pearson_distance(x, y, p).estimate == pytest.approx(
+        bootstrap_pearson_distance(x, y).estimate, abs=1e-12
+    )
+    one = bootstrap_pearson_distance(x, y, num_resamples=1)
+    assert one.low == one.high and one.num_resamples == 1
+
+
+def test_bootstrap_draws_every_row():
+    # Two rows, opposite: a resample is (0, 1) or (1, 0), distance 1, or one row twice,
+    # constant, NaN and ignored. So every defined replicate is 1: the interval is [1, 1].
+    ci = bootstrap_pearson_distance(np.array([0.0, 1.0]), np.array([1.0, 0.0]))
+    assert (ci.estimate, ci.low, ci.high) == (1.0, 1.0, 1.0)
+
+
+def test_bootstrap_uses_the_requested_confidence():
+    x, y = correlated(200, 0.5, seed=0)
+    wide = bootstrap_pearson_distance(x, y, confidence=0.95)
+    narrow = bootstrap_pearson_distance(x, y, confidence=0.5)
+    assert narrow.confidence == 0.5
+    assert wide.low < narrow.low < narrow.high < wide.high
