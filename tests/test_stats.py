@@ -1,5 +1,7 @@
 """Statistics: Pearson distance, bootstrap intervals, mean/IQM with stratified bootstrap."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.stats
@@ -424,3 +426,16 @@ def test_bootstrap_uses_the_requested_confidence():
     narrow = bootstrap_pearson_distance(x, y, confidence=0.5)
     assert narrow.confidence == 0.5
     assert wide.low < narrow.low < narrow.high < wide.high
+
+
+def test_cosine_distance_computes_in_float64_and_is_silent_on_zero_norms():
+    g = np.random.default_rng(1)
+    x, y = g.normal(size=(2, 30)).astype(np.float32)
+    w = np.linspace(0.1, 0.3, 30, dtype=np.float32)
+    expected = unit_vector_distance(*(v.astype(np.float64) for v in (x, y, w)))
+    got = stats.cosine_distance_batch(x, y, w)
+    assert got.dtype == np.float64 and got == pytest.approx(expected, abs=1e-13)
+    # NaN by design where a norm is zero: no warning either.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(stats.cosine_distance_batch(np.zeros(3), np.ones(3)))
