@@ -439,3 +439,10 @@ def test_cosine_distance_computes_in_float64_and_is_silent_on_zero_norms():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isnan(stats.cosine_distance_batch(np.zeros(3), np.ones(3)))
+
+
+def test_cosine_of_parallel_vectors_rounded_above_one_is_distance_zero():
+    # For this x, float64 rounding gives cos(x, 3x) = 1 + 2.2e-16; the distance is 0,
+    # not the NaN of sqrt of a negative number.
+    x = np.random.default_rng(2).normal(size=40)
+    assert stats.cosine_distance_batch(x, 3.0 * x) == 0.0
