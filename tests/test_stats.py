@@ -446,3 +446,18 @@ def test_cosine_of_parallel_vectors_rounded_above_one_is_distance_zero():
     # not the NaN of sqrt of a negative number.
     x = np.random.default_rng(2).normal(size=40)
     assert stats.cosine_distance_batch(x, 3.0 * x) == 0.0
+
+
+def test_percentile_interval_cuts_half_the_missing_mass_from_each_end():
+    # The p-th percentile of 0, 1, ..., 1000 (linear interpolation) is 10 p; NaNs are ignored.
+    replicates = np.append(np.arange(1001.0), np.nan)
+    assert stats.percentile_interval(replicates, 0.95) == pytest.approx((25.0, 975.0), abs=1e-9)
+    assert stats.percentile_interval(replicates, 0.5) == pytest.approx((250.0, 750.0), abs=1e-9)
+    for confidence in (0.0, 1.0):
+        with pytest.raises(ValueError, match=r"confidence must be in \(0, 1\)"):
+            stats.percentile_interval(replicates, confidence)
+
+
+def test_bootstrap_needs_two_rows():
+    with pytest.raises(ValueError, match=r"x must have shape \[N\] with N >= 2, got \(1,\)"):
+        bootstrap_pearson_distance(np.ones(1), np.ones(1))
