@@ -461,3 +461,13 @@ def test_percentile_interval_cuts_half_the_missing_mass_from_each_end():
 def test_bootstrap_needs_two_rows():
     with pytest.raises(ValueError, match=r"x must have shape \[N\] with N >= 2, got \(1,\)"):
         bootstrap_pearson_distance(np.ones(1), np.ones(1))
+
+
+def test_normalized_return_ci_uses_and_reports_the_requested_confidence_and_resamples():
+    returns = np.array([-40.0, -30.0, -20.0, -10.0, -35.0])
+    wide = stats.normalized_return_ci(returns, **EXACT_REFERENCE, num_resamples=200)
+    narrow = stats.normalized_return_ci(returns, **EXACT_REFERENCE, confidence=0.5,
+                                        num_resamples=200)  # fmt: skip
+    assert (narrow.confidence, narrow.num_resamples) == (0.5, 200)
+    assert (wide.confidence, wide.num_resamples) == (0.95, 200)
+    assert wide.low < narrow.low < narrow.high < wide.high
