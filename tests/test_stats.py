@@ -471,3 +471,10 @@ def test_normalized_return_ci_uses_and_reports_the_requested_confidence_and_resa
     assert (narrow.confidence, narrow.num_resamples) == (0.5, 200)
     assert (wide.confidence, wide.num_resamples) == (0.95, 200)
     assert wide.low < narrow.low < narrow.high < wide.high
+
+
+def test_every_replicate_is_computed():
+    # y = 2x: every resample (of distinct rows) has distance 0, so must the one replicate.
+    x, _ = correlated(10, 0.5, seed=0)
+    one = bootstrap_pearson_distance(x, 2.0 * x, num_resamples=1)
+    assert (one.low, one.high) == pytest.approx((0.0, 0.0), abs=1e-7)
