@@ -478,3 +478,12 @@ def test_every_replicate_is_computed():
     x, _ = correlated(10, 0.5, seed=0)
     one = bootstrap_pearson_distance(x, 2.0 * x, num_resamples=1)
     assert (one.low, one.high) == pytest.approx((0.0, 0.0), abs=1e-7)
+
+
+def test_weighted_pearson_distance_matches_numpy_in_float64_for_float32_weights():
+    g = np.random.default_rng(3)
+    x, y = g.normal(size=(2, 30))
+    w = np.linspace(0.1, 0.3, 30, dtype=np.float32)
+    c = np.cov(x, y, aweights=w.astype(np.float64))
+    rho = c[0, 1] / np.sqrt(c[0, 0] * c[1, 1])
+    assert pearson_distance_batch(x, y, w) == pytest.approx(np.sqrt((1 - rho) / 2), abs=1e-13)
