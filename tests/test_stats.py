@@ -487,3 +487,34 @@ def test_weighted_pearson_distance_matches_numpy_in_float64_for_float32_weights(
     c = np.cov(x, y, aweights=w.astype(np.float64))
     rho = c[0, 1] / np.sqrt(c[0, 0] * c[1, 1])
     assert pearson_distance_batch(x, y, w) == pytest.approx(np.sqrt((1 - rho) / 2), abs=1e-13)
+
+
+def alternating(center: float, step: float, n: int = 40) -> np.ndarray:
+    """center + step·(0, 1, 0, 1, ...): variance step²/4 around a magnitude |center|."""
+    return center + step * (np.arange(n) % 2)
+
+
+def test_spread_at_rounding_level_of_the_magnitude_counts_as_constant():
+    """Degenerate means variance ≤ 1e-24·max|x|² (the module's relative tolerance).
+
+    Around 1e6 that bound is 1e-12: a spread of 1e-7 (variance 2.5e-15) is below it, one
+    of 1e-4 (variance 2.5e-9) is far above it.
+    """
+    other = np.random.default_rng(4).normal(size=40)
+    flat, varying = alternating(1e6, 1e-7), alternating(1e6, 1e-4)
+    for a, b in ((flat, other), (other, flat)):
+        assert np.isnan(pearson_distance_batch(a, b))
+    for a, b in ((varying, other), (other, varying)):
+        assert np.isfinite(pearson_distance_batch(a, b))
+    # The bound is per row of a batch: a large row does not make a small one degenerate.
+    small, large = alternating(0.0, 1e-4), 1e12 * other
+    got = pearson_distance_batch(np.stack([small, large]), np.stack([other, other]))
+    assert np.isfinite(got).all()
+    got = pearson_distance_batch(np.stack([other, other]), np.stack([small, large]))
+    assert np.isfinite(got).all()
+
+
+def test_constant_input_gives_nan_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(pearson_distance_batch(np.ones(5), np.arange(5.0)))
