@@ -518,3 +518,12 @@ def test_constant_input_gives_nan_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isnan(pearson_distance_batch(np.ones(5), np.arange(5.0)))
+
+
+def test_normalized_return_interval_is_seeded():
+    returns = np.array([-30.0, -20.0, -25.0, -22.0])
+    kw = dict(random_mean=-80.0, random_std=3.0, reference_mean=-20.0, reference_std=5.0,
+              n_reference_runs=5)  # fmt: skip
+    first = stats.normalized_return_ci(returns, **kw, seed=7)
+    assert stats.normalized_return_ci(returns, **kw, seed=7) == first
+    assert stats.normalized_return_ci(returns, **kw, seed=8) != first
