@@ -41,50 +41,76 @@ def test_no_unit_of_the_board_is_left_failed(results):
 
 
 SUBMISSIONS = list_submissions(REPO / "submissions")
-# Tasks whose shipped version has no board rows yet: their old-version rows were retired
-# (`results prune --task`), and the board is recomputed once their baselines are retrained.
-# Remove a task from here in the commit that adds its rows.
-AWAITING_RECOMPUTATION = {
-    "pointmaze": "version 2, the paper's maze (issue 18): baselines retrained, then evaluated",
+# What the committed board does not hold yet: (task, metric) -> why. The board is
+# recomputed task by task and metric by metric on 2 CPU cores (issues 17 and 18); stale rows
+# are retired first (`results prune`), so a gap is shown as a gap, never as old numbers.
+# Remove an entry in the commit that completes it (a test below fails once it is complete).
+_MUJOCO = "not recomputed after the faithful definitions and the retrained baselines (issue 18)"
+_TRANSFER = "protocol 2 on seeds 0-4 for the retrained baselines not run yet (issue 17)"
+AWAITING: dict[tuple[str, str], str] = {
+    ("halfcheetah", "erc"): _MUJOCO,
+    ("halfcheetah", "npec"): _MUJOCO,
+    ("halfcheetah", "transfer"): _TRANSFER,
+    ("hopper", "dard"): _MUJOCO,
+    ("hopper", "erc"): _MUJOCO,
+    ("hopper", "npec"): _MUJOCO,
+    ("hopper", "transfer"): _TRANSFER,
+    ("pointmass", "transfer"): _TRANSFER,
+    ("pointmaze", "transfer"): _TRANSFER,
 }
 
 
-@pytest.mark.parametrize("task", sorted(AWAITING_RECOMPUTATION))
-def test_a_task_awaiting_recomputation_has_no_rows_of_any_version(results, task):
-    """Not old numbers shown as current, and not forgotten once its new rows land."""
-    rows = results[results["task"] == task]
-    assert rows.empty, (
-        f"{task}: {len(rows)} rows of versions {sorted(set(rows['task_version']))} in the "
-        f"store; retire old ones with `results prune --task {task}`, or, once the shipped "
-        f"version's rows are complete, remove {task!r} from AWAITING_RECOMPUTATION"
-    )
+def _complete(board_rows, task_name: str, metric: str) -> bool:
+    """Every shipped submission of the task has the metric's current rows (seeds, coverages)."""
+    return all(not _missing(board_rows, s, metric) for s in SUBMISSIONS if s.task == task_name)
 
 
-@pytest.mark.parametrize("submission", SUBMISSIONS, ids=lambda s: s.name)
-def test_every_submission_has_every_metric_on_every_coverage(board_rows, submission):
-    if submission.task in AWAITING_RECOMPUTATION:
-        pytest.skip(f"{submission.task}: {AWAITING_RECOMPUTATION[submission.task]}")
+def _missing(board_rows, submission, metric: str) -> str:
+    """Why ``submission``'s current rows of ``metric`` are incomplete ('' if they are not)."""
     task = load_task(submission.task)
     rows = board_rows[
         (board_rows["submission"] == submission.name)
         & (board_rows["submission_sha256"] == submission.sha256)
         & (board_rows["task_version"] == str(task.version))
+        & (board_rows["metric"] == metric)
     ]
-    for metric in ("epic", "npec", "erc", "dard", "starc"):
-        coverages = [
-            c
-            for c in task.coverage_names
-            if metric != "erc" or task.coverage(c).spec.policy not in NO_EPISODES
-        ]
-        # Exact values (finite tasks) do not depend on the seed: one suffices.
-        min_seeds = 1 if task.tabular is not None else MIN_DISTANCE_SEEDS
-        for coverage in coverages:
-            seeds = rows[(rows["metric"] == metric) & (rows["coverage"] == coverage)]["seed"]
-            assert seeds.nunique() >= min_seeds, (
-                f"{submission.name}: {metric} on {coverage} has {seeds.nunique()} seeds"
-            )
-    transfer = rows[(rows["metric"] == "transfer") & (rows["budget"] == "standard")]
-    assert len(transfer) >= 1, f"{submission.name}: no transfer at the standard budget"
+    if metric == "transfer":
+        standard = rows[rows["budget"] == "standard"]
+        return "" if len(standard) else f"{submission.name}: no transfer at the standard budget"
+    coverages = [
+        c
+        for c in task.coverage_names
+        if metric != "erc" or task.coverage(c).spec.policy not in NO_EPISODES
+    ]
+    # Exact values (finite tasks) do not depend on the seed: one suffices.
+    min_seeds = 1 if task.tabular is not None else MIN_DISTANCE_SEEDS
+    for coverage in coverages:
+        seeds = rows[rows["coverage"] == coverage]["seed"]
+        if seeds.nunique() < min_seeds:
+            return f"{submission.name}: {metric} on {coverage} has {seeds.nunique()} seeds"
+    return ""
+
+
+BOARD_METRICS = ("epic", "npec", "erc", "dard", "starc", "transfer")
+
+
+@pytest.mark.parametrize("submission", SUBMISSIONS, ids=lambda s: s.name)
+def test_every_submission_has_every_metric_on_every_coverage(board_rows, submission):
+    missing = [
+        _missing(board_rows, submission, m)
+        for m in BOARD_METRICS
+        if (submission.task, m) not in AWAITING
+    ]
+    assert not any(missing), "; ".join(m for m in missing if m)
+
+
+@pytest.mark.parametrize("entry", sorted(AWAITING), ids=lambda e: "-".join(e))
+def test_an_awaited_recomputation_is_not_forgotten_once_complete(board_rows, entry):
+    task_name, metric = entry
+    assert metric in BOARD_METRICS and task_name in {s.task for s in SUBMISSIONS}
+    assert not _complete(board_rows, task_name, metric), (
+        f"{task_name} {metric} is complete on the board: remove it from AWAITING"
+    )
 
 
 # --- the committed values are the ones the mathematics fixes ---------------------------
@@ -98,7 +124,7 @@ def test_every_submission_has_every_metric_on_every_coverage(board_rows, submiss
 # negation, 1 - D = (1 + rho) / 4 to first order, i.e. rounding squared: 1e-6 is loose.
 EPIC_ZERO = 1e-5
 EPIC_ONE = 1e-6
-TASKS = sorted({s.task for s in SUBMISSIONS} - set(AWAITING_RECOMPUTATION))
+TASKS = sorted({s.task for s in SUBMISSIONS})
 
 
 def _values(board_rows, task: str, submission: str, metric: str):
@@ -121,6 +147,8 @@ ZERO = {"epic": EPIC_ZERO, "dard": 1e-3, "starc": EPIC_ZERO}
 @pytest.mark.parametrize("metric", INVARIANT_DISTANCES)
 @pytest.mark.parametrize("task", TASKS)
 def test_ground_truth_and_shaped_sanity_entries_have_epic_zero(board_rows, task, metric):
+    if (task, metric) in AWAITING:
+        pytest.skip(AWAITING[(task, metric)])
     for entry in ("ground-truth", "shaped"):
         values = _values(board_rows, task, f"{task}-{entry}", metric)
         assert values.abs().max() <= ZERO[metric], f"{task}-{entry}: {metric} up to {values.max()}"
@@ -129,6 +157,8 @@ def test_ground_truth_and_shaped_sanity_entries_have_epic_zero(board_rows, task,
 @pytest.mark.parametrize("metric", INVARIANT_DISTANCES)
 @pytest.mark.parametrize("task", TASKS)
 def test_negated_sanity_entry_has_epic_one(board_rows, task, metric):
+    if (task, metric) in AWAITING:
+        pytest.skip(AWAITING[(task, metric)])
     values = _values(board_rows, task, f"{task}-negated", metric)
     assert (values - 1.0).abs().max() <= EPIC_ONE, f"{task}-negated: {metric} {values.min()}"
 
