@@ -146,6 +146,26 @@ class CanonicalParts:
     at_next: torch.Tensor  # [N] index in U of each transition's s'
     at_samples: torch.Tensor | None = None  # [M] index in U of each state sample (constant)
 
+    def joined(self, other: CanonicalParts) -> CanonicalParts:
+        """Both rewards' pieces as one (self's rewards first), for a paired statistic.
+
+        Why a check: the runner computes the ground truth's pieces once and joins each
+        submission's to them; pieces from other transitions would pair unrelated values.
+        """
+        if not (torch.equal(self.at_s, other.at_s) and torch.equal(self.at_next, other.at_next)):
+            raise ValueError("the two rewards' pieces were computed on other transitions")
+        return CanonicalParts(
+            self.canonical + other.canonical,
+            self.eps + other.eps,
+            self.scales + other.scales,
+            torch.cat([self.raw, other.raw]),
+            torch.cat([self.group_sums, other.group_sums]),
+            self.group_sizes,
+            self.at_s,
+            self.at_next,
+            self.at_samples,
+        )
+
 
 def canonical_parts(
     rewards: Sequence[RewardFn],

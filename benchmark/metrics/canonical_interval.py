@@ -228,25 +228,13 @@ def interval_from_parts(
     groups = torch.as_tensor(sample_groups(inputs.state_samples.shape[0]))
     mine = canonical_parts([reward], ["the submission"], inputs, groups,
                            include_constant=statistic.include_constant)  # fmt: skip
-    if not (torch.equal(mine.at_s, truth.at_s) and torch.equal(mine.at_next, truth.at_next)):
-        raise ValueError("the ground truth's pieces were computed on other transitions")
     if (truth.at_samples is None) == statistic.include_constant:
         raise ValueError("the ground truth's pieces disagree with the statistic's constant term")
     for parts, name in ((mine, "the submission"), (truth, "the ground truth")):
         if statistic.needs_variation:
             check_not_constant(parts.canonical[0].cpu().numpy(), inputs.weights, name,
                                eps=parts.eps[0], scale=parts.scales[0])  # fmt: skip
-    both = CanonicalParts(
-        mine.canonical + truth.canonical,
-        mine.eps + truth.eps,
-        mine.scales + truth.scales,
-        torch.cat([mine.raw, truth.raw]),
-        torch.cat([mine.group_sums, truth.group_sums]),
-        mine.group_sizes,
-        mine.at_s,
-        mine.at_next,
-        mine.at_samples,
-    )
+    both = mine.joined(truth)
     return _interval(both, inputs, statistic, num_resamples=num_resamples,
                      confidence=confidence, seed=seed, sample_episodes=sample_episodes)  # fmt: skip
 

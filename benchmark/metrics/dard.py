@@ -337,18 +337,7 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
                           _groups(draws))  # fmt: skip
     check_not_constant(mine.canonical[0].cpu().numpy(), None, "the submission",
                        eps=mine.eps[0], scale=mine.scales[0])  # fmt: skip
-    both = DardParts(
-        mine.canonical + truth.canonical,
-        mine.eps + truth.eps,
-        mine.scales + truth.scales,
-        torch.cat([mine.raw, truth.raw]),
-        torch.cat([mine.mean_sums, truth.mean_sums]),
-        torch.cat([mine.pair_sums, truth.pair_sums]),
-        mine.group_sizes,
-        mine.at_s,
-        mine.at_next,
-        mine.at_pair,
-    )
+    both = mine.joined(truth)
     episodes = inputs.sample().action_blocks
     episodes = None if episodes is None else episodes.cpu().numpy()
     ci = _interval(both, draws, inputs.task.discount, None, episodes,

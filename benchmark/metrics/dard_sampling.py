@@ -136,6 +136,28 @@ class DardParts:
     at_next: torch.Tensor
     at_pair: torch.Tensor
 
+    def joined(self, other: DardParts) -> DardParts:
+        """Both rewards' pieces as one (self's rewards first), for a paired statistic;
+        they must come from the same successor draws (checked), as the runner's are."""
+        mine, theirs = (
+            (self.at_s, self.at_next, self.at_pair),
+            (other.at_s, other.at_next, other.at_pair),
+        )
+        if not all(torch.equal(a, b) for a, b in zip(mine, theirs, strict=True)):
+            raise ValueError("the two rewards' pieces were computed on other successor draws")
+        return DardParts(
+            self.canonical + other.canonical,
+            self.eps + other.eps,
+            self.scales + other.scales,
+            torch.cat([self.raw, other.raw]),
+            torch.cat([self.mean_sums, other.mean_sums]),
+            torch.cat([self.pair_sums, other.pair_sums]),
+            self.group_sizes,
+            self.at_s,
+            self.at_next,
+            self.at_pair,
+        )
+
 
 def parts_on_draws(
     rewards: Sequence[RewardFn],
