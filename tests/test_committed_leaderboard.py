@@ -51,7 +51,6 @@ AWAITING: dict[tuple[str, str], str] = {
     ("halfcheetah", "erc"): _MUJOCO,
     ("halfcheetah", "npec"): _MUJOCO,
     ("halfcheetah", "transfer"): _TRANSFER,
-    ("hopper", "dard"): _MUJOCO,
     ("hopper", "erc"): _MUJOCO,
     ("hopper", "npec"): _MUJOCO,
     ("hopper", "transfer"): _TRANSFER,
