@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from benchmark.cli import main
 from benchmark.results.pruning import PruneRefused, prune_results
 from benchmark.submissions import load_submission
 from benchmark.tasks import load_task
+from benchmark.tasks.task import budget_hash
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -205,6 +207,36 @@ def test_old_transfer_protocol_rows_go_only_when_asked_and_only_for_given_tasks(
     kept = results.read_results(out)
     assert not ((kept["metric"] == "transfer") & (kept["seed"] == 0)).any()
     assert ((kept["metric"] == "transfer") & (kept["seed"] == 1)).sum() == 1
+
+
+def test_transfer_rows_of_a_changed_budget_are_retired(store):
+    """A row whose recorded budget digest is not the task's budget of that name now is
+    stale; one recorded under today's budget is kept; one that recorded no digest goes
+    only with the opt-in flag, within the named tasks."""
+    root, out = store
+    sub = load_submission(root / "gridworld-random")
+    common = dict(submission=sub.name, submission_sha256=sub.sha256, method=sub.method,
+                  task="gridworld", task_version=str(load_task("gridworld").version),
+                  metric="transfer", budget="standard", value=0.5, transfer_protocol=2)  # fmt: skip
+    today = load_task("gridworld").budgets["standard"]
+    before = dataclasses.replace(today, eval_episodes=today.eval_episodes + 1)
+    current = results.make_row(**common, seed=0, transfer_budget_hash=budget_hash(today))
+    changed = results.make_row(**common, seed=1, transfer_budget_hash=budget_hash(before))
+    unrecorded = results.make_row(**common, seed=2)
+    results.write_batch([current, changed, unrecorded], out, name="f")
+    report = prune_results(out, submissions_root=root, dry_run=True)
+    assert report.reasons.get("transfer budget changed") == 1
+    assert "transfer budget not recorded" not in report.reasons
+    assert prune_results(out, submissions_root=root, old_transfer_budget=True,
+                         tasks=["pointmass"], dry_run=True).dropped == 0  # fmt: skip
+    report = prune_results(out, submissions_root=root, old_transfer_budget=True,
+                           tasks=["gridworld"], dry_run=False, confirm_large_drop=True)  # fmt: skip
+    assert report.reasons["transfer budget not recorded"] == 1
+    kept = results.read_results(out)
+    assert sorted(kept.loc[kept["metric"] == "transfer", "seed"]) == [0]
+    assert kept.loc[kept["metric"] == "transfer", "transfer_budget_hash"].item() == budget_hash(
+        today
+    )
 
 
 def test_distance_rows_of_schema_1_are_retired_and_task_filter_limits_pruning(store):

@@ -24,6 +24,7 @@ from benchmark.metrics.transfer import (
     transfer_scores,
 )
 from benchmark.tasks import load_task
+from benchmark.tasks.task import budget_hash
 
 
 def negated(reward):
@@ -366,3 +367,14 @@ def test_gridworld_rows_say_exact_not_episodes(gridworld):
     fields = transfer_score(gridworld.reward("sparse"), gridworld, budget="standard").row_fields()
     assert fields["eval_episodes"] == 0 and fields["n_reference_runs"] == 1
     assert fields["reference_std"] == 0.0 and fields["transfer_protocol"] == 2
+
+
+def test_rows_record_the_digest_of_the_budget_they_trained_with(gridworld):
+    """Equal budgets share a digest; changing any field, nested hyperparams included, changes it."""
+    standard = gridworld.budgets["standard"]
+    fields = transfer_score(gridworld.reward("sparse"), gridworld, budget="standard").row_fields()
+    assert fields["transfer_budget_hash"] == budget_hash(dataclasses.replace(standard))
+    longer = dataclasses.replace(standard, total_timesteps=standard.total_timesteps + 1)
+    other_lr = dataclasses.replace(standard, hyperparams={**standard.hyperparams, "lr": 1.0})
+    digests = {budget_hash(standard), budget_hash(longer), budget_hash(other_lr)}
+    assert len(digests) == 3 and all(len(d) == 16 for d in digests)

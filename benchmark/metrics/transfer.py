@@ -46,6 +46,7 @@ from benchmark.metrics.transfer_reference import (  # noqa: F401  (re-exported)
     PROTOCOL_VERSION,
     REFERENCE_SEEDS,
     Reference,
+    budget_hash,
     check_submission_seed,
     reference_cache_path,
     reference_run,
@@ -93,6 +94,7 @@ class TransferResult:
     reference_std: float = 0.0
     n_reference_runs: int = 1
     protocol: int = PROTOCOL_VERSION
+    budget_hash: str = ""  # `budget_hash` of the Budget trained with: a changed budget is stale
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -109,6 +111,7 @@ class TransferResult:
             "n_reference_runs": int(self.n_reference_runs),
             "eval_episodes": int(self.eval_episodes),
             "transfer_protocol": int(self.protocol),
+            "transfer_budget_hash": self.budget_hash or None,
         }
 
 
@@ -198,6 +201,7 @@ def transfer_score(
         random_std=ref.random_std,
         reference_std=ref.reference_std,
         n_reference_runs=ref.n_runs,
+        budget_hash=budget_hash(budget_obj),
     )
 
 

@@ -35,6 +35,7 @@ import torch
 
 from benchmark.metrics.reoptimize import evaluate_policy, evaluate_random, train_policy
 from benchmark.paths import atomic_write, cache_root
+from benchmark.tasks.task import budget_hash
 from benchmark.vocabulary import TRANSFER_PROTOCOL_VERSION
 
 # Part of every reference cache key and transfer row (``transfer_protocol``); one source.
@@ -181,16 +182,6 @@ def reference_cache_path(
         f"-seed{seed}{suffix}.json"
     )
     return cache_root() / "transfer-refs" / name
-
-
-def budget_hash(budget: Any) -> str:
-    """A short digest of every budget field: a changed budget never reuses a cached run."""
-    import dataclasses
-    import hashlib
-
-    params = dataclasses.asdict(budget) if dataclasses.is_dataclass(budget) else vars(budget)
-    blob = json.dumps(params, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -24,6 +24,13 @@ PROTOCOL_VERSION`, `benchmark.vocabulary.TRANSFER_PROTOCOL_VERSION`; rows withou
 column are protocol 1) are retired too. Opt-in,
 with an optional task filter, because a protocol change is re-measured task by task:
 a task whose transfer is not yet recomputed keeps its old rows.
+
+A transfer row records the digest of the budget it trained with (``transfer_budget_hash``,
+`benchmark.tasks.task.budget_hash`); when the task's budget of that name has changed
+since, the row is retired ("transfer budget changed"): its number measured other
+training settings. Rows written before the digest was stored cannot be judged; opt-in
+``old_transfer_budget=True`` (``--old-transfer-budget``, with ``--task``) retires them
+("transfer budget not recorded") once a task's budget has changed.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from benchmark.paths import tasks_root
 from benchmark.results.current import stale_reason
 from benchmark.submissions import Submission, scan_submissions
 from benchmark.tasks import TaskError, list_tasks, load_task
+from benchmark.tasks.task import budget_hash
 from benchmark.vocabulary import (
     DETERMINISTIC_COVERAGE_POLICIES,
     TRANSFER_METRICS,
@@ -130,6 +138,7 @@ def stale_reasons(
     drop_failed: bool = False,
     old_transfer_protocol: bool = False,
     tasks: tuple[str, ...] | list[str] = (),
+    old_transfer_budget: bool = False,
 ) -> pd.Series:
     """Per row: why it is stale ("" when it is current).
 
@@ -139,6 +148,7 @@ def stale_reasons(
         drop_failed: also retire failed rows (their errors stay in W&B and git history).
         old_transfer_protocol: also retire transfer rows of an older transfer protocol.
         tasks: only rows of these tasks can be stale (empty: every task).
+        old_transfer_budget: also retire transfer rows that did not record their budget.
 
     Returns:
         A string Series aligned with ``frame``.
@@ -186,11 +196,34 @@ def stale_reasons(
             protocol = 1 if protocol is None or pd.isna(protocol) else int(protocol)
             if protocol < TRANSFER_PROTOCOL_VERSION:
                 return "old transfer protocol"
+        if row["metric"] in TRANSFER_METRICS:
+            return _transfer_budget_reason(row, unrecorded=old_transfer_budget)
         return ""
 
     if frame.empty:
         return pd.Series([], dtype=str)
     return frame.apply(reason, axis=1)
+
+
+def _transfer_budget_reason(row: pd.Series, *, unrecorded: bool) -> str:
+    """Why a transfer row's training budget is not the task's budget of that name now."""
+    recorded = row.get("transfer_budget_hash")
+    if recorded is None or pd.isna(recorded) or recorded == "":
+        return "transfer budget not recorded" if unrecorded else ""
+    current = _current_budget_hash(row["task"], row["budget"])
+    if current is not None and recorded != current:
+        return "transfer budget changed"
+    return ""
+
+
+@cache
+def _current_budget_hash(task: str, budget: str) -> str | None:
+    """`budget_hash` of ``task``'s budget named ``budget`` (None when either is unknown now)."""
+    try:
+        found = load_task(task).budgets.get(budget)
+    except (TaskError, ValueError):
+        return None
+    return None if found is None else budget_hash(found)
 
 
 @cache
@@ -211,6 +244,7 @@ def prune_results(
     dry_run: bool = True,
     old_transfer_protocol: bool = False,
     tasks: tuple[str, ...] | list[str] = (),
+    old_transfer_budget: bool = False,
     max_drop_fraction: float = MAX_DROP_FRACTION,
     confirm_large_drop: bool = False,
 ) -> PruneReport:
@@ -227,7 +261,8 @@ def prune_results(
         return PruneReport(kept=0, dropped=0)
     frame = pd.concat(frames, ignore_index=True)
     why = stale_reasons(frame, submissions_root=submissions_root, drop_failed=drop_failed,
-                        old_transfer_protocol=old_transfer_protocol, tasks=tasks)  # fmt: skip
+                        old_transfer_protocol=old_transfer_protocol, tasks=tasks,
+                        old_transfer_budget=old_transfer_budget)  # fmt: skip
     stale = why != ""
     reasons = why[stale].value_counts().to_dict()
     report = PruneReport(kept=int((~stale).sum()), dropped=int(stale.sum()), reasons=reasons)

@@ -30,6 +30,8 @@ Schema (version ``SCHEMA_VERSION``; ``SCHEMA`` is the authority):
   (the ground-truth-trained reference: mean and std over its K runs), ``eval_episodes``
   and ``transfer_protocol`` (`benchmark.metrics.transfer.PROTOCOL_VERSION`). With them a
   reader can check ``value = (policy − random) / (reference − random)`` by hand.
+  ``transfer_budget_hash`` (added within v4; null in older rows): the digest of every
+  field of the budget trained with (`benchmark.metrics.transfer_reference.budget_hash`).
 
 - faithful distances (schema v3): ``exact`` (true when the value is computed exactly
   from a finite task's tables: its interval has zero width), ``fit_steps`` (optimiser
@@ -117,6 +119,10 @@ SCHEMA = pa.schema(
         ("exact", pa.bool_()),
         ("fit_steps", pa.int64()),
         ("n_episodes", pa.int64()),
+        # Within v4, nullable (older readers select SCHEMA's columns and drop it): the
+        # digest of the transfer budget a transfer row trained with, so a changed budget
+        # of the same name makes its rows stale (`benchmark.results.pruning`).
+        ("transfer_budget_hash", pa.string()),
     ]
 )
 # Columns added in v3 with the value an older row reads as.
@@ -131,6 +137,7 @@ TRANSFER_COLUMNS = (
     "n_reference_runs",
     "eval_episodes",
     "transfer_protocol",
+    "transfer_budget_hash",
 )
 
 # The columns that identify a unit: a finished unit with the same key is not re-run.
@@ -241,10 +248,10 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
     """Rows (dicts with every SCHEMA column) to an Arrow table of exactly SCHEMA."""
     rows = list(rows)
     columns = {name: [r[name] for r in rows] for name in SCHEMA.names}
-    # Null integers come back from pandas as NaN (rows read and rewritten by pruning).
+    # Nulls come back from pandas as NaN (rows read and rewritten by pruning).
     for name in TRANSFER_COLUMNS:
-        if pa.types.is_integer(SCHEMA.field(name).type):
-            columns[name] = [None if _is_missing(v) else int(v) for v in columns[name]]
+        cast = int if pa.types.is_integer(SCHEMA.field(name).type) else (lambda v: v)
+        columns[name] = [None if _is_missing(v) else cast(v) for v in columns[name]]
     try:
         return pa.table(columns, schema=SCHEMA)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as e:

@@ -13,9 +13,11 @@ unknown or mistyped field raises ``TaskError`` naming the file and the field.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import inspect
+import json
 import os
 import tomllib
 import warnings
@@ -53,6 +55,17 @@ class Budget:
     n_envs: int
     eval_episodes: int
     hyperparams: dict[str, Any] = field(default_factory=dict)
+
+
+def budget_hash(budget: Any) -> str:
+    """A short digest of every budget field.
+
+    Why: a budget keeps its name ("standard") when its settings change; the digest is what
+    tells a cached reference run or a stored transfer row that it trained under other ones.
+    """
+    params = dataclasses.asdict(budget) if dataclasses.is_dataclass(budget) else vars(budget)
+    blob = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -217,6 +217,10 @@ def results() -> None:
 @click.option(
     "--old-transfer-protocol", is_flag=True, help="Also retire older-protocol transfer rows."
 )
+@click.option(
+    "--old-transfer-budget", is_flag=True,
+    help="Also retire transfer rows that did not record their budget (use with --task).",
+)  # fmt: skip
 @click.option("--task", "tasks", multiple=True, help="Only prune rows of these tasks (repeatable).")
 @click.option(
     "--dry-run/--apply",
@@ -229,8 +233,8 @@ def results() -> None:
     is_flag=True,
     help="Allow --apply to drop more than 10% of the rows.",
 )
-def results_prune(results_dir, submissions_root, drop_failed, old_transfer_protocol, tasks, dry_run,
-                  confirm_large_drop) -> None:  # fmt: skip
+def results_prune(results_dir, submissions_root, drop_failed, old_transfer_protocol,
+                  old_transfer_budget, tasks, dry_run, confirm_large_drop) -> None:  # fmt: skip
     """Drop rows of old task versions and retrained or removed submissions.
 
     Counts by default; --apply rewrites the kept rows into one new file before the old
@@ -246,6 +250,7 @@ def results_prune(results_dir, submissions_root, drop_failed, old_transfer_proto
             drop_failed=drop_failed,
             dry_run=dry_run,
             old_transfer_protocol=old_transfer_protocol,
+            old_transfer_budget=old_transfer_budget,
             tasks=tasks,
             confirm_large_drop=confirm_large_drop,
         )
