@@ -30,18 +30,14 @@ Schema (version ``SCHEMA_VERSION``; ``SCHEMA`` is the authority):
   (the ground-truth-trained reference: mean and std over its K runs), ``eval_episodes``
   and ``transfer_protocol`` (`benchmark.metrics.transfer.PROTOCOL_VERSION`). With them a
   reader can check ``value = (policy − random) / (reference − random)`` by hand.
-  ``transfer_budget_hash`` (added within v4; null in older rows): the digest of every
-  field of the budget trained with (`benchmark.metrics.transfer_reference.budget_hash`).
-
+  ``transfer_budget_hash`` (within v4; null in older rows): `benchmark.tasks.task.budget_hash`.
 - faithful distances (schema v3): ``exact`` (true when the value is computed exactly
   from a finite task's tables: its interval has zero width), ``fit_steps`` (optimiser
   steps an NPEC unit used, both fits together; 0 otherwise), ``n_episodes`` (complete
   episodes of an ERC unit; 0 otherwise).
-- schema v4 (no new column): sampled EPIC, DARD, STARC intervals resample episodes
-  (`benchmark.metrics.canonical_interval`); pruning retires older such rows.
+- schema v4: sampled EPIC, DARD, STARC intervals resample episodes (pruning retires older).
 
-Old files stay readable: a file of schema v1 lacks the v2 columns, which read as null;
-a v1 or v2 file lacks the v3 columns, which read as false and 0.
+Old files stay readable: columns a file predates read as null (v2) or as false and 0 (v3).
 """
 
 from __future__ import annotations
@@ -119,10 +115,7 @@ SCHEMA = pa.schema(
         ("exact", pa.bool_()),
         ("fit_steps", pa.int64()),
         ("n_episodes", pa.int64()),
-        # Within v4, nullable (older readers select SCHEMA's columns and drop it): the
-        # digest of the transfer budget a transfer row trained with, so a changed budget
-        # of the same name makes its rows stale (`benchmark.results.pruning`).
-        ("transfer_budget_hash", pa.string()),
+        ("transfer_budget_hash", pa.string()),  # within v4, nullable: older readers drop it
     ]
 )
 # Columns added in v3 with the value an older row reads as.
