@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from benchmark.data import Transitions
 from benchmark.envs import mujoco as mj
+from benchmark.metrics.epic import canonicalize
 from benchmark.rewards import locomotion as loco
 from benchmark.tasks import load_task
 
@@ -165,6 +167,27 @@ def test_variant_rewards_relate_to_ground_truth(env_id):
     sparse = loco.sparse(env_id, velocity_threshold=0.0, bonus=2.0)(obs, acts, nxt, dones)
     torch.testing.assert_close(sparse, 2.0 * (velocity > 0).double())
     assert 0 < (sparse > 0).sum() < len(sparse)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_canonical_ground_truth_is_the_distance_run(env_id):
+    """(x' − x)/dt = γΦ(s') − Φ(s) + (1 − γ) x'/dt with Φ(s) = x/dt, and EPIC's C removes
+    the shaping: C(r) = w_f (1 − γ) x'/dt − w_c ‖a‖² [+ h] + const on any coverage. So on
+    expert coverage the canonical ground truth is the distance run (issue 17: why EPIC there
+    grades how a learned reward depends on the absolute position)."""
+    obs, acts, nxt, dones, *_ = random_rollout({"id": env_id}, 300, seed=5)
+    spec, gamma = loco.SPECS[env_id], 0.99
+    g = torch.Generator().manual_seed(0)
+    states = nxt[torch.randint(0, 300, (64,), generator=g)]
+    actions = acts[torch.randint(0, 300, (64,), generator=g)]
+    c = canonicalize(loco.ground_truth(env_id), Transitions(obs, acts, nxt, dones), states,
+                     actions, gamma)  # fmt: skip
+    progress = spec.forward_reward_weight * (1 - gamma) * nxt[:, 0] / spec.dt
+    ctrl = spec.ctrl_cost_weight * acts.double().square().sum(-1)
+    healthy = 1.0 if spec.has_healthy_reward else 0.0  # terminate_when_unhealthy: always paid
+    residual = c - (progress - ctrl + healthy)
+    assert residual.std() < 1e-6 * c.std()
+    assert progress.std() > 0.5 * c.std(), "the distance term must dominate C(r)"
 
 
 def test_reward_rejects_observation_without_x():
