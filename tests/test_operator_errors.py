@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -81,8 +82,12 @@ def test_a_full_disk_is_refused(tmp_path):
         check_writable(tmp_path / "r", min_free_bytes=1 << 62)
 
 
-def test_rows_that_cannot_be_written_are_kept_and_rescued(tmp_path):
+def test_rows_that_cannot_be_written_are_kept_and_rescued(tmp_path, monkeypatch):
     """The store vanishes under a running writer: rows wait, then land in a rescue file."""
+    # The rescue folder lives under the system temp dir, shared with every other run on the
+    # machine (their rescued rows would be read below): give this test its own.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     results = tmp_path / "r"
     writer = ResultsWriter(results, "run-x", every_units=1)
     results.parent.mkdir(exist_ok=True)
@@ -97,6 +102,7 @@ def test_rows_that_cannot_be_written_are_kept_and_rescued(tmp_path):
     ):
         writer.close()
     rescued = Path(str(error.value).split(" in ")[-1].split(":")[0])
+    assert rescued.parent == tmp_path / "tmp" / "epic-bench-unsaved"
     assert read_results(rescued.parent)["value"].tolist() == [0.5]
     rescued.unlink()
 
