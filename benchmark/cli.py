@@ -72,7 +72,7 @@ for group in (coverage, experts, tasks, compare, leaderboard, results):  # the t
     type=click.Choice(BUDGETS),
     default="standard",
     show_default=True,
-    help="Transfer budget; distance sample sizes N_T x M: smoke 256x64, standard 1024x256, full 4096x4096 (the paper's).",
+    help="Transfer budget; distance sample sizes N_T x M: smoke 256x64, standard 1024x256, full 4096x4096 (the reference script's default).",
 )
 @sample_size_options
 @click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True)

@@ -9,10 +9,11 @@ BasicRewardNet by the Bradley-Terry cross-entropy loss.
 Budget (issue 17): the standard budget gathers 10⁴ comparisons, and 10% more are
 withheld from training (`preference_accuracy.HeldOutFragmenter`) to measure held-out
 accuracy, recorded in submission.toml beside the training accuracy. Half of the sampled
-trajectories mix random actions into the agent's (imitation's ``exploration_frac``), as
-the EPIC paper's own preference models were fitted on random-policy fragments
-(evaluating-rewards ``train_preferences``: ``policy_type = "random"``) and EPIC is scored
-on random and mixture coverage as well as the expert's.
+trajectories mix random actions into the agent's (imitation's ``exploration_frac``):
+the EPIC paper's own preference models were fitted on fragments of a fixed policy, random
+by default (evaluating-rewards ``train_preferences``: ``policy_type = "random"``) and the
+random/expert mixture for PointMaze (``runners/transfer_point_maze.sh``), and EPIC is
+scored on random and mixture coverage as well as the expert's.
 """
 
 from __future__ import annotations

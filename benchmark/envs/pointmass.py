@@ -1,14 +1,16 @@
-"""PointMass: the EPIC paper's point-mass navigation task (Gleave et al. 2021, §6), in 2-D.
+"""PointMass: the EPIC paper's point-mass navigation task (Gleave et al. 2021), in 2-D.
 
 A point of mass ``m`` moves in the plane under a force ``a`` in [-1, 1]^2 and
-must reach a goal. We use 2-D rather than the paper's 1-D default because a
+must reach a goal. We use 2-D rather than the 1-D default of the paper's code
+(``distances/common_config.py``: ``PointMassLine-v0``, ``ndim=1``) because a
 planar task has reward variants that differ in direction, not only in scale,
 which makes a better benchmark. Explicit Euler with ``dt = 0.1``:
 
     pos' = pos + dt * vel
     vel' = vel + dt * (a / mass - drag * vel)
 
-The train variant has ``mass = 1, drag = 0`` (the paper's dynamics); the test
+The train variant has ``mass = 1, drag = 0`` (the paper's code: ``envs/point_mass.py``,
+``transition``: pos + dt vel, vel + dt a); the test
 variant is heavier and has drag, so a reward that only fits the training
 dynamics is caught by reoptimization there.
 

@@ -8,7 +8,9 @@ test variant catches it.
 Sources. The paper's PointMaze is ``imitation/PointMaze{Left,Right}Vel-v0`` (reference
 runners/transfer_point_maze.sh: train ``Left``, test ``Right``), i.e. imitation's
 ``airl_envs/point_maze_env.py: PointMazeEnv`` (default ``maze_length = 0.6``) built on
-``airl_envs/dynamic_mjc/mjc_models.py: point_mass_maze``. Every number below is theirs:
+``airl_envs/dynamic_mjc/mjc_models.py: point_mass_maze``, on imitation's ``tf-master``
+branch, which evaluating-rewards' requirements.txt installs (checked at its commit
+f04ebcc). Every number below is theirs:
 
 - Arena: border capsules (radius 0.02) on the square with corners (-0.1, -0.1) and
   (0.6, 0.6); the particle is a sphere of radius 0.03, so its centre moves in

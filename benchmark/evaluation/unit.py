@@ -3,7 +3,7 @@
 `run_unit` computes one unit's result rows and never raises: a failure becomes a
 ``failed`` row with its error, so the rest of the grid goes on.
 
-Per unit (Gleave et al., ICLR 2021, Sec. 5): the coverage sample is
+Per unit: the coverage sample is
 ``task.coverage(c).sample(n_transitions, n_samples, seed)`` and the submission is
 compared to ``task.reward("ground_truth")``.
 """

@@ -1,9 +1,10 @@
 """Leaderboard analysis: does EPIC (or another distance) predict reoptimization transfer?
 
-Gleave et al. (ICLR 2021, Sec. 6) claim a low EPIC distance predicts a policy trained on
-the learned reward does well. Per task we pair each submission's EPIC (mean over
-coverages) with its transfer score and take the Spearman rank correlation; a good
-predictor gives a strongly negative one (lower distance, higher return).
+Gleave et al. (ICLR 2021; abstract: EPIC "predicts policy training success") claim a low
+EPIC distance predicts a policy trained on the learned reward does well. Per task we pair
+each submission's EPIC (mean over coverages) with its transfer score and take the
+Spearman rank correlation; a good predictor gives a strongly negative one (lower
+distance, higher return).
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ EPIC and transfer and their intervals), a table of contents, then per task **one
 (submissions as rows, each metric's coverages as columns) and two plots:
 
 - each submission's EPIC (mean over coverages) against its transfer score, with the
-  Spearman rank correlation: does EPIC predict transfer, as Gleave et al. (ICLR 2021,
-  Sec. 6) claim? A good predictor gives a strongly negative correlation;
+  Spearman rank correlation: does EPIC predict transfer, as Gleave et al. (ICLR 2021)
+  claim (their abstract: it "predicts policy training success")? A good predictor gives
+  a strongly negative correlation;
 - each submission's EPIC under each coverage distribution D_T with its 95% CI.
 
 Sanity entries (method ``sanity``: ground truth, shaped, negated, random net) have known

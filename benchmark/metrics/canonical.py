@@ -1,7 +1,7 @@
 """The sample-based canonicalization engine behind `benchmark.metrics.epic`.
 
 C(R)(s,a,s') = R(s,a,s') + γ m(s') − m(s) − γ c with m(x) = E_{A,S'} R(x, A, S') and
-c = E_S m(S) (Gleave et al., ICLR 2021, eq. 3; DESIGN.md). m is a mean over M paired
+c = E_S m(S) (Gleave et al., ICLR 2021; DESIGN.md). m is a mean over M paired
 samples, evaluated once per distinct state and on input batches shared by every reward
 (see the module docstring of `benchmark.metrics.epic` for why each saving is exact).
 """

@@ -1,9 +1,10 @@
 """DARD: Dynamics-Aware Reward Distance (Wulfe et al., "Dynamics-Aware Comparison of
-Learned Reward Functions", ICLR 2022, arXiv 2201.10081, section 4).
+Learned Reward Functions", ICLR 2022, arXiv 2201.10081).
 
 EPIC canonicalizes with independent draws S, S' ~ D_S, so it evaluates a reward on
 transitions (s, A, S') that cannot happen. DARD draws the successors from the
-transition model T instead (paper eq. 3):
+transition model T instead. Our reading of the paper's definition (its full text was not
+reachable when claims were audited, only its abstract; docs/paper-claims.md):
 
     C_T(R)(s,a,s') = R(s,a,s') + E[ γ R(s',A,S'') − R(s,A,S') − γ R(S',A,S'') ],
     A ~ D_A,  S' ~ T(·|s,A),  S'' ~ T(·|s',A)  (one A for all three terms),
@@ -15,9 +16,9 @@ is invariant to potential shaping *sample by sample*: the estimator below shares
 successor draw between the terms that name it, so shaping cancels exactly for any M.
 
 Only R(s, A, S') with S' a real successor of s enters the mean terms; the last term
-pairs a successor of s with a successor of s' (the paper's approximation: both lie one
-step from the transition). A reward that differs from another only on impossible
-transitions therefore has DARD 0 to it, where EPIC need not.
+pairs a successor of s with a successor of s' (both lie one step from the transition).
+A reward that differs from another only on impossible transitions therefore has DARD 0
+to it, where EPIC need not.
 
 Writing m(x) = E_A E_{X'~T(x,A)} R(x, A, X') and n(s, s') = E_A E[R(S', A, S'')]:
 
@@ -79,7 +80,7 @@ DardResult = EpicResult
 def canonicalize_tabular(
     reward: ArrayLike, *, transition: ArrayLike, action_dist: ArrayLike, discount: float
 ) -> np.ndarray:
-    """Exact C_T(R) (paper eq. 3) for a finite MDP.
+    """Exact C_T(R) (module docstring) for a finite MDP.
 
     Args:
         reward: ``[S, A, S]`` table R(s, a, s').

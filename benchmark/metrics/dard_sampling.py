@@ -1,4 +1,4 @@
-"""The sample-based engine behind `benchmark.metrics.dard` (Wulfe et al. 2022, eq. 3).
+"""The sample-based engine behind `benchmark.metrics.dard` (Wulfe et al. 2022).
 
 Two steps, so that successor draws can be shared: `draw_successors` steps the transition
 model once from every distinct state among the transitions' obs and next_obs under each

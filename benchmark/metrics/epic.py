@@ -1,6 +1,7 @@
 """EPIC distance (Gleave et al., "Quantifying Differences in Reward Functions", ICLR 2021).
 
-The canonically shaped reward (paper eq. 3, DESIGN.md) removes potential shaping:
+The paper's canonically shaped reward (DESIGN.md; the reference computes the same in
+``distances/epic_sample.py``, ``sample_canon_shaping``) removes potential shaping:
 
     C(R)(s,a,s') = R(s,a,s') + E[γ R(s',A,S') − R(s,A,S') − γ R(S,A,S')],
     S, S' ~ D_S and A ~ D_A independent,
@@ -75,8 +76,10 @@ if TYPE_CHECKING:
     from benchmark.metrics.registry import UnitInputs
     from benchmark.tasks import Task
 
-# Defaults of the paper's code (evaluating_rewards): discount, |D_T| samples N_T,
-# mean-term samples M, seeds per evaluation, bootstrap resamples.
+# Defaults of the paper's code (evaluating_rewards ``scripts/distances/epic.py``
+# ``default_config``: discount, n_samples = N_T, n_mean_samples = M, n_seeds; and
+# ``scripts/distances/common.py``: n_bootstrap). Its high_precision config, which the
+# paper's PointMaze runs use, takes 32768 x 32768 samples, 30 seeds, 10000 resamples.
 DEFAULT_DISCOUNT = 0.99
 PAPER_N_TRANSITIONS = 4096
 PAPER_N_SAMPLES = 4096

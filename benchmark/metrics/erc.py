@@ -1,4 +1,4 @@
-"""Episode Return Correlation (ERC), a baseline from Gleave et al. (ICLR 2021, §6).
+"""Episode Return Correlation (ERC), a baseline from Gleave et al. (ICLR 2021).
 
 ERC is the Pearson distance between the episode returns of two rewards over the same
 set of trajectories:

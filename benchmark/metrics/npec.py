@@ -1,5 +1,5 @@
 """Normalized Potential Equivalence Class distance (NPEC), a baseline from
-Gleave et al., "Quantifying Differences in Reward Functions" (ICLR 2021, §4).
+Gleave et al., "Quantifying Differences in Reward Functions" (ICLR 2021).
 
 Two rewards are equivalent, R ≡ R_A, when R = λ R_A + c + γ Φ(s') − Φ(s) for some scale
 λ > 0, shift c and potential Φ: they induce the same optimal policies. (For γ < 1 a
@@ -10,8 +10,9 @@ under the transition distribution D_T,
 
     D_{L^p,D}(R, R') = (E_{(s,a,s') ~ D_T} |R(s,a,s') − R'(s,a,s')|^p)^{1/p},
 
-the paper defines (§4) the unnormalized premetric as the distance from R_B to the
-closest member of R_A's equivalence class,
+the paper defines the unnormalized premetric as the distance from R_B to the
+closest member of R_A's equivalence class (as the reference's tabular ``npec_distance``,
+``distances/tabular.py``, computes it: an L^p distance),
 
     D^U_NPEC(R_A, R_B) = inf_{λ > 0, c, Φ} D_{L^p,D}(λ R_A + c + γ Φ(s') − Φ(s), R_B),
 
@@ -25,8 +26,9 @@ as the paper's experiments (least-squares regression).
 
 Relation to the reference's script (``evaluating_rewards/scripts/distances/npec.py``,
 ``normalize = True``): it reports the ratio of the two fits' final *mean squared
-errors*, i.e. D_NPEC² for p = 2; our number is the ratio of L² distances, the paper's
-definition, so reference = ours².
+errors* (each seed's last training-batch loss over the seed-mean of the zero reward's),
+i.e. D_NPEC² for p = 2; our number is the ratio of L² distances, the definition, so
+reference ≈ ours².
 
 For p = 2 both infima are least-squares projections and D_NPEC is the sine of the angle
 between the two rewards' components orthogonal to the shifts and shapings (1 when that

@@ -1,6 +1,6 @@
 """Exact NPEC on a finite MDP (p = 2): a weighted least-squares projection on the tables.
 
-Gleave et al. (ICLR 2021, §4) define D_NPEC with infima over a positive scale, a shift
+Gleave et al. (ICLR 2021) define D_NPEC with infima over a positive scale, a shift
 and potentials; on a finite MDP with Φ any table over states and the L² norm under D_T,
 both infima are linear least squares, so the value is exact (the reference the fitted,
 sample-based `benchmark.metrics.npec.npec_distance` is tested against).

@@ -25,11 +25,12 @@ Needs = Literal["samples", "episodes", "training"]
 Run = Callable[..., Mapping[str, float]]
 
 # Coverage sample sizes (N_T transitions, M mean-term samples) of the distance metrics per
-# budget. "full" is the paper's N_T = M = 4096. Why smaller by default: EPIC costs about
+# budget. "full" is the reference script's default N_T = M = 4096 (the paper's PointMaze
+# runs used its high_precision config, 32768 x 32768). Why smaller by default: EPIC costs about
 # (distinct states) x M reward evaluations, ~4 TFLOP per unit for a 256-wide MLP on
 # PointMass at 4096 x 4096 (minutes per unit on a CPU), so the standard leaderboard uses
 # N_T = 1024, M = 256 and shows the per-unit bootstrap CI; `--budget full` (or
-# --n-transitions/--n-samples) gives the paper's sizes.
+# --n-transitions/--n-samples) gives the reference's default sizes.
 DISTANCE_SAMPLES = {"smoke": (256, 64), "standard": (1024, 256), "full": (4096, 4096)}
 STANDARD_N_TRANSITIONS, STANDARD_N_SAMPLES = DISTANCE_SAMPLES["standard"]
 # Episode-return metrics correlate returns, so their sample is complete episodes: a
@@ -63,7 +64,7 @@ def episodes_rollout_length(task: Task, n_transitions: int) -> int:
 
 @dataclass(frozen=True)
 class UnitInputs:
-    """What a metric's ``unit_value`` receives for one unit (Gleave et al. 2021, Sec. 5).
+    """What a metric's ``unit_value`` receives for one unit.
 
     ``ground_truth`` is None for metrics that need training (they score against the
     task's own ground truth inside their procedure).

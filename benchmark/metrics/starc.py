@@ -10,7 +10,8 @@ standardizes by a norm, and measures a distance:
 
 the ½ putting d in [0, 1] when m is the norm's distance (d(R, −R) = 1).
 
-The choices here are the paper's recommended ones for finite MDPs:
+The choices here are one member of the paper's family for finite MDPs (whether the paper
+recommends them was not checked against its text; docs/paper-claims.md):
 
 * c = value-adjusted levelling (VAL) with the uniformly random policy π:
   c(R)(s,a,s') = E_{S'~T(s,a)}[R(s,a,S') + γ V^π(S')] − V^π(s) = A^π_R(s, a),
@@ -21,7 +22,7 @@ Then d = ½ ‖û_A − û_B‖₂ over (s, a), û = A^π_R / ‖A^π_R‖₂, a
 J_R(π') − J_c(R)(π') = E_{μ0}V^π does not depend on π', so regret is read off c(R).
 
 Continuous tasks have no V^π in closed form. `starc_distance` uses EPIC's
-canonicalization there (Gleave et al. 2021, eq. 3): a linear map that removes
+canonicalization there (Gleave et al. 2021): a linear map that removes
 exactly potential shaping, which is all a STARC canonicalization must remove when
 the dynamics are deterministic (S'-redistribution is then vacuous; PointMass,
 PointMaze and MuJoCo are deterministic). The norm and the distance are L2 under D_T,
@@ -53,7 +54,7 @@ CANONICALIZATIONS: tuple[str, ...] = ("val", "epic")
 StarcResult = EpicResult
 
 # A canonical reward whose norm is below this fraction of the magnitude of the terms
-# it was summed from is zero up to rounding: s(R) = c(R) is then used (the paper's rule).
+# it was summed from is zero up to rounding: s(R) = c(R) is then used (the definition above).
 _ZERO_NORM_RTOL = 64 * np.finfo(np.float64).eps
 
 
@@ -113,7 +114,7 @@ def starc_distance_tabular(
         reward_a, reward_b: ``[S, A, S]`` reward tables.
         transition: ``[S, A, S]`` T (needed by ``"val"``).
         discount: γ.
-        canonicalization: ``"val"`` (the paper's recommendation; uses ``transition``
+        canonicalization: ``"val"`` (value-adjusted levelling; uses ``transition``
             and ``policy``, default uniform) or ``"epic"`` (uses ``state_dist`` [S] and
             ``action_dist`` [A]; the exact counterpart of `starc_distance`).
         weights: ``[S, A, S]`` non-negative weights of the L2 norm; default uniform.
@@ -164,7 +165,7 @@ def starc_from_canonical(
         canon_a, canon_b: ``[N]`` canonical rewards at the same points.
         weights: optional ``[N]`` non-negative weights of the norm (uniform if None).
         scales: magnitudes the canonical rewards were summed from: a norm below
-            rounding level of them counts as 0, and then s(R) = c(R) (paper, Def. 3).
+            rounding level of them counts as 0, and then s(R) = c(R) (module docstring).
     """
     x = to_numpy_1d(canon_a, "canon_a")
     y = to_numpy_1d(canon_b, "canon_b")
