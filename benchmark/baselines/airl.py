@@ -3,12 +3,14 @@
 Demonstrations are the task's ``expert`` coverage (rollouts of its expert policy),
 converted to imitation Transitions and drawn with a training-data seed (disjoint from
 every evaluation seed). The discriminator's reward is a BasicShapedRewardNet,
-g + γΦ(s') − Φ(s); as in the AIRL paper (and the EPIC paper's evaluation of it) we
+g + γΦ(s') − Φ(s); as the EPIC paper's pipeline does (evaluating-rewards loads AIRL models
+as imitation's ``RewardNet_unshaped``, ``scripts/pipeline/combined_distances.py``) we
 submit the unshaped base g, ``reward_net.base``.
 
-Two variants, as the EPIC paper reports both (its "AIRL SA" and "AIRL SO"):
-state-action, g(s, a), and state-only, g(s) — Fu et al. §5's state-only reward, the
-form that can recover a reward disentangled from the dynamics.
+Two variants, as the EPIC paper's PointMaze script trains both (``use_action`` True and
+False, ``runners/transfer_point_maze.sh``): state-action, g(s, a), and state-only, g(s)
+— Fu et al.'s state-only reward, the form meant to recover a reward disentangled from
+the dynamics.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def train_airl(
 ) -> TrainResult:
     """Run imitation's AIRL on the task's train env against expert coverage transitions.
 
-    ``state_only``: the reward base g sees the state only (no action), as in Fu et al. §5.
+    ``state_only``: the reward base g sees the state only (no action), Fu et al.'s state-only form.
     """
     if EXPERT_COVERAGE not in task.coverage_names:
         raise ValueError(
@@ -114,7 +116,7 @@ def train_airl(
         description=(
             f"AIRL ({'state-only' if state_only else 'state-action'}; imitation) from the task's "
             f"expert-coverage demonstrations; the submitted model is the unshaped base {base} "
-            "of its BasicShapedRewardNet, as in the AIRL paper."
+            "of its BasicShapedRewardNet, as the EPIC paper's pipeline does."
         ),
         data_seeds=seeds,
     )
