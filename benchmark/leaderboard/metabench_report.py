@@ -49,7 +49,11 @@ def to_markdown(summary: pd.DataFrame, *, plot_links: dict[str, str] | None = No
         "on transitions the train dynamics never make, rewards for other goals, the task's "
         "variants and the committed submissions). For each: the *exact* regret of its optimal "
         "policy under the ground truth, normalized (0 optimal, 1 the uniform policy's level), "
-        "and each distance to the ground truth computed exactly. Spearman ρ between distance "
+        "and each distance to the ground truth computed exactly, in its finite-MDP form: "
+        "STARC as value-adjusted levelling (uniform policy) with the L2 norm over all "
+        "transitions, ERC with undiscounted returns, DARD with the train dynamics as its "
+        "model — the board's STARC rows instead use EPIC's canonicalization with the norm "
+        "under D_T, and its ERC rows the task's discount. Spearman ρ between distance "
         "and regret with a 95% bootstrap CI over rewards; gap: the best ρ minus this one "
         "(paired CI); pairs: share of pairs of different regret ordered correctly. "
         "Regenerate with `epic-bench leaderboard metabench`.",
