@@ -13,10 +13,8 @@ Each task names its coverages (``tasks/<name>.toml``, ``[coverage.<name>]``):
   step, with probability ``switch_probability`` (0.05), it is re-drawn uniformly from
   the two (so it actually changes with probability 0.025, and in a long run each acts
   half the steps). It persists across episode boundaries, as the reference's policy
-  object does. One difference: the reference's vector env shares one acting policy
-  across its parallel environments; here each rollout stream has its own, which gives
-  every stream the same distribution (and its switching RNG is seeded 0 in every run,
-  ``load_mixture`` passing no seed; ours derives from the sample's seed);
+  object does. Differences: the reference's vector env shares one acting policy (its RNG
+  seeded 0 in every run) across its environments; each of our streams has its own;
 - ``expert_noisy``: the expert, taking a uniformly random action with probability
   ``epsilon`` each step (what ``mixture`` meant before issue 18; no task declares it);
 - ``uniform``: states uniform over the bounded state space, actions uniform, s' from the
@@ -27,14 +25,11 @@ ceil(N / n_envs) steps; the transitions are each env's stream in turn, so they a
 episode by episode with ``dones = 1`` on every episode's last step (termination, time
 limit, or where a stream is cut), and ``next_obs[t] == obs[t+1]`` wherever ``dones[t] == 0``.
 
-D_S and D_A are marginals of rollout data of the coverage's own policy, as in the paper's
-code (``scripts/distances/epic.py``, ``sample_dist_config``:
-``datasets.transitions_factory_to_sample_dist_factory``). Ours: a second, independent
-rollout of M transitions, whose states and actions are shuffled by two independent
-permutations, so pair j is an independent draw (state, action). The reference differs in
-two details: its state samples are the obs *and* next_obs of ceil(M/2) transitions, and
-its sample rollouts are opened with the same seed as D_T's. For a finite
-task the exact counterparts are the average visitation over the horizon
+D_S and D_A are marginals of rollouts of the coverage's policy, as in the paper's code
+(``scripts/distances/epic.py: sample_dist_config``; its states are the obs and next_obs
+of M/2 transitions rolled out with D_T's seed). Ours: a second, independent rollout of M
+transitions, its states and actions shuffled by two independent permutations, so pair j
+is an independent draw. For a finite task the exact counterparts are the average visitation over the horizon
 (``benchmark.tasks.tabular.TabularMDP``).
 """
 
