@@ -28,9 +28,8 @@ limit, or where a stream is cut), and ``next_obs[t] == obs[t+1]`` wherever ``don
 D_S and D_A are marginals of rollouts of the coverage's policy, as in the paper's code
 (``scripts/distances/epic.py: sample_dist_config``; its states are the obs and next_obs
 of M/2 transitions rolled out with D_T's seed). Ours: a second, independent rollout of M
-transitions, its states and actions shuffled by two independent permutations, so pair j
-is an independent draw. For a finite task the exact counterparts are the average visitation over the horizon
-(``benchmark.tasks.tabular.TabularMDP``).
+transitions, its states and actions shuffled by two independent permutations, so pair j is an
+independent draw. Finite tasks: exact visitation averages (``tabular.TabularMDP``).
 """
 
 from __future__ import annotations
@@ -50,6 +49,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from benchmark.data import Transitions
+from benchmark.metrics.cpu_threads import single_thread_on_cpu
 from benchmark.paths import atomic_write, cache_root
 from benchmark.tasks.tabular import TabularCoverage
 
@@ -162,6 +162,7 @@ def complete_episodes(task: Task, spec: CoverageSpec, n: int, seed: int) -> Tran
     return Transitions.concatenate(parts)
 
 
+@single_thread_on_cpu(None)  # the expert's small matmuls; why: benchmark.metrics.cpu_threads
 def _rollout_streams(task: Task, spec: CoverageSpec, n: int, seed: int) -> list[torch.Tensor]:
     """obs, acts, next_obs, dones of ``n_envs`` streams of ceil(n / n_envs) steps each,
     shaped ``[n_envs, steps, ...]``, with the dones the environments reported."""
