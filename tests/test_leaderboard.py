@@ -113,7 +113,8 @@ def test_build_writes_readme_and_site(tmp_path):
     write_batch(rows, tmp_path / "results", name="x")
     readme, site = build(tmp_path / "results", tmp_path)
     text = readme.read_text()
-    assert "Does a distance predict transfer?" in text and "| gridworld | 3 | -1.000 |" in text
+    assert "Does a distance predict transfer?" in text
+    assert "| gridworld | EPIC | 3 | -1.000 [-1.000, -1.000] |" in text
     page = site.read_text()
     assert page.count("<svg") == 2 and "https://" not in page.split("<svg")[0]
 

@@ -192,15 +192,24 @@ def test_site_overview_first_then_one_table_per_task_sorting_within_groups(brows
     page = browser
     _open(page, site.resolve().as_uri())
 
-    # Overview first, a table of contents linking it and each task.
+    # Overview first, a table of contents linking it, each task and the correlations.
     assert page.eval("[...document.querySelectorAll('h2')].map(h => h.id)") == [
         "overview",
         "task-gridworld",
+        "correlation",
     ]
     assert page.eval("[...document.querySelectorAll('nav.toc a')].map(a => a.hash)") == [
         "#overview",
         "#task-gridworld",
+        "#correlation",
     ]
+    # Learned entries only: the three regressions (EPIC 0.125 < 0.225 < 0.325 as transfer
+    # 0.9 > 0.7 > 0.5, so ρ = -1); the ground truth is counted apart as an anchor.
+    correlation = page.eval(
+        "[...document.querySelectorAll('#correlation-table tbody td')].map(c => c.textContent)"
+    )
+    assert correlation[:4] == ["gridworld", "EPIC", "3", "-1.000 [-1.000, -1.000]"]
+    assert correlation[5] == "n/a / n/a (1)"
     overview = page.eval(
         "[...document.querySelectorAll('#overview-table tbody tr[data-family]')].map(r => "
         "[r.dataset.family, r.cells[1].textContent])"

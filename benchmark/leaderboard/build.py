@@ -10,17 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 
+import benchmark.leaderboard.correlation_report as correlation_report
 import benchmark.leaderboard.metabench_report as metabench_report
-from benchmark.leaderboard.aggregate import aggregate
-from benchmark.leaderboard.analysis import (
-    distance_transfer_points,
-    epic_transfer_points,
-    noise_floor,
-    noise_floor_text,
-    spearman,
-)
+from benchmark.leaderboard.aggregate import aggregate, select_rows
+from benchmark.leaderboard.analysis import noise_floor, noise_floor_text
+from benchmark.leaderboard.correlation import correlation_table
 from benchmark.leaderboard.metabench import read_metabench
-from benchmark.leaderboard.render import FORMATS, fmt_number, render_text, to_markdown
+from benchmark.leaderboard.render import FORMATS, render_text, to_markdown
 from benchmark.leaderboard.site import render_site
 from benchmark.metrics.registry import DISTANCE_METRICS
 from benchmark.paths import DEFAULT_RESULTS_DIR, write_text_atomic
@@ -65,15 +61,21 @@ def build(
     Returns the two paths. The site opens from the file system (no server). The
     meta-benchmark's results, when ``out_dir/metabench/`` holds them, get a section in
     both and one plot per task (``site/metabench-<task>.svg``). ``shipped``: count only
-    rows of these task versions and submission hashes (see `aggregate`).
+    rows of these task versions and submission hashes (see `aggregate`). The rank
+    correlation of each distance with transfer over learned entries (`correlation`) is
+    computed from the same per-seed rows the board aggregates.
     """
     results = read_results(results_dir)
     board = aggregate(results, seed=seed, shipped=shipped)
+    distances = [m for m in DISTANCE_METRICS if not board.empty and m in set(board["metric"])]
+    selected = select_rows(results, shipped) if not results.empty else results
+    correlations = correlation_table(selected, distances, seed=seed)
     out_dir = Path(out_dir)
     site = out_dir / "site" / "index.html"
     site.parent.mkdir(parents=True, exist_ok=True)
     mb_scores, mb_summary = read_metabench(out_dir / "metabench")
-    appendix = metabench_report.site_section(mb_scores, mb_summary)
+    appendix = correlation_report.site_section(correlations)
+    appendix += metabench_report.site_section(mb_scores, mb_summary)
     write_text_atomic(
         site, render_site(board, appendix=appendix, build_note=build_note(results, results_dir))
     )
@@ -93,40 +95,14 @@ def build(
         "",
     ]
     tasks = list(dict.fromkeys(board["task"])) if not board.empty else []
-    distances = [m for m in DISTANCE_METRICS if not board.empty and m in set(board["metric"])]
-    correlations = []
-    for task in tasks:
-        points = epic_transfer_points(board, task)
-        if len(points):
-            cells = []
-            for metric in distances:
-                p = distance_transfer_points(board, task, metric)
-                cells.append(
-                    fmt_number(spearman(p[metric], p["transfer"]))
-                    if len(p)
-                    else fmt_number(float("nan"))
-                )
-            correlations.append(f"| {task} | {len(points)} | " + " | ".join(cells) + " |")
     floors = [noise_floor(board, task, metric) for task in tasks
               for metric in ("transfer", "transfer_train")]  # fmt: skip
     floors = [f for f in floors if f is not None]
     if floors:
         lines += ["## Transfer: what the numbers mean", "", TRANSFER_LEGEND + ".", ""]
         lines += [f"- **{f['task']}**: {noise_floor_text(f)}" for f in floors] + [""]
-    if correlations:
-        lines += [
-            "## Does a distance predict transfer?",
-            "",
-            "Spearman rank correlation between a submission's distance to the ground truth "
-            "(mean over coverages) and its transfer score; strongly negative means the distance "
-            "ranks submissions as transfer does (few submissions per task: a coarse check; the "
-            "meta-benchmark below is the precise one).",
-            "",
-            "| task | submissions | " + " | ".join(f"{m.upper()} ρ" for m in distances) + " |",
-            "|---|---|" + "---|" * len(distances),
-            *correlations,
-            "",
-        ]
+    if not correlations.empty:
+        lines += [correlation_report.to_markdown(correlations)]
     if not mb_summary.empty:
         lines += [metabench_report.to_markdown(mb_summary, plot_links=plot_links), ""]
     lines += ["## Tables", "", to_markdown(board)]

@@ -360,8 +360,8 @@ def render_site(
 
     ``build_note`` (e.g. how many result rows, the newest one's time) is the one place
     for build information; it must itself be derived from the results, not the clock.
-    ``appendix``: HTML placed after the tasks (the meta-benchmark section; its first
-    ``<h2 id=...>`` gets a link in the table of contents).
+    ``appendix``: HTML placed after the tasks (the correlation and meta-benchmark
+    sections; each ``<h2 id=...>`` gets a link in the table of contents).
     """
     tasks = sorted(board["task"].unique()) if not board.empty else []
     parts = [
@@ -381,9 +381,8 @@ def render_site(
     else:
         toc = ['<li><a href="#overview">Overview</a></li>']
         toc += [f'<li><a href="#task-{_e(t)}">{_e(t)}</a></li>' for t in tasks]
-        appendix_head = re.search(r'<h2 id="([^"]+)">(.*?)</h2>', appendix)
-        if appendix_head:
-            toc.append(f'<li><a href="#{appendix_head[1]}">{appendix_head[2]}</a></li>')
+        for head in re.finditer(r'<h2 id="([^"]+)">(.*?)</h2>', appendix):
+            toc.append(f'<li><a href="#{head[1]}">{head[2]}</a></li>')
         parts.append(f'<nav class="toc"><b>Contents</b><ol>{"".join(toc)}</ol></nav>')
         parts.append('<h2 id="overview">Overview</h2>')
         parts.append(
