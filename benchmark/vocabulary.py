@@ -41,5 +41,9 @@ TRANSFER_LEGEND = (
 # here: disjoint from every evaluation seed (the grid's 0..seeds-1, refused above this) and
 # from the transfer reference seeds (1000..1004), so no baseline is scored on its own data.
 TRAINING_DATA_SEED_START = 10_000
+# Seeds of the fit pools of NPEC units start here (pool seed = this + the unit's seed): the
+# potential is fitted on draws independent of the unit's sample (issue 18), and of every
+# evaluation, reference and baseline-training seed.
+NPEC_FIT_SEED_START = 1_000_000
 # Baseline training methods (`epic-bench baselines train --method`; benchmark.baselines).
 BASELINE_METHODS = ("preferences", "airl", "airl-state-only", "regression", "sanity")

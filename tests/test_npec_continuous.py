@@ -7,6 +7,8 @@ Expected values come from the definition, not from the code: the shaped submissi
 zero reward's class itself, so NPEC(−R, R) = 1 wherever that class does not already
 reach R (denominator > 0). On a deterministic policy's coverage (expert) the zero class
 reaches every R (Φ = −V^π), which the first test checks by rollouts of the env itself.
+The potential is fitted on the units' own fit pool and both residuals are measured on the
+unit's sample (the held-out estimator, `benchmark.metrics.npec_held_out`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch
 
 from benchmark.envs import pointmass
 from benchmark.metrics.npec import npec_denominator, npec_distance_with_fit
-from benchmark.metrics.npec_units import unit_value
+from benchmark.metrics.npec_units import fit_pool, unit_value
 from benchmark.metrics.registry import UnitInputs
 from benchmark.submissions import load_submission
 from benchmark.tasks import load_task
@@ -28,13 +30,13 @@ def _units(task_name: str, coverage: str, seed: int, sizes: tuple[int, int]):
     task = load_task(task_name)
     truth = task.reward("ground_truth")
     sample = task.coverage(coverage).sample(*sizes, seed)
-    den = npec_denominator(truth, transitions=sample.transitions, discount=task.discount, seed=seed)
+    pool = fit_pool(task, coverage, *sizes, seed)
+    kw = dict(transitions=sample.transitions, discount=task.discount, seed=seed,
+              fit_transitions=pool)  # fmt: skip
+    den = npec_denominator(truth, **kw)
 
     def npec(source):
-        return npec_distance_with_fit(
-            source, truth, transitions=sample.transitions, discount=task.discount, seed=seed,
-            denominator=den,
-        )  # fmt: skip
+        return npec_distance_with_fit(source, truth, denominator=den, **kw)
 
     def plus_constant(obs, acts, next_obs, dones):
         return truth(obs, acts, next_obs, dones) + 10.0
@@ -90,30 +92,15 @@ def test_npec_is_zero_for_the_shipped_shaped_submission_on_random_coverage():
     assert npec(sources["negated"]).distance == pytest.approx(1.0, abs=0.02)
 
 
-# Measured on the committed board (shaped entry, NPEC at seeds 0 and 1, 1024 x 256).
-KNOWN_POTENTIAL_FIT_GAPS = {
-    ("pointmass", "uniform"): "shaped 0.182, 0.230",
-    ("pointmaze", "uniform"): "shaped 0.177, 0.250",
-    ("pointmaze", "random"): "shaped 0.102, 0.053",
-}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("coverage", ["random", "mixture", "uniform"])
 @pytest.mark.parametrize("task_name", ["pointmass", "pointmaze"])
-def test_npec_invariances_on_point_tasks_at_standard_sizes(task_name, coverage, seed, request):
-    if (task_name, coverage) in KNOWN_POTENTIAL_FIT_GAPS:
-        # Known gap (issue 18): the MLP potential does not learn the shipped shaping
-        # Σ cos((i+1)·s_i + i) well enough on these coverages; the board's shaped entry
-        # shows it (NPEC at seeds 0, 1 in KNOWN_POTENTIAL_FIT_GAPS).
-        request.applymarker(
-            pytest.mark.xfail(
-                reason=f"potential fit: {KNOWN_POTENTIAL_FIT_GAPS[task_name, coverage]}"
-            )
-        )
+def test_npec_invariances_on_point_tasks_at_standard_sizes(task_name, coverage, seed):
+    # Fitted in-sample these failed on `uniform` (both tasks) and PointMaze `random`:
+    # shaped 0.18-0.25 and 0.05-0.10, a ratio of two over-fitted residuals (issue 18).
     npec, den, sources = _units(task_name, coverage, seed, STANDARD)
     shaped, plus_constant = npec(sources["shaped"]), npec(sources["plus_constant"])
     assert shaped.distance <= 0.05, (den, shaped)
     assert plus_constant.distance <= 0.02, (den, plus_constant)
-    assert npec(sources["negated"]).distance == pytest.approx(1.0, abs=0.05), den
+    assert npec(sources["negated"]).distance >= 0.95, den

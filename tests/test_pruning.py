@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from benchmark import results
 from benchmark.cli import main
-from benchmark.results.pruning import PruneRefused, prune_results
+from benchmark.results.pruning import PruneRefused, prune_results, stale_reasons
 from benchmark.submissions import load_submission
 from benchmark.tasks import load_task
 from benchmark.tasks.task import budget_hash
@@ -292,6 +292,44 @@ def test_npec_rows_fitted_on_deterministic_coverage_are_retired(store):
         "submission retrained": 1,
     }
     assert report.kept == 4  # epic rows 0 and 3 (failed), the limit and the random-coverage row
+
+
+def test_npec_rows_fitted_in_sample_are_retired(store):
+    # Results schema 5 fits NPEC's potential on a pool and measures on the unit's sample;
+    # fitted rows of schema 4 measured in-sample (issue 18). Rows without a fit (exact
+    # values, the zero-denominator limit, fit_steps 0) keep their meaning and stay.
+    root, out = store
+    sub = load_submission(root / "gridworld-random")
+    common = dict(
+        submission=sub.name,
+        submission_sha256=sub.sha256,
+        method=sub.method,
+        task="gridworld",
+        task_version=str(load_task("gridworld").version),
+        metric="npec",
+        value=0.5,
+        n_transitions=1024,
+        n_samples=256,
+    )
+    in_sample = results.make_row(**common, coverage="random", seed=0, fit_steps=2500,
+                                 schema_version=4)  # fmt: skip
+    held_out = results.make_row(**common, coverage="random", seed=1, fit_steps=2500)
+    limit = results.make_row(**common, coverage="expert", seed=0, fit_steps=0, schema_version=4)
+    exact = results.make_row(**common, coverage="uniform", seed=0, exact=True, schema_version=4)
+    results.write_batch([in_sample, held_out, limit, exact], out, name="e")
+    frame = results.read_results(out)
+    why = stale_reasons(frame, submissions_root=root)
+    by_seed_coverage = {
+        (r.coverage, r.seed): w
+        for r, w in zip(frame.itertuples(), why, strict=True)
+        if r.metric == "npec"
+    }
+    assert by_seed_coverage == {
+        ("random", 0): "npec fitted in-sample",
+        ("random", 1): "",
+        ("expert", 0): "",
+        ("uniform", 0): "",
+    }
 
 
 def test_sampled_rows_with_row_bootstrap_intervals_are_retired(store):

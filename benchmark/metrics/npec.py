@@ -21,6 +21,12 @@ and shapings:
 
     D_NPEC(R_A, R_B) = D^U_NPEC(R_A, R_B) / D^U_NPEC(Zero, R_B),   or 0 if that is 0.
 
+The zero-denominator case is *our* convention, not a sentence we could check in the
+paper; the reference script divides by the zero reward's mean loss with no guard
+(``scripts/distances/npec.py``, ``compute_vals``). Why 0: D^U(Zero, R_B) = 0 means R_B is
+a shift plus shaping, so every R_A's class reaches it as λ -> 0 (the ratio is 0/0 for
+every R_A), and 0 is the one value that keeps D_NPEC(R_B, R_B) = 0.
+
 Letting λ → 0 shows D^U(R_A, R_B) ≤ D^U(Zero, R_B), so D_NPEC ∈ [0, 1]. We use p = 2,
 as the paper's experiments (least-squares regression).
 
@@ -56,6 +62,8 @@ from tqdm.auto import tqdm
 from benchmark.data import RewardFn, as_transitions
 from benchmark.metrics.epic import DEFAULT_DISCOUNT
 from benchmark.metrics.inputs import check_discount, check_weights
+from benchmark.metrics.npec_held_out import DEFAULT_HIDDEN as HELD_OUT_HIDDEN
+from benchmark.metrics.npec_held_out import Sample, fit_held_out
 from benchmark.metrics.npec_tabular import npec_distance_tabular  # noqa: F401  (part of this API)
 from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_reward
 
@@ -66,8 +74,8 @@ DEFAULT_LR = 1e-2
 DEFAULT_HIDDEN = (64, 64)
 POTENTIALS = ("mlp", "linear")
 # D^U_NPEC(Zero, R_B) below this fraction of R_B's standard deviation counts as zero: R_B
-# is a shift plus potential shaping up to optimisation error, and the paper defines
-# D_NPEC = 0 there.
+# is a shift plus potential shaping up to optimisation error, and D_NPEC is 0 there by
+# our convention (module docstring).
 ZERO_TOLERANCE = 1e-4
 # A fit stops once its residual is below this (rewards are standardised to unit
 # variance, so it is 1e-6 of the target's scale): nothing left to improve.
@@ -138,7 +146,7 @@ def fit_equivalent_residual(
     weights: torch.Tensor,
     p: float = 2.0,
     potential: str = "mlp",
-    hidden: Sequence[int] = DEFAULT_HIDDEN,
+    hidden: Sequence[int] | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
     tol: float = DEFAULT_TOL,
     window: int = DEFAULT_WINDOW,
@@ -168,7 +176,8 @@ def fit_equivalent_residual(
     source = None if source is None else source.to(obs.dtype)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        phi = make_potential(obs.shape[1], potential, hidden).to(obs.device, obs.dtype)
+        widths = DEFAULT_HIDDEN if hidden is None else hidden
+        phi = make_potential(obs.shape[1], potential, widths).to(obs.device, obs.dtype)
     params = list(phi.parameters())
     closed_form = p == 2.0
     if not closed_form:  # λ = exp(log λ) and c by Adam, started at the L² solution
@@ -254,7 +263,7 @@ def npec_distance_with_fit(
     weights: Any = None,
     p: float = 2.0,
     potential: str = "mlp",
-    hidden: Sequence[int] = DEFAULT_HIDDEN,
+    hidden: Sequence[int] | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
     tol: float = DEFAULT_TOL,
     window: int = DEFAULT_WINDOW,
@@ -265,6 +274,7 @@ def npec_distance_with_fit(
     dtype: torch.dtype = torch.float32,
     progress: bool = False,
     denominator: Fit | None = None,
+    fit_transitions: Any = None,
 ) -> NpecResult:
     """D_NPEC(source, target) under the transitions' distribution (see module docstring).
 
@@ -276,7 +286,8 @@ def npec_distance_with_fit(
         discount: γ in [0, 1] of the shaping γΦ(s') − Φ(s).
         weights: optional ``[N]`` importance weights of the transitions.
         p: the L^p norm, p >= 1 (2 by default, as the paper's experiments).
-        potential: "mlp" (hidden layer widths ``hidden``) or "linear" (a table for
+        potential: "mlp" (hidden layer widths ``hidden``; default (64, 64) in-sample,
+            (128, 128) held out, `npec_held_out.DEFAULT_HIDDEN`) or "linear" (a table for
             one-hot observations).
         max_steps, tol, window, lr: Adam (full batch) until the best residual improves
             by less than ``tol`` (relative) over ``window`` steps, at most ``max_steps``.
@@ -287,28 +298,40 @@ def npec_distance_with_fit(
         denominator: the fit of D^U_NPEC(Zero, target) on the same transitions and
             settings, from `npec_denominator`, to reuse: it does not depend on the
             source, so every submission compared with one target shares it.
+        fit_transitions: draws from D_T independent of ``transitions`` (unweighted).
+            Given, Φ is fitted on them and both residuals are measured on
+            ``transitions`` (`benchmark.metrics.npec_held_out`, p = 2 only): the
+            estimator for continuous states, where an in-sample fit over-fits the
+            sample. None: fitted and measured on ``transitions`` (in-sample; right
+            where states repeat, e.g. one-hot observations).
 
     Returns:
         NpecResult: D_NPEC in [0, 1] (0 when the target is itself a shift plus
-        potential shaping, the paper's convention for a zero denominator), the Adam
+        potential shaping: our convention for a zero denominator, module docstring), the Adam
         steps used by both fits, and whether both converged.
     """
-    problem = _Problem.build(target, transitions, weights, device, max_batch, dtype)
+    problem = _Problem.build(target, transitions, weights, device, max_batch, dtype,
+                             fit_transitions, p)  # fmt: skip
     fit = _fit_options(discount, p, potential, hidden, max_steps, tol, window, lr, seed)
     fit["progress"] = progress
     if problem.target is None:  # a constant target is a shift: in the zero reward's class
         return NpecResult(0.0, 0, True)
-    den = denominator if denominator is not None else problem.fit(None, **fit)
+    den = denominator if denominator is not None else problem.fit(None, None, **fit)
     if den.residual <= ZERO_TOLERANCE:  # R_B is (numerically) a shift plus shaping
         return NpecResult(0.0, den.steps, den.converged)
-    r_a = evaluate_reward(source, problem.transitions, name="source", use_dones=False,
-                          device=problem.device, max_batch=max_batch)  # fmt: skip
+    r_a = problem.rewards(source, problem.transitions, "source", max_batch)
+    mean_a = (problem.weights * r_a).sum()
     std_a = _weighted_std(r_a, problem.weights)
     if std_a == 0.0:  # R_A constant: its class is the zero reward's
         return NpecResult(1.0, den.steps, den.converged)
     # Standardise (D_NPEC is invariant to shifts and scales of both: λ and c absorb
-    # R_A's, the ratio R_B's) so that one learning rate suits every reward.
-    num = problem.fit((r_a - (problem.weights * r_a).sum()) / std_a, **fit)
+    # R_A's, the ratio R_B's) so that one learning rate suits every reward. The fit
+    # pool gets the same transform as the evaluated sample, so Φ means the same on both.
+    pool_a = None
+    if problem.pool is not None:
+        pool_a = (problem.rewards(source, problem.pool.transitions, "source", max_batch)
+                  - mean_a) / std_a  # fmt: skip
+    num = problem.fit((r_a - mean_a) / std_a, pool_a, **fit)
     distance = min(num.residual, den.residual) / den.residual
     return NpecResult(
         float(min(1.0, max(0.0, distance))), num.steps + den.steps, num.converged and den.converged
@@ -323,7 +346,7 @@ def npec_denominator(
     weights: Any = None,
     p: float = 2.0,
     potential: str = "mlp",
-    hidden: Sequence[int] = DEFAULT_HIDDEN,
+    hidden: Sequence[int] | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
     tol: float = DEFAULT_TOL,
     window: int = DEFAULT_WINDOW,
@@ -332,14 +355,54 @@ def npec_denominator(
     device: torch.device | str | None = None,
     max_batch: int | None = DEFAULT_MAX_BATCH,
     dtype: torch.dtype = torch.float32,
+    fit_transitions: Any = None,
 ) -> Fit:
-    """The fit of D^U_NPEC(Zero, target) (standardised target) for `npec_distance_with_fit`."""
-    problem = _Problem.build(target, transitions, weights, device, max_batch, dtype)
+    """The fit of D^U_NPEC(Zero, target) (standardised target) for `npec_distance_with_fit`;
+    ``fit_transitions`` as there (the same ones, for the two residuals to be comparable)."""
+    problem = _Problem.build(target, transitions, weights, device, max_batch, dtype,
+                             fit_transitions, p)  # fmt: skip
     if problem.target is None:
         return Fit(0.0, 0, True)
     return problem.fit(
-        None, **_fit_options(discount, p, potential, hidden, max_steps, tol, window, lr, seed)
-    )
+        None, None,
+        **_fit_options(discount, p, potential, hidden, max_steps, tol, window, lr, seed),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """Draws from D_T independent of the evaluated sample, to fit Φ on (held-out estimate)."""
+
+    transitions: Any
+    target: torch.Tensor  # [K], standardised with the evaluated sample's mean and std
+    obs: torch.Tensor
+    next_obs: torch.Tensor
+
+    @classmethod
+    def build(
+        cls, target, fit_transitions, evaluated, dev, max_batch, dtype, p, mean_b, std_b
+    ) -> _Pool:
+        """The pool, its target standardised like the evaluated sample's (``mean_b``, ``std_b``)."""
+        if p != 2.0:
+            raise ValueError(
+                f"fit_transitions (the held-out estimate) needs p = 2 (λ and c in closed form), "
+                f"got p = {p}; pass fit_transitions=None for p != 2"
+            )
+        pool_t = as_transitions(fit_transitions)
+        if len(pool_t) < 2:
+            raise ValueError(f"fit_transitions must hold at least 2 rows, got {len(pool_t)}")
+        if pool_t.obs.shape[1:] != evaluated.obs.shape[1:]:
+            raise ValueError(
+                f"fit_transitions observations have shape {tuple(pool_t.obs.shape[1:])}, the "
+                f"transitions' {tuple(evaluated.obs.shape[1:])}; draw both from one task's coverage"
+            )
+        r_b = evaluate_reward(target, pool_t, name="target", use_dones=False, device=dev,
+                              max_batch=max_batch)  # fmt: skip
+        k = len(pool_t)
+        return cls(
+            pool_t, (r_b - mean_b) / std_b,
+            pool_t.obs.reshape(k, -1).to(dev, dtype), pool_t.next_obs.reshape(k, -1).to(dev, dtype),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -352,9 +415,12 @@ class _Problem:
     obs: torch.Tensor
     next_obs: torch.Tensor
     device: torch.device
+    pool: _Pool | None
 
     @classmethod
-    def build(cls, target, transitions, weights, device, max_batch, dtype) -> _Problem:
+    def build(
+        cls, target, transitions, weights, device, max_batch, dtype, fit_transitions=None, p=2.0
+    ) -> _Problem:
         t = as_transitions(transitions)
         if len(t) < 2:
             raise ValueError(f"transitions must hold at least 2 rows, got {len(t)}")
@@ -368,17 +434,50 @@ class _Problem:
             else torch.as_tensor(check_weights(weights, n), device=dev)
         )
         w = w / w.sum()
-        std_b = _weighted_std(r_b, w)
-        target_n = (r_b - (w * r_b).sum()) / std_b if std_b > 0 else None
+        mean_b, std_b = (w * r_b).sum(), _weighted_std(r_b, w)
+        target_n = (r_b - mean_b) / std_b if std_b > 0 else None
         obs = t.obs.reshape(n, -1).to(dev, dtype)
         next_obs = t.next_obs.reshape(n, -1).to(dev, dtype)
-        return cls(t, target_n, w, obs, next_obs, dev)
+        pool = None
+        if fit_transitions is not None and target_n is not None:
+            pool = _Pool.build(target, fit_transitions, t, dev, max_batch, dtype, p,
+                               mean_b, std_b)  # fmt: skip
+        return cls(t, target_n, w, obs, next_obs, dev, pool)
 
-    def fit(self, source: torch.Tensor | None, **kw: Any) -> Fit:
+    def rewards(self, reward: RewardFn, transitions: Any, name: str, max_batch) -> torch.Tensor:
+        return evaluate_reward(reward, transitions, name=name, use_dones=False,
+                               device=self.device, max_batch=max_batch)  # fmt: skip
+
+    def fit(self, source: torch.Tensor | None, pool_source: torch.Tensor | None, **kw: Any) -> Fit:
+        """The residual of R_A's class (``source`` None: the zero reward's): in-sample
+        without a pool, else fitted on the pool and measured on this sample."""
+        if self.pool is None:
+            with torch.enable_grad():
+                return fit_equivalent_residual(
+                    source, self.target, self.obs, self.next_obs, weights=self.weights, **kw
+                )
+        dtype = self.obs.dtype
+        evaluation = Sample(
+            None if source is None else source.to(dtype), self.target.to(dtype),
+            self.obs, self.next_obs, self.weights.to(dtype),
+        )  # fmt: skip
+        k = len(self.pool.target)
+        pool = Sample(
+            None if pool_source is None else pool_source.to(dtype),
+            self.pool.target.to(dtype), self.pool.obs, self.pool.next_obs,
+            torch.full((k,), 1.0 / k, dtype=dtype, device=self.device),
+        )  # fmt: skip
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(kw["seed"])
+            widths = HELD_OUT_HIDDEN if kw["hidden"] is None else kw["hidden"]
+            phi = make_potential(self.obs.shape[1], kw["potential"], widths)
+        phi = phi.to(self.device, dtype)
         with torch.enable_grad():
-            return fit_equivalent_residual(
-                source, self.target, self.obs, self.next_obs, weights=self.weights, **kw
-            )
+            residual, steps, converged = fit_held_out(
+                phi, pool, evaluation, discount=kw["discount"], lr=kw["lr"],
+                max_steps=kw["max_steps"], tol=kw["tol"], seed=kw["seed"],
+            )  # fmt: skip
+        return Fit(residual=residual, steps=steps, converged=converged)
 
 
 def _fit_options(discount, p, potential, hidden, max_steps, tol, window, lr, seed) -> dict:

@@ -16,7 +16,8 @@ from benchmark.metrics.epic import DEFAULT_DISCOUNT
 from benchmark.metrics.inputs import check_discount, check_distribution, to_numpy
 
 # D^U_NPEC(Zero, R_B) below this fraction of R_B's standard deviation counts as zero: R_B
-# is a shift plus potential shaping, and the paper defines D_NPEC = 0 there.
+# is a shift plus potential shaping, and D_NPEC = 0 there by our convention (see
+# `benchmark.metrics.npec`: the only value that keeps D_NPEC(R_B, R_B) = 0).
 ZERO_TOLERANCE = 1e-4
 
 

@@ -78,6 +78,9 @@ class CurrentVersions:
 FAITHFUL_METRICS = ("epic", "npec", "erc")  # redefined with results schema version 3
 # Sampled rows of these carry the interval over episodes from results schema version 4 on.
 EPISODE_INTERVAL_METRICS = ("epic", "dard", "starc")
+# Fitted NPEC rows measure their residuals on held-out transitions from this schema on.
+HELD_OUT_NPEC_SCHEMA = 5
+NPEC_IN_SAMPLE = "npec fitted in-sample"
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,16 @@ def stale_reasons(
         ):
             # Fitted before NPEC units took the zero-denominator limit there (0, no fit).
             return "npec fitted on deterministic coverage"
+        if (
+            row["metric"] == "npec"
+            and not bool(row["exact"])
+            and not pd.isna(row["fit_steps"])
+            and int(row["fit_steps"]) != 0
+            and int(row["schema_version"]) < HELD_OUT_NPEC_SCHEMA
+        ):
+            # Fitted and measured on the same sample: on continuous states the potential
+            # over-fits it and the ratio of two in-sample residuals is arbitrary (issue 18).
+            return NPEC_IN_SAMPLE
         if (
             row["metric"] in EPISODE_INTERVAL_METRICS
             and not bool(row["exact"])

@@ -36,6 +36,7 @@ Schema (version ``SCHEMA_VERSION``; ``SCHEMA`` is the authority):
   steps an NPEC unit used, both fits together; 0 otherwise), ``n_episodes`` (complete
   episodes of an ERC unit; 0 otherwise).
 - schema v4: sampled EPIC, DARD, STARC intervals resample episodes (pruning retires older).
+- schema v5: fitted NPEC rows are held out (`metrics.npec_held_out`; pruning retires older).
 
 Old files stay readable: columns a file predates read as null (v2) or as false and 0 (v3).
 """
@@ -63,10 +64,10 @@ import pyarrow.parquet as pq
 
 from benchmark.paths import DEFAULT_RESULTS_DIR, atomic_write
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Versions this code reads: a v1 file lacks the TRANSFER_COLUMNS, which read as null; a
 # v1 or v2 file lacks the FAITHFUL_COLUMNS, which read as their defaults.
-READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4)
+READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4, 5)
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 
