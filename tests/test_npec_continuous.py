@@ -83,8 +83,33 @@ def test_on_expert_coverage_every_reward_is_a_shaping_so_npec_units_are_zero():
     assert units == [{"value": 0.0, "fit_steps": 0}] * 2
 
 
+def test_held_out_npec_keeps_the_invariances_that_need_no_potential():
+    # −R's best member is λ = 0, the zero reward's own fit (same seed, same minibatches),
+    # so NPEC(−R, R) is exactly 1; R + c is R after the closed-form shift, so 0 — whatever
+    # Φ is learnt: a short fit with a small net suffices (fast; the full fit is slow).
+    task = load_task("pointmass")
+    truth = task.reward("ground_truth")
+    sample = task.coverage("random").sample(256, 64, 0).transitions
+    kw = dict(transitions=sample, discount=task.discount, seed=0, hidden=(16, 16),
+              max_steps=200, fit_transitions=fit_pool(task, "random", 256, 64, 0))  # fmt: skip
+    den = npec_denominator(truth, **kw)
+    assert 0.1 < den.residual and den.steps == 200
+
+    def negated(obs, acts, next_obs, dones):
+        return -truth(obs, acts, next_obs, dones)
+
+    def plus_constant(obs, acts, next_obs, dones):
+        return truth(obs, acts, next_obs, dones) + 10.0
+
+    assert npec_distance_with_fit(negated, truth, denominator=den, **kw).distance == 1.0
+    assert npec_distance_with_fit(plus_constant, truth, denominator=den, **kw).distance <= 0.02
+    with pytest.raises(ValueError, match="needs p = 2"):
+        npec_distance_with_fit(truth, truth, p=3.0, **kw)
+
+
+@pytest.mark.slow
 def test_npec_is_zero_for_the_shipped_shaped_submission_on_random_coverage():
-    # The cheap case: PointMass, random coverage, smoke sizes.
+    # PointMass, random coverage, smoke sizes (the held-out fit: minutes of CPU).
     npec, den, sources = _units("pointmass", "random", 0, (256, 64))
     assert den.converged and den.residual > 0.1  # random actions: R is not a shaping
     assert npec(sources["shaped"]).distance <= 0.05

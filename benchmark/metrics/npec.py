@@ -62,8 +62,9 @@ from tqdm.auto import tqdm
 from benchmark.data import RewardFn, as_transitions
 from benchmark.metrics.epic import DEFAULT_DISCOUNT
 from benchmark.metrics.inputs import check_discount, check_weights
+from benchmark.metrics.npec_affine import least_squares_affine  # noqa: F401  (part of this API)
 from benchmark.metrics.npec_held_out import DEFAULT_HIDDEN as HELD_OUT_HIDDEN
-from benchmark.metrics.npec_held_out import Sample, fit_held_out
+from benchmark.metrics.npec_held_out import Pool, fit_on_pool
 from benchmark.metrics.npec_tabular import npec_distance_tabular  # noqa: F401  (part of this API)
 from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_reward
 
@@ -115,25 +116,6 @@ def make_potential(
     else:
         raise ValueError(f"potential must be one of {POTENTIALS}, got {kind!r}")
     return nn.Sequential(*layers, nn.Flatten(0))
-
-
-def least_squares_affine(
-    source: torch.Tensor | None, y: torch.Tensor, weights: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """argmin over λ >= 0 and c of Σ w (λ·source + c − y)², in closed form.
-
-    The profile in λ is a convex quadratic, so the constrained optimum is the
-    unconstrained one clipped at 0. ``source`` None is the zero reward (λ = 0).
-    """
-    mean_y = (weights * y).sum()
-    if source is None:
-        return torch.zeros_like(mean_y), mean_y
-    mean_x = (weights * source).sum()
-    xc = source - mean_x
-    var_x = (weights * xc * xc).sum()
-    cov = (weights * xc * (y - mean_y)).sum()
-    scale = torch.clamp(cov / var_x, min=0.0) if var_x > 0 else torch.zeros_like(cov)
-    return scale, mean_y - scale * mean_x
 
 
 def fit_equivalent_residual(
@@ -370,42 +352,6 @@ def npec_denominator(
 
 
 @dataclass(frozen=True)
-class _Pool:
-    """Draws from D_T independent of the evaluated sample, to fit Φ on (held-out estimate)."""
-
-    transitions: Any
-    target: torch.Tensor  # [K], standardised with the evaluated sample's mean and std
-    obs: torch.Tensor
-    next_obs: torch.Tensor
-
-    @classmethod
-    def build(
-        cls, target, fit_transitions, evaluated, dev, max_batch, dtype, p, mean_b, std_b
-    ) -> _Pool:
-        """The pool, its target standardised like the evaluated sample's (``mean_b``, ``std_b``)."""
-        if p != 2.0:
-            raise ValueError(
-                f"fit_transitions (the held-out estimate) needs p = 2 (λ and c in closed form), "
-                f"got p = {p}; pass fit_transitions=None for p != 2"
-            )
-        pool_t = as_transitions(fit_transitions)
-        if len(pool_t) < 2:
-            raise ValueError(f"fit_transitions must hold at least 2 rows, got {len(pool_t)}")
-        if pool_t.obs.shape[1:] != evaluated.obs.shape[1:]:
-            raise ValueError(
-                f"fit_transitions observations have shape {tuple(pool_t.obs.shape[1:])}, the "
-                f"transitions' {tuple(evaluated.obs.shape[1:])}; draw both from one task's coverage"
-            )
-        r_b = evaluate_reward(target, pool_t, name="target", use_dones=False, device=dev,
-                              max_batch=max_batch)  # fmt: skip
-        k = len(pool_t)
-        return cls(
-            pool_t, (r_b - mean_b) / std_b,
-            pool_t.obs.reshape(k, -1).to(dev, dtype), pool_t.next_obs.reshape(k, -1).to(dev, dtype),
-        )  # fmt: skip
-
-
-@dataclass(frozen=True)
 class _Problem:
     """The standardised target R_B and the states of one NPEC fit."""
 
@@ -415,7 +361,7 @@ class _Problem:
     obs: torch.Tensor
     next_obs: torch.Tensor
     device: torch.device
-    pool: _Pool | None
+    pool: Pool | None
 
     @classmethod
     def build(
@@ -440,7 +386,7 @@ class _Problem:
         next_obs = t.next_obs.reshape(n, -1).to(dev, dtype)
         pool = None
         if fit_transitions is not None and target_n is not None:
-            pool = _Pool.build(target, fit_transitions, t, dev, max_batch, dtype, p,
+            pool = Pool.build(target, fit_transitions, t, dev, max_batch, dtype, p,
                                mean_b, std_b)  # fmt: skip
         return cls(t, target_n, w, obs, next_obs, dev, pool)
 
@@ -456,27 +402,14 @@ class _Problem:
                 return fit_equivalent_residual(
                     source, self.target, self.obs, self.next_obs, weights=self.weights, **kw
                 )
-        dtype = self.obs.dtype
-        evaluation = Sample(
-            None if source is None else source.to(dtype), self.target.to(dtype),
-            self.obs, self.next_obs, self.weights.to(dtype),
-        )  # fmt: skip
-        k = len(self.pool.target)
-        pool = Sample(
-            None if pool_source is None else pool_source.to(dtype),
-            self.pool.target.to(dtype), self.pool.obs, self.pool.next_obs,
-            torch.full((k,), 1.0 / k, dtype=dtype, device=self.device),
-        )  # fmt: skip
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(kw["seed"])
             widths = HELD_OUT_HIDDEN if kw["hidden"] is None else kw["hidden"]
             phi = make_potential(self.obs.shape[1], kw["potential"], widths)
-        phi = phi.to(self.device, dtype)
-        with torch.enable_grad():
-            residual, steps, converged = fit_held_out(
-                phi, pool, evaluation, discount=kw["discount"], lr=kw["lr"],
-                max_steps=kw["max_steps"], tol=kw["tol"], seed=kw["seed"],
-            )  # fmt: skip
+        residual, steps, converged = fit_on_pool(
+            phi, self.pool, source, pool_source, self.target, self.obs, self.next_obs,
+            self.weights, **kw,
+        )  # fmt: skip
         return Fit(residual=residual, steps=steps, converged=converged)
 
 

@@ -30,8 +30,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+
+from benchmark.data import as_transitions
+from benchmark.metrics.npec_affine import least_squares_affine
+from benchmark.metrics.reward_evaluation import evaluate_reward
 
 DEFAULT_BATCH = 1024
 # Why wider than the in-sample fit's (64, 64): measured on PointMass `uniform` (seed 0,
@@ -41,7 +46,7 @@ DEFAULT_HIDDEN = (128, 128)
 DEFAULT_EVAL_EVERY = 100
 DEFAULT_PATIENCE = 5
 DEFAULT_LR_DROPS = 2
-VALIDATION_FRACTION = 8  # one pool row in 8 is validation, never trained on
+VALIDATION_FRACTION = 8  # the pool's last eighth is validation, never trained on
 # Improvements of the validation mean squared residual below this count as none: the
 # target has unit variance, so 1e-6 is an L² residual of 1e-3 of its spread, below NPEC's
 # third decimal (without it, a fit at ~0, e.g. NPEC(R + c, R), keeps "improving").
@@ -79,8 +84,6 @@ def profiled_residual(phi: torch.nn.Module, data: Sample, discount: float) -> to
     λ and c are solved in closed form without gradient: by the envelope theorem the
     gradient in Φ is then that of the profiled residual.
     """
-    from benchmark.metrics.npec import least_squares_affine  # why: npec imports this module
-
     shaping = discount * phi(data.next_obs) - phi(data.obs)
     with torch.no_grad():
         scale, c = least_squares_affine(data.source, data.target - shaping, data.weights)
@@ -119,9 +122,13 @@ def fit_held_out(
         last.weight.zero_()
         last.bias.zero_()
     gen = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(pool.target), generator=gen)
-    n_val = max(1, len(order) // VALIDATION_FRACTION)
-    validation, train = pool.rows(order[:n_val]), pool.rows(order[n_val:])
+    # Validation is the pool's last rows, not a random subset: rollout pools are ordered
+    # episode by episode, so a random subset would share episodes with the training rows
+    # and would not see a potential that fits those episodes rather than D_T.
+    k = len(pool.target)
+    n_val = max(1, k // VALIDATION_FRACTION)
+    validation = pool.rows(torch.arange(k - n_val, k))
+    train = pool.rows(torch.arange(k - n_val))
     n_train = len(train.target)
     opt = torch.optim.Adam(phi.parameters(), lr=lr)
     with torch.no_grad():
@@ -156,3 +163,70 @@ def fit_held_out(
     with torch.no_grad():
         residual = float(profiled_residual(phi, evaluation, discount)) ** 0.5
     return residual, step, converged
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Draws from D_T independent of the evaluated sample, to fit Φ on (held-out estimate)."""
+
+    transitions: Any
+    target: torch.Tensor  # [K], standardised with the evaluated sample's mean and std
+    obs: torch.Tensor
+    next_obs: torch.Tensor
+
+    @classmethod
+    def build(
+        cls, target, fit_transitions, evaluated, dev, max_batch, dtype, p, mean_b, std_b
+    ) -> Pool:
+        """The pool, its target standardised like the evaluated sample's (``mean_b``, ``std_b``)."""
+        if p != 2.0:
+            raise ValueError(
+                f"fit_transitions (the held-out estimate) needs p = 2 (λ and c in closed form), "
+                f"got p = {p}; pass fit_transitions=None for p != 2"
+            )
+        pool_t = as_transitions(fit_transitions)
+        if len(pool_t) < 2:
+            raise ValueError(f"fit_transitions must hold at least 2 rows, got {len(pool_t)}")
+        if pool_t.obs.shape[1:] != evaluated.obs.shape[1:]:
+            raise ValueError(
+                f"fit_transitions observations have shape {tuple(pool_t.obs.shape[1:])}, the "
+                f"transitions' {tuple(evaluated.obs.shape[1:])}; draw both from one task's coverage"
+            )
+        r_b = evaluate_reward(target, pool_t, name="target", use_dones=False, device=dev,
+                              max_batch=max_batch)  # fmt: skip
+        k = len(pool_t)
+        return cls(
+            pool_t, (r_b - mean_b) / std_b,
+            pool_t.obs.reshape(k, -1).to(dev, dtype), pool_t.next_obs.reshape(k, -1).to(dev, dtype),
+        )  # fmt: skip
+
+
+def fit_on_pool(
+    phi: torch.nn.Module,
+    pool: Pool,
+    source: torch.Tensor | None,
+    pool_source: torch.Tensor | None,
+    target: torch.Tensor,
+    obs: torch.Tensor,
+    next_obs: torch.Tensor,
+    weights: torch.Tensor,
+    **kw: Any,
+) -> tuple[float, int, bool]:
+    """`fit_held_out` for one NPEC problem: a fresh potential ``phi``, the pool with its
+    standardised rewards, and the evaluated sample (``source`` None: the zero reward)."""
+    dtype = obs.dtype
+    evaluation = Sample(
+        None if source is None else source.to(dtype), target.to(dtype), obs, next_obs,
+        weights.to(dtype),
+    )  # fmt: skip
+    k = len(pool.target)
+    fit_data = Sample(
+        None if pool_source is None else pool_source.to(dtype), pool.target.to(dtype),
+        pool.obs, pool.next_obs, torch.full((k,), 1.0 / k, dtype=dtype, device=obs.device),
+    )  # fmt: skip
+    phi = phi.to(obs.device, dtype)
+    with torch.enable_grad():
+        return fit_held_out(
+            phi, fit_data, evaluation, discount=kw["discount"], lr=kw["lr"],
+            max_steps=kw["max_steps"], tol=kw["tol"], seed=kw["seed"],
+        )  # fmt: skip
