@@ -65,8 +65,7 @@ import pyarrow.parquet as pq
 from benchmark.paths import DEFAULT_RESULTS_DIR, atomic_write
 
 SCHEMA_VERSION = 5
-# Versions this code reads: a v1 file lacks the TRANSFER_COLUMNS, which read as null; a
-# v1 or v2 file lacks the FAITHFUL_COLUMNS, which read as their defaults.
+# Versions this code reads (v1 lacks TRANSFER_COLUMNS: null; v1-2 FAITHFUL_COLUMNS: defaults).
 READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4, 5)
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
