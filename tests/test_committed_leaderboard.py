@@ -48,7 +48,6 @@ SUBMISSIONS = list_submissions(REPO / "submissions")
 _MUJOCO = "not recomputed after the faithful definitions and the retrained baselines (issue 18)"
 _TRANSFER = "protocol 2 on seeds 0-4 for the retrained baselines not run yet (issue 17)"
 AWAITING: dict[tuple[str, str], str] = {
-    ("halfcheetah", "erc"): _MUJOCO,
     ("halfcheetah", "npec"): _MUJOCO,
     ("halfcheetah", "transfer"): _TRANSFER,
     ("hopper", "erc"): _MUJOCO,
