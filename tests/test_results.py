@@ -336,7 +336,6 @@ def test_a_write_after_a_failed_one_takes_a_new_name(tmp_path):
         assert writer.flush() is None
     reason = os.strerror(errno.EEXIST)  # creating the store's folder meets the file
     assert f"could not write 1 result rows to {store} ({reason})" in str(warned[0].message)
-    assert warned[0].filename == __file__  # attributed to flush's caller (stacklevel 2)
     store.unlink()
     (tmp_path / "away").rename(store)
     writer.flush()
