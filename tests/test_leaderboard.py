@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.leaderboard import aggregate, build, render
+from benchmark.leaderboard import aggregate, build, hidden_configurations, render
 from benchmark.leaderboard.analysis import spearman
 from benchmark.results import make_row, read_results, write_batch
 
@@ -292,3 +292,48 @@ def test_a_forged_row_cannot_replace_a_table(tmp_path):
     board = aggregate(df, shipped=shipped)
     assert set(board["submission"]) == {"a", "b"}
     assert board.set_index("submission").loc["a", "mean"] == pytest.approx(0.2)
+
+
+# --- mutation-run gaps (docs/testing.md): expected frames written out by hand.
+
+HIDDEN_COLUMNS = ["task", "metric", "budget", "n_transitions", "n_samples", "rows"]
+
+
+def test_hidden_configurations_name_each_unshown_configuration_with_its_row_count(tmp_path):
+    rows = [_row("a", "epic", s, 0.1) for s in range(3)]
+    rows += [_row("mine", "epic", s, 0.3, n_transitions=256, n_samples=64) for s in range(2)]
+    df = _store(tmp_path, rows)
+    hidden = hidden_configurations(df, aggregate(df))
+    assert list(hidden.columns) == HIDDEN_COLUMNS
+    assert hidden.to_dict("records") == [
+        {"task": "gridworld", "metric": "epic", "budget": "", "n_transitions": 256,
+         "n_samples": 64, "rows": 2}
+    ]  # fmt: skip
+
+
+def test_an_empty_board_hides_every_configuration(tmp_path):
+    df = _store(tmp_path, [_row("a", "epic", s, 0.1) for s in range(3)])
+    board = aggregate(df, tasks=["pointmass"])
+    assert len(board) == 0
+    hidden = hidden_configurations(df, board)
+    assert hidden.to_dict("records") == [
+        {"task": "gridworld", "metric": "epic", "budget": "", "n_transitions": 64,
+         "n_samples": 32, "rows": 3}
+    ]  # fmt: skip
+
+
+def test_an_empty_store_hides_nothing_and_keeps_the_columns(tmp_path):
+    df = read_results(tmp_path / "empty")
+    hidden = hidden_configurations(df, aggregate(df))
+    assert len(hidden) == 0 and list(hidden.columns) == HIDDEN_COLUMNS
+
+
+def test_a_row_with_a_non_numeric_task_version_does_not_count_when_shipped(tmp_path):
+    from benchmark.results.pruning import CurrentVersions
+
+    shipped = CurrentVersions(versions={"gridworld": "1"}, models={})
+    honest = [_row("a", "epic", s, 0.2) for s in range(2)]
+    df = _store(tmp_path, [*honest, _row("x", "epic", 0, 0.0, task_version="latest")])
+    board = aggregate(df, shipped=shipped)
+    assert board["submission"].tolist() == ["a"]
+    assert board.loc[0, "mean"] == pytest.approx(0.2)
