@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.leaderboard import aggregate, build, hidden_configurations, render
+from benchmark.leaderboard import aggregate, build, hidden_configurations, render, sections
 from benchmark.leaderboard.analysis import spearman
 from benchmark.results import make_row, read_results, write_batch
 
@@ -337,3 +337,27 @@ def test_a_row_with_a_non_numeric_task_version_does_not_count_when_shipped(tmp_p
     board = aggregate(df, shipped=shipped)
     assert board["submission"].tolist() == ["a"]
     assert board.loc[0, "mean"] == pytest.approx(0.2)
+
+
+def test_a_metric_the_registry_does_not_know_ranks_as_a_distance(tmp_path):
+    """Rows of a retired metric stay readable; like every distance, lower ranks first."""
+    rows = [_row(name, "retired_distance", 0, value) for name, value in (("a", 0.1), ("b", 0.7))]
+    board = aggregate(_store(tmp_path, rows))
+    assert dict(zip(board["submission"], board["rank"], strict=True)) == {"a": 1, "b": 2}
+
+
+def test_sections_follow_the_registry_order_with_fresh_row_numbers(tmp_path):
+    """Tables come in the registry's order (epic, npec, erc, dard, starc, transfer,
+    transfer_train), not alphabetically; each table's rows are numbered from 0."""
+    rows = []
+    for metric in ("starc", "dard", "transfer", "epic"):
+        config = dict(coverage="", budget="standard", n_transitions=0, n_samples=0)
+        rows += [_row(name, metric, 0, value, **(config if metric == "transfer" else {}))
+                 for name, value in (("a", 0.1), ("b", 0.7))]  # fmt: skip
+    parts = sections(aggregate(_store(tmp_path, rows)))
+    assert [(task, metric) for task, metric, _ in parts] == [
+        ("gridworld", "epic"), ("gridworld", "dard"), ("gridworld", "starc"),
+        ("gridworld", "transfer"),
+    ]  # fmt: skip
+    for _, _, table in parts:
+        assert table.index.tolist() == [0, 1] and "index" not in table.columns
