@@ -361,3 +361,20 @@ def test_sections_follow_the_registry_order_with_fresh_row_numbers(tmp_path):
     ]  # fmt: skip
     for _, _, table in parts:
         assert table.index.tolist() == [0, 1] and "index" not in table.columns
+
+
+def _transfer_at(budget: str, value: float) -> dict:
+    return _row("a", "transfer", 0, value, coverage="", budget=budget, n_transitions=0,
+                n_samples=0)  # fmt: skip
+
+
+def test_equal_row_counts_go_to_the_more_precise_budget(tmp_path):
+    """vocabulary.BUDGETS runs smoke < standard < full in precision."""
+    board = aggregate(_store(tmp_path, [_transfer_at("standard", 0.8), _transfer_at("smoke", 0.2)]))
+    assert board["budget"].tolist() == ["standard"] and board["mean"].tolist() == [0.8]
+
+
+def test_a_budget_no_longer_known_loses_a_tie_to_any_known_one(tmp_path):
+    """A retired budget name (here "xl", sorting after the known ones) has precision 0."""
+    board = aggregate(_store(tmp_path, [_transfer_at("xl", 0.9), _transfer_at("smoke", 0.2)]))
+    assert board["budget"].tolist() == ["smoke"]
