@@ -341,3 +341,23 @@ def test_a_write_after_a_failed_one_takes_a_new_name(tmp_path):
     writer.flush()
     assert sorted(read_results(store)["seed"]) == [0, 1, 2]
     assert len(set(writer.files)) == 2
+
+
+def test_a_writable_results_dir_is_created_with_its_parents_or_accepted_as_is(tmp_path):
+    nested = tmp_path / "a" / "b" / "results"
+    results.check_writable(nested)
+    assert nested.is_dir() and list(nested.iterdir()) == []  # the probe is removed
+    results.check_writable(nested)  # an existing folder is fine
+
+
+def test_a_results_dir_the_filesystem_refuses_says_what_to_do(tmp_path):
+    too_long = tmp_path / ("x" * 300)  # over NAME_MAX (255) on Linux file systems
+    reason = os.strerror(errno.ENAMETOOLONG)
+    with pytest.raises(ResultsError, match=rf"is not writable \({reason}\); fix its permissions "
+                       "or pass another --results-dir$"):  # fmt: skip
+        results.check_writable(too_long)
+
+
+def test_a_full_disk_says_what_to_do(tmp_path):
+    with pytest.raises(ResultsError, match="free some space or pass another --results-dir$"):
+        results.check_writable(tmp_path, min_free_bytes=1 << 62)
