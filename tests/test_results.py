@@ -8,6 +8,7 @@ import os
 import re
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -361,3 +362,23 @@ def test_a_results_dir_the_filesystem_refuses_says_what_to_do(tmp_path):
 def test_a_full_disk_says_what_to_do(tmp_path):
     with pytest.raises(ResultsError, match="free some space or pass another --results-dir$"):
         results.check_writable(tmp_path, min_free_bytes=1 << 62)
+
+
+def test_rescue_files_of_two_runs_do_not_collide(tmp_path):
+    """Rows that cannot reach the store go to a file named after the run and process, so
+    a second run's rescue never meets the first one's file."""
+    blocked = tmp_path / "store"
+    blocked.write_text("a file where the store should be")
+    rescued = []
+    for run_id, seed in (("run-a", 0), ("run-b", 1)):
+        writer = ResultsWriter(blocked, run_id, every_units=10)
+        writer.add([_row(seed)])
+        with pytest.raises(ResultsError, match="safe in") as error, pytest.warns(RuntimeWarning):
+            writer.close()
+        rescued.append(Path(str(error.value).split(" in ")[-1].split(":")[0]))
+    try:
+        assert rescued[0] != rescued[1]
+        assert [results.read_file(p)["seed"].tolist() for p in rescued] == [[0], [1]]
+    finally:
+        for path in rescued:
+            path.unlink()
