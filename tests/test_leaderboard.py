@@ -378,3 +378,21 @@ def test_a_budget_no_longer_known_loses_a_tie_to_any_known_one(tmp_path):
     """A retired budget name (here "xl", sorting after the known ones) has precision 0."""
     board = aggregate(_store(tmp_path, [_transfer_at("xl", 0.9), _transfer_at("smoke", 0.2)]))
     assert board["budget"].tolist() == ["smoke"]
+
+
+def test_a_group_without_finite_values_is_skipped_not_the_end_of_the_board(tmp_path):
+    rows = [_row("a", "epic", s, math.nan) for s in range(2)]  # ok rows, no value
+    rows += [_row("b", "epic", s, 0.3) for s in range(2)]
+    board = aggregate(_store(tmp_path, rows))
+    assert board["submission"].tolist() == ["b"]
+
+
+def test_the_bootstrap_seed_reaches_the_intervals(tmp_path):
+    """Same seed, same intervals; another seed, other resamples (five unequal values)."""
+    df = _store(
+        tmp_path, [_row("a", "epic", s, v) for s, v in enumerate([0.1, 0.5, 0.2, 0.9, 0.4])]
+    )
+    columns = ["mean_ci_low", "mean_ci_high", "iqm_ci_low", "iqm_ci_high"]
+    first, again, other = (aggregate(df, seed=s)[columns] for s in (7, 7, 8))
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.equals(other)
