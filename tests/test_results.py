@@ -354,9 +354,20 @@ def test_a_writable_results_dir_is_created_with_its_parents_or_accepted_as_is(tm
 def test_a_results_dir_the_filesystem_refuses_says_what_to_do(tmp_path):
     too_long = tmp_path / ("x" * 300)  # over NAME_MAX (255) on Linux file systems
     reason = os.strerror(errno.ENAMETOOLONG)
-    with pytest.raises(ResultsError, match=rf"is not writable \({reason}\); fix its permissions "
-                       "or pass another --results-dir$"):  # fmt: skip
+    with pytest.raises(ResultsError, match=rf"^results dir {re.escape(str(too_long))} is not "
+                       rf"writable \({reason}\); fix its permissions or pass another "
+                       "--results-dir$"):  # fmt: skip
         results.check_writable(too_long)
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux's /proc")
+def test_a_results_dir_that_cannot_be_created_says_what_to_do():
+    """/proc refuses new folders, also to root (who writes through permissions)."""
+    where = Path("/proc/epic-bench-results")
+    reason = os.strerror(errno.ENOENT)
+    with pytest.raises(ResultsError, match=rf"^results dir {where} is not writable \({reason}\); "
+                       "fix its permissions or pass another --results-dir$"):  # fmt: skip
+        results.check_writable(where)
 
 
 def test_a_full_disk_says_what_to_do(tmp_path):
