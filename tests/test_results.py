@@ -6,6 +6,7 @@ import errno
 import math
 import os
 import re
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -375,9 +376,10 @@ def test_a_full_disk_says_what_to_do(tmp_path):
         results.check_writable(tmp_path, min_free_bytes=1 << 62)
 
 
-def test_rescue_files_of_two_runs_do_not_collide(tmp_path):
+def test_rescue_files_of_two_runs_do_not_collide(tmp_path, monkeypatch):
     """Rows that cannot reach the store go to a file named after the run and process, so
     a second run's rescue never meets the first one's file."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # not the machine's shared one
     blocked = tmp_path / "store"
     blocked.write_text("a file where the store should be")
     rescued = []

@@ -283,35 +283,28 @@ def check_writable(results_dir: str | Path, min_free_bytes: int = MIN_FREE_BYTES
     full disk should stop it before the first unit, not after the last one.
     """
     results_dir = Path(results_dir)
-    try:  # exists() raises on some names, e.g. one longer than the file system allows
+    try:  # exists() too can fail: e.g. on a name longer than the file system allows
         blocker = next((p for p in [results_dir, *results_dir.parents] if p.exists()), None)
-    except OSError as e:
-        raise _not_writable(results_dir, e) from None
-    if blocker is not None and not blocker.is_dir():
-        raise ResultsError(
-            f"results dir {results_dir} cannot be created: {blocker} is a file; "
-            "pass --results-dir a folder path"
-        )
-    try:
+        if blocker is not None and not blocker.is_dir():
+            raise ResultsError(
+                f"results dir {results_dir} cannot be created: {blocker} is a file; "
+                "pass --results-dir a folder path"
+            )
         results_dir.mkdir(parents=True, exist_ok=True)
         probe = results_dir / f".write-probe-{os.getpid()}.tmp"
         probe.write_bytes(b"epic-bench")
         probe.unlink()
     except OSError as e:
-        raise _not_writable(results_dir, e) from None
+        raise ResultsError(
+            f"results dir {results_dir} is not writable ({e.strerror or e}); fix its "
+            "permissions or pass another --results-dir"
+        ) from None
     free = shutil.disk_usage(results_dir).free
     if free < min_free_bytes:
         raise ResultsError(
             f"results dir {results_dir} has {free} bytes free (under {min_free_bytes}); "
             "free some space or pass another --results-dir"
         )
-
-
-def _not_writable(results_dir: Path, error: OSError) -> ResultsError:
-    return ResultsError(
-        f"results dir {results_dir} is not writable ({error.strerror or error}); fix its "
-        "permissions or pass another --results-dir"
-    )
 
 
 def result_files(results_dir: str | Path) -> list[Path]:
