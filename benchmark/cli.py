@@ -280,7 +280,14 @@ def baselines() -> None:
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option("--root", type=click.Path(file_okay=False), default="submissions", show_default=True)
-def baselines_train(method, task_names, budget, seed, root) -> None:
+@click.option(
+    "--checkpoints",
+    default=0,
+    show_default=True,
+    help="K >= 2: write K submissions <task>-<method>-ckpt1..K along the run (a family) "
+    "instead of one.",
+)
+def baselines_train(method, task_names, budget, seed, root, checkpoints) -> None:
     """Train a baseline reward model per task and write its submission folder."""
     from benchmark.baselines import train_baseline
     from benchmark.submissions import SubmissionError
@@ -288,7 +295,9 @@ def baselines_train(method, task_names, budget, seed, root) -> None:
 
     for task in task_names:
         try:
-            written = train_baseline(method, task, budget=budget, seed=seed, root=root)
+            written = train_baseline(
+                method, task, budget=budget, seed=seed, root=root, checkpoints=checkpoints
+            )
         except (TaskError, ValueError, SubmissionError) as e:
             raise click.ClickException(str(e)) from e
         for sub in written:

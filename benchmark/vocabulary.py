@@ -46,4 +46,7 @@ TRAINING_DATA_SEED_START = 10_000
 # evaluation, reference and baseline-training seed.
 NPEC_FIT_SEED_START = 1_000_000
 # Baseline training methods (`epic-bench baselines train --method`; benchmark.baselines).
+# A checkpoint of a training run is submitted as ``<family>-ckpt<k>`` (k = 1..K, K last);
+# the leaderboard groups a family by this suffix (issue 17: a population of learned rewards).
+CHECKPOINT_SUFFIX = "-ckpt"
 BASELINE_METHODS = ("preferences", "airl", "airl-state-only", "regression", "sanity")

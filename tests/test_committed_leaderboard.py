@@ -57,6 +57,13 @@ AWAITING: dict[tuple[str, str], str] = {
     ("pointmaze", "transfer"): _TRANSFER,
 }
 
+# Checkpoint families (`baselines train --checkpoints`, issue 17's population of learned
+# rewards) trained and committed but not evaluated yet: family -> why. Remove an entry in
+# the commit that evaluates its family (a test below fails once it is complete).
+AWAITING_FAMILIES: dict[str, str] = {
+    "gridworld-regression": "trained (5 checkpoints); `evaluate` onto the board not run (issue 17)",
+}
+
 
 def _complete(board_rows, task_name: str, metric: str) -> bool:
     """Every shipped submission of the task has the metric's current rows (seeds, coverages)."""
@@ -94,6 +101,8 @@ BOARD_METRICS = ("epic", "npec", "erc", "dard", "starc", "transfer")
 
 @pytest.mark.parametrize("submission", SUBMISSIONS, ids=lambda s: s.name)
 def test_every_submission_has_every_metric_on_every_coverage(board_rows, submission):
+    if submission.family in AWAITING_FAMILIES:
+        pytest.skip(AWAITING_FAMILIES[submission.family])
     missing = [
         _missing(board_rows, submission, m)
         for m in BOARD_METRICS
@@ -109,6 +118,14 @@ def test_an_awaited_recomputation_is_not_forgotten_once_complete(board_rows, ent
     assert not _complete(board_rows, task_name, metric), (
         f"{task_name} {metric} is complete on the board: remove it from AWAITING"
     )
+
+
+@pytest.mark.parametrize("family", sorted(AWAITING_FAMILIES))
+def test_an_awaited_family_is_not_forgotten_once_evaluated(board_rows, family):
+    members = [s for s in SUBMISSIONS if s.family == family]
+    assert len(members) >= 2, f"{family}: no checkpoint submissions are committed"
+    missing = [_missing(board_rows, s, m) for s in members for m in BOARD_METRICS]
+    assert any(missing), f"{family} is complete on the board: remove it from AWAITING_FAMILIES"
 
 
 # --- the committed values are the ones the mathematics fixes ---------------------------

@@ -253,3 +253,36 @@ def test_highlight_marks_a_submission_family_in_every_table(browser, tmp_path):
     )
     assert marked == ["overview-table", "bravo"]
     assert browser.errors() == []
+
+
+def test_a_checkpoint_family_opens_on_a_click(browser, tmp_path):
+    rows = []
+    for name, epic in (("alpha", 0.3), ("alpha-ckpt1", 0.6), ("alpha-ckpt2", 0.4)):
+        for seed in range(2):
+            rows.append(
+                make_row(
+                    run_id="r",
+                    submission=name,
+                    submission_sha256=(name * 8)[:64],
+                    method="regression",
+                    task="gridworld",
+                    task_version="1",
+                    seed=seed,
+                    metric="epic",
+                    coverage="uniform",
+                    n_transitions=64,
+                    n_samples=32,
+                    value=epic,
+                )  # fmt: skip
+            )
+    write_batch(rows, tmp_path / "results", name="family")
+    _readme, site = build(tmp_path / "results", tmp_path / "out")
+    _open(browser, site.resolve().as_uri())
+    visible = (
+        "[...document.querySelectorAll('tr[data-submission]')]"
+        ".filter(r => r.checkVisibility()).map(r => r.dataset.submission)"
+    )
+    assert browser.eval(visible) == ["alpha"]  # the family is collapsed by default
+    _click(browser, "details.family summary")
+    assert browser.eval(visible) == ["alpha", "alpha-ckpt1", "alpha-ckpt2"]
+    assert browser.errors() == []

@@ -47,10 +47,18 @@ def train_baseline(
     budget: str = "standard",
     seed: int = 0,
     root: str | Path = "submissions",
+    checkpoints: int = 0,
 ) -> list[Submission]:
-    """Train one baseline on ``task`` and write its submission folder(s)."""
+    """Train one baseline on ``task`` and write its submission folder(s).
+
+    ``checkpoints`` K ≥ 2: instead of ``<task>-<method>``, write K submissions along the
+    one run, ``<task>-<method>-ckpt1`` … ``-ckpt<K>`` (family ``<task>-<method>``); the
+    last is the end of the run, i.e. the model the same command without it writes.
+    """
     task_obj = load_task(task)
     if method == "sanity":
+        if checkpoints:
+            raise ValueError("--checkpoints applies to trained baselines, not to 'sanity'")
         return write_sanity(task_obj, root)
     if method not in TRAINERS:
         raise ValueError(f"unknown baseline method {method!r}; choose one of {', '.join(METHODS)}")
@@ -60,7 +68,7 @@ def train_baseline(
             f"unknown budget {budget!r} for {method}; choose one of {', '.join(budgets)}"
         )
     with Stopwatch() as watch:
-        result = trainer(task_obj, budgets[budget], seed)
+        result = trainer(task_obj, budgets[budget], seed, checkpoints=checkpoints)
     return [
         write_baseline(
             result=result,
@@ -73,5 +81,7 @@ def train_baseline(
             root=root,
             seconds=watch.seconds,
             paper=PAPERS.get(method),
+            checkpoint=k,
         )
+        for k in (range(1, len(result.checkpoints) + 1) if checkpoints else [0])
     ]

@@ -25,6 +25,7 @@ from imitation.util import logger as imitation_logger
 from stable_baselines3 import PPO
 
 from benchmark.baselines.common import (
+    Checkpoints,
     TrainResult,
     data_seed,
     seed_everything,
@@ -56,11 +57,13 @@ BUDGETS = {
 
 
 def train_airl(
-    task: Task, budget: AIRLBudget, seed: int, *, state_only: bool = False
+    task: Task, budget: AIRLBudget, seed: int, *, state_only: bool = False, checkpoints: int = 0
 ) -> TrainResult:
     """Run imitation's AIRL on the task's train env against expert coverage transitions.
 
     ``state_only``: the reward base g sees the state only (no action), Fu et al.'s state-only form.
+    ``checkpoints`` K: also keep copies of the base g after K evenly spaced rounds
+    (generator + discriminator updates; imitation's per-round callback).
     """
     if EXPERT_COVERAGE not in task.coverage_names:
         raise ValueError(
@@ -106,7 +109,9 @@ def train_airl(
             custom_logger=log,
             allow_variable_horizon=True,
         )
-        trainer.train(budget.total_timesteps)
+        rounds = budget.total_timesteps // trainer.gen_train_timesteps
+        snapshots = Checkpoints(checkpoints, rounds, "rounds")
+        trainer.train(budget.total_timesteps, callback=lambda r: snapshots(r + 1, net.base))
     del rng
     venv.close()
     base = "g(s)" if state_only else "g(s, a)"
@@ -119,4 +124,5 @@ def train_airl(
             "of its BasicShapedRewardNet, as the EPIC paper's pipeline does."
         ),
         data_seeds=seeds,
+        checkpoints=snapshots.taken,
     )

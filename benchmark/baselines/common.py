@@ -7,6 +7,7 @@ submission.toml with its reproduction command and budget) is the same for all.
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,7 @@ from torch import nn
 
 from benchmark.data import Transitions
 from benchmark.submissions import Submission, save_model, write_submission
-from benchmark.vocabulary import TRAINING_DATA_SEED_START
+from benchmark.vocabulary import CHECKPOINT_SUFFIX, TRAINING_DATA_SEED_START
 
 if TYPE_CHECKING:
     from benchmark.tasks import Task
@@ -42,6 +43,48 @@ class TrainResult:
     architecture_note: str = ""
     # What each training-data stream was drawn with (recorded: disjoint from evaluation seeds).
     data_seeds: dict[str, int] = field(default_factory=dict)
+    # Snapshots along the run (`Checkpoints`), the last one the returned ``net``'s state.
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A copy of the reward net after ``done`` of ``total`` training ``unit``s."""
+
+    net: nn.Module
+    done: int
+    total: int
+    unit: str
+
+    @property
+    def progress(self) -> float:
+        return self.done / self.total
+
+
+class Checkpoints:
+    """Copies the reward net at K evenly spaced points of a run of ``total`` units.
+
+    Why: a family of checkpoints along one run is a population of learned rewards of
+    graded quality (issue 17), the evidence for whether a distance ranks learned rewards
+    as transfer does. Unit j of K is taken after round(j·total/K) units, so the last is
+    the end of the run: the standard model when the run is the standard one. Copying
+    draws no random numbers, so the run itself is unchanged by taking checkpoints.
+    """
+
+    def __init__(self, k: int, total: int, unit: str) -> None:
+        if k and not 2 <= k <= total:
+            raise ValueError(
+                f"--checkpoints must be between 2 and the run's {total} {unit}, got {k}"
+            )
+        self.at = {round(j * total / k) for j in range(1, k + 1)} if k else set()
+        self.total, self.unit = total, unit
+        self.taken: list[Checkpoint] = []
+
+    def __call__(self, done: int, net: nn.Module) -> None:
+        """Record ``net`` if ``done`` units is one of the K points."""
+        if done in self.at:
+            snapshot = copy.deepcopy(net).eval()
+            self.taken.append(Checkpoint(snapshot, done, self.total, self.unit))
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -96,8 +139,10 @@ def to_imitation_transitions(t: Transitions, obs_space: gym.Space, act_space: gy
     )
 
 
-def baseline_name(task: str, method: str) -> str:
-    return f"{task}-{method}".lower().replace("_", "-")
+def baseline_name(task: str, method: str, checkpoint: int = 0) -> str:
+    """``<task>-<method>``, or ``<task>-<method>-ckpt<k>`` for checkpoint k of a family."""
+    name = f"{task}-{method}".lower().replace("_", "-")
+    return f"{name}{CHECKPOINT_SUFFIX}{checkpoint}" if checkpoint else name
 
 
 def write_baseline(
@@ -112,15 +157,23 @@ def write_baseline(
     root: str | Path,
     seconds: float,
     paper: str | None = None,
+    checkpoint: int = 0,
 ) -> Submission:
-    """Save the net in a safe format and write submission.toml with the reproduction recipe."""
-    name = baseline_name(task.name, method)
+    """Save the net in a safe format and write submission.toml with the reproduction recipe.
+
+    ``checkpoint`` k ≥ 1: write ``result.checkpoints[k - 1]`` as ``<task>-<method>-ckpt<k>``
+    with ``family = "<task>-<method>"`` and its training progress in the provenance.
+    """
+    name = baseline_name(task.name, method, checkpoint)
     folder = Path(root) / name
-    model = save_model(result.net, folder, task)
+    snapshot = result.checkpoints[checkpoint - 1] if checkpoint else None
+    model = save_model(snapshot.net if snapshot else result.net, folder, task)
     command = (
         f"epic-bench baselines train --method {method} --task {task.name} "
         f"--budget {budget_name} --seed {seed}"
     )
+    if snapshot:
+        command += f" --checkpoints {len(result.checkpoints)}"
     data: dict[str, Any] = {
         "name": name,
         "task": task.name,
@@ -128,6 +181,8 @@ def write_baseline(
         "authors": BASELINE_AUTHORS,
         "description": result.description,
     }
+    if snapshot:
+        data["family"] = baseline_name(task.name, method)
     if paper:
         data["paper"] = paper
     data["model"] = model
@@ -143,6 +198,17 @@ def write_baseline(
     }
     if result.data_seeds:
         data["provenance"]["data_seeds"] = dict(result.data_seeds)
+    if snapshot:
+        data["provenance"]["checkpoint"] = {
+            "index": checkpoint,
+            "of": len(result.checkpoints),
+            "progress": round(snapshot.progress, 6),
+            "done": snapshot.done,
+            "total": snapshot.total,
+            "unit": snapshot.unit,
+        }
+        if checkpoint < len(result.checkpoints):  # the run's metrics describe its end only
+            del data["provenance"]["metrics"]
     return write_submission(folder, data)
 
 

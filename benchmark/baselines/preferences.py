@@ -27,7 +27,7 @@ from imitation.rewards.reward_nets import BasicRewardNet
 from imitation.util import logger as imitation_logger
 from stable_baselines3 import PPO
 
-from benchmark.baselines.common import TrainResult, data_seed, seed_everything
+from benchmark.baselines.common import Checkpoints, TrainResult, data_seed, seed_everything
 from benchmark.baselines.preference_accuracy import HeldOutFragmenter, held_out_accuracy
 
 if TYPE_CHECKING:
@@ -55,8 +55,17 @@ BUDGETS = {
 }
 
 
-def train_preferences(task: Task, budget: PreferencesBudget, seed: int) -> TrainResult:
-    """Run imitation's PreferenceComparisons on the task's train env; return the reward net."""
+def train_preferences(
+    task: Task, budget: PreferencesBudget, seed: int, *, checkpoints: int = 0
+) -> TrainResult:
+    """Run imitation's PreferenceComparisons on the task's train env; return the reward net.
+
+    ``checkpoints`` K: also keep copies of the net at the end of K evenly spaced
+    iterations (imitation's per-iteration callback). imitation runs ``num_iterations + 1``
+    of them: the first on the initial comparisons, then one per scheduled batch (measured:
+    a copy after ``num_iterations`` differed from the returned net).
+    """
+    snapshots = Checkpoints(checkpoints, budget.num_iterations + 1, "iterations")
     rng = seed_everything(seed)
     env_seed = data_seed(seed, 0)  # disjoint from every evaluation seed
     venv = task.make_vec_env(budget.n_envs, env_seed)
@@ -115,7 +124,11 @@ def train_preferences(task: Task, budget: PreferencesBudget, seed: int) -> Train
             query_schedule="hyperbolic",
             custom_logger=log,
         )
-        stats = algorithm.train(budget.total_timesteps, budget.total_comparisons)
+        stats = algorithm.train(
+            budget.total_timesteps,
+            budget.total_comparisons,
+            callback=lambda iteration: snapshots(iteration + 1, net),
+        )
         n_trained = len(algorithm.dataset)
     venv.close()
     net.eval()
@@ -130,6 +143,7 @@ def train_preferences(task: Task, budget: PreferencesBudget, seed: int) -> Train
             "train_comparisons": float(n_trained),
         },
         data_seeds={"envs": env_seed},
+        checkpoints=snapshots.taken,
         description=(
             "BasicRewardNet (state, action, next state) learned by imitation's preference "
             "comparisons from synthetic ground-truth preferences over fragments of a PPO agent's "

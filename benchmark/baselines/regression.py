@@ -24,7 +24,7 @@ import torch
 from imitation.rewards.reward_nets import BasicRewardNet
 from tqdm import trange
 
-from benchmark.baselines.common import TrainResult, data_seed, seed_everything
+from benchmark.baselines.common import Checkpoints, TrainResult, data_seed, seed_everything
 from benchmark.data import Transitions
 
 if TYPE_CHECKING:
@@ -47,8 +47,14 @@ BUDGETS = {
 }
 
 
-def train_regression(task: Task, budget: RegressionBudget, seed: int) -> TrainResult:
-    """Fit r_θ(s, a, s') to R(s, a, s') by Adam on mean squared error."""
+def train_regression(
+    task: Task, budget: RegressionBudget, seed: int, *, checkpoints: int = 0
+) -> TrainResult:
+    """Fit r_θ(s, a, s') to R(s, a, s') by Adam on mean squared error.
+
+    ``checkpoints`` K: also keep copies of the net after K evenly spaced optimizer steps.
+    """
+    snapshots = Checkpoints(checkpoints, budget.steps, "steps")
     seed_everything(seed)
     parts = []
     n_independent = int(budget.n_transitions * budget.independent_fraction)
@@ -88,7 +94,7 @@ def train_regression(task: Task, budget: RegressionBudget, seed: int) -> TrainRe
     optimizer = torch.optim.Adam(net.parameters(), lr=budget.lr)
     generator = torch.Generator().manual_seed(seed)
     loss = torch.tensor(float("nan"))
-    for _ in trange(budget.steps, desc=f"regression {task.name}", leave=False):
+    for step in trange(budget.steps, desc=f"regression {task.name}", leave=False):
         idx = torch.randint(len(data), (budget.batch_size,), generator=generator)
         batch = data[idx]
         pred = net(batch.obs, batch.acts, batch.next_obs, batch.dones)
@@ -96,6 +102,7 @@ def train_regression(task: Task, budget: RegressionBudget, seed: int) -> TrainRe
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        snapshots(step + 1, net)
 
     with torch.no_grad():
         pred = net(data.obs, data.acts, data.next_obs, data.dones)
@@ -105,6 +112,7 @@ def train_regression(task: Task, budget: RegressionBudget, seed: int) -> TrainRe
         net=net.eval(),
         metrics={"train_mse": mse, "train_r2": r2},
         data_seeds=dict(zip(task.coverage_names, seeds, strict=True)),
+        checkpoints=snapshots.taken,
         description=(
             "BasicRewardNet (state, action, next state) regressed onto the ground-truth reward "
             "by MSE over the task's pooled coverage samples: transitions and, for "

@@ -3,7 +3,8 @@
 Aggregation (per task, metric, coverage, submission): the seeds' values as a score
 vector ``[num_seeds]`` go to `benchmark.metrics.stats.aggregate_seeds`, which gives the
 mean and interquartile mean (IQM) with 95% stratified-bootstrap CIs (rliable). Rank 1 is
-the best mean: lowest for distances (EPIC, NPEC, ERC, DARD, STARC), highest for transfer.
+the best mean: lowest for distances (EPIC, NPEC, ERC, DARD, STARC), highest for transfer;
+ranks count ordinary entries only (a checkpoint of a family: its rank among them).
 
 Which rows count: only ``ok`` rows; of a unit run more than once (``--force``) the
 newest; of a task only its newest ``task_version``; of a submission name only its
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from benchmark.leaderboard.families import is_checkpoint
 from benchmark.metrics.registry import REGISTRY
 from benchmark.metrics.stats import aggregate_seeds, normalized_return_ci
 from benchmark.results import STATUS_OK, TRANSFER_COLUMNS, current_rows, unit_key
@@ -238,14 +240,27 @@ def aggregate(
     # shaped ground truth at EPIC 3e-8 vs the ground truth itself at 1e-8).
     signed = out["mean"].where(~out["metric"].map(higher_is_better), -out["mean"])
     signed = signed.round(RANK_DECIMALS)
-    out["rank"] = (
-        signed.groupby([out["task"], out["metric"], out["coverage"]]).rank(method="min").astype(int)
-    )
+    out["rank"] = _ranks(out, signed)
     out["_metric_order"] = out["metric"].map(
         lambda m: METRIC_ORDER.index(m) if m in METRIC_ORDER else len(METRIC_ORDER)
     )
     out = out.sort_values(["task", "_metric_order", "coverage", "rank", "submission"])
     return out.drop(columns="_metric_order")[AGGREGATE_COLUMNS].reset_index(drop=True)
+
+
+def _ranks(out: pd.DataFrame, signed: pd.Series) -> pd.Series:
+    """1 + the number of *ordinary* entries strictly better (ties share the better rank).
+
+    For an ordinary entry this is its min-rank among ordinary entries; a checkpoint of a
+    family (`families`) gets the rank it would have among them, so publishing K snapshots
+    of a run moves no other entry's rank.
+    """
+    ordinary = ~is_checkpoint(out["submission"])
+    ranks = pd.Series(0, index=out.index, dtype=int)
+    for _, index in out.groupby(["task", "metric", "coverage"]).groups.items():
+        base = signed.loc[index][ordinary.loc[index]].to_numpy()
+        ranks.loc[index] = [1 + int((base < v).sum()) for v in signed.loc[index]]
+    return ranks
 
 
 def _returns(group: pd.DataFrame) -> dict[str, float]:

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.leaderboard.aggregate import higher_is_better, sections
+from benchmark.leaderboard.families import checkpoint_family, is_checkpoint
 from benchmark.vocabulary import LEADERBOARD_FORMATS, TRANSFER_LEGEND, TRANSFER_METRICS
 
 FORMATS = LEADERBOARD_FORMATS
@@ -150,8 +151,43 @@ def config_text(rows: pd.DataFrame | None) -> str:
     return text
 
 
+def family_rows(rows: pd.DataFrame, metric: str) -> list[tuple[str, list[str]]]:
+    """One display row per (coverage, checkpoint family): count, rank range, best and worst.
+
+    Returns (coverage, cells) in DISPLAY_HEADER order (plus empty return cells where the
+    section has them); the family's best and worst are by the metric's direction.
+    """
+    out = []
+    families = rows[is_checkpoint(rows["submission"])]
+    families = families.assign(_family=families["submission"].map(checkpoint_family))
+    for (coverage, family), g in families.groupby(["coverage", "_family"], sort=True):
+        order = g["mean"].sort_values(ascending=not higher_is_better(metric))
+        low, high = int(g["n_seeds"].min()), int(g["n_seeds"].max())
+        cells = [
+            coverage or "-",
+            f"{g['rank'].min()}–{g['rank'].max()}",
+            f"{family} ({len(g)} checkpoints)",
+            str(g["method"].iloc[0]),
+            f"{low}–{high}" if high > low else str(low),
+            f"best {fmt_number(order.iloc[0])} · worst {fmt_number(order.iloc[-1])}",
+            "—",
+            "—",
+            str(int(g["n_failed"].sum())),
+        ]
+        out.append((coverage, cells + ["—"] * (len(header(rows)) - len(cells))))
+    return out
+
+
+def _markdown_rows(rows: pd.DataFrame, metric: str) -> list[list[str]]:
+    """Ordinary entries one per row, each checkpoint family as one row after its coverage's."""
+    plain = rows[~is_checkpoint(rows["submission"])]
+    cells = [(c, 0, r) for c, r in zip(plain["coverage"], _display_rows(plain), strict=True)]
+    cells += [(c, 1, r) for c, r in family_rows(rows, metric)]
+    return [r for _, _, r in sorted(cells, key=lambda x: (x[0], x[1]))]
+
+
 def to_markdown(board: pd.DataFrame) -> str:
-    """GitHub Markdown: one table per task and metric."""
+    """GitHub Markdown: one table per task and metric; checkpoint families one row each."""
     if board.empty:
         return "_No results yet. Run `epic-bench evaluate` first._\n"
     parts = []
@@ -160,7 +196,7 @@ def to_markdown(board: pd.DataFrame) -> str:
         cols = header(rows)
         parts.append("| " + " | ".join(cols) + " |")
         parts.append("|" + "|".join("---" for _ in cols) + "|")
-        for cells in _display_rows(rows):
+        for cells in _markdown_rows(rows, metric):
             parts.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         if legend(metric):
             parts.append(f"\n_{legend(metric)}_")

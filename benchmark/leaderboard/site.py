@@ -34,6 +34,7 @@ from benchmark.leaderboard.analysis import (
     noise_floor_text,
     spearman,
 )
+from benchmark.leaderboard.families import checkpoint_family, checkpoint_index, is_checkpoint
 from benchmark.leaderboard.render import config_text, legend, raw_returns_text, to_records
 
 SANITY = "sanity"
@@ -173,11 +174,15 @@ def _is_sanity(rows: pd.DataFrame, submission: str) -> bool:
 def overview_rows(board: pd.DataFrame) -> pd.DataFrame:
     """Per (task, submission): EPIC over coverages and transfer, each with an interval.
 
+    Checkpoints of a family are left out (they are one run's snapshots; see
+    `family_blocks`).
+
     EPIC is the mean of the per-coverage seed means; its interval averages the
     per-coverage 95% bounds, which is what the interval of the average would be if the
     coverages' errors were perfectly correlated, so it is never narrower than the truth.
     """
     records = []
+    board = board[~is_checkpoint(board["submission"])]  # families: in their own blocks
     for (task, submission), rows in board.groupby(["task", "submission"], sort=True):
         rec = {"task": task, "submission": submission, "family": family(submission, task),
                "method": rows["method"].iloc[0]}  # fmt: skip
@@ -248,9 +253,36 @@ def _family_is_sanity(over: pd.DataFrame, f: str) -> bool:
     return bool((over.loc[over["family"] == f, "method"] == SANITY).all())
 
 
-def task_table(board: pd.DataFrame, task: str) -> str:
-    """Submissions as rows; per metric, one column per coverage (transfer: one column)."""
+def family_blocks(board: pd.DataFrame, task: str) -> str:
+    """Each checkpoint family of ``task`` as a ``<details>`` block, collapsed by default.
+
+    The summary names the family, its count and its best and worst EPIC (mean over
+    coverages); inside, the family's own table in checkpoint order, same columns as the
+    task table.
+    """
+    rows_t = board[(board["task"] == task) & is_checkpoint(board["submission"])]
+    blocks = []
+    for family_name, rows in rows_t.groupby(rows_t["submission"].map(checkpoint_family)):
+        names = sorted(rows["submission"].unique(), key=checkpoint_index)
+        epic = rows[rows["metric"] == "epic"].groupby("submission")["mean"].mean()
+        span = f"; EPIC best {_num(epic.min())}, worst {_num(epic.max())}" if len(epic) else ""
+        blocks.append(
+            f'<details class="family" data-family="{_e(family_name)}"><summary>'
+            f"{_e(family_name)}: {len(names)} checkpoints along one training run{_e(span)}"
+            f"</summary>{task_table(rows, task, order=names)}</details>"
+        )
+    return "".join(blocks)
+
+
+def task_table(board: pd.DataFrame, task: str, order: list[str] | None = None) -> str:
+    """Submissions as rows; per metric, one column per coverage (transfer: one column).
+
+    Checkpoints of a family are left out unless ``order`` names the submissions to show
+    (a family's block, `family_blocks`), in that order.
+    """
     rows_t = board[board["task"] == task]
+    if order is None:
+        rows_t = rows_t[~is_checkpoint(rows_t["submission"])]
     metrics = sorted(rows_t["metric"].unique(), key=lambda m: (_order(m), m))
     columns: list[tuple[str, str]] = []  # (metric, coverage)
     for metric in metrics:
@@ -262,7 +294,7 @@ def task_table(board: pd.DataFrame, task: str) -> str:
         direction = "higher is better" if higher_is_better(metric) else "lower is better"
         tip = f"{metric}{' on ' + coverage if coverage else ''}: {direction}{config_text(m_rows)}"
         labels.append((f"{metric} {coverage}".strip(), tip))
-    submissions = sorted(rows_t["submission"].unique())
+    submissions = order if order is not None else sorted(rows_t["submission"].unique())
     indexed = rows_t.set_index(["submission", "metric", "coverage"])
     rows = []
     for s in submissions:
@@ -282,7 +314,7 @@ def task_table(board: pd.DataFrame, task: str) -> str:
         rows.append((method == SANITY, f'<tr data-submission="{_e(s)}" '
                                        f'data-family="{_e(family(s, task))}">{"".join(cells)}</tr>'))  # fmt: skip
     epic_first = next((i for i, (m, _) in enumerate(columns) if m == "epic"), None)
-    default = "" if epic_first is None else f' data-sort="{epic_first + 2}"'
+    default = "" if epic_first is None or order else f' data-sort="{epic_first + 2}"'
     return (
         f'<table class="board task-table" data-task="{_e(task)}"{default}>'
         + _sortable_head(labels)
@@ -316,6 +348,7 @@ tr.highlight td{background:#fff3b0 !important;color:#000}
 .plots{display:flex;flex-wrap:wrap;gap:1em} .plots figure{margin:0}
 .note{color:#666;font-size:12px}
 footer{margin-top:3em;border-top:1px solid #ccc;padding-top:.5em}
+details.family{margin:.2em 0 .8em} details.family summary{cursor:pointer;color:#444;font-size:13px}
 """
 
 _JS = """
@@ -394,6 +427,7 @@ def render_site(
     for task in tasks:
         parts.append(f'<h2 id="task-{_e(task)}">{_e(task)}</h2>')
         parts.append(f'<div class="scroll">{task_table(board, task)}</div>')
+        parts.append(family_blocks(board, task))
         metrics = set(board[board["task"] == task]["metric"])
         for metric in sorted(metrics, key=_order):
             floor = noise_floor(board, task, metric) if legend(metric) else None

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.leaderboard.aggregate import RANK_DECIMALS, aggregate, higher_is_better
+from benchmark.leaderboard.families import is_checkpoint
 from benchmark.results import STATUS_OK
 
 CONFIG = ["budget", "n_transitions", "n_samples"]
@@ -40,7 +41,7 @@ def standing(scored: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     Returns:
         One row per scored (task, metric, coverage, submission, configuration) with its
         seed mean, ``rank`` (1 = best; ties share the better rank) among ``of`` = board
-        entries + 1 at the same configuration, the board's ``best`` mean there, and
+        entries + 1 at the same configuration (checkpoints of a family not counted), the board's ``best`` mean there, and
         ``board_configs`` (other configurations of the board for that task and metric,
         text) when it has none at this one (then rank and best are NaN).
     """
@@ -61,6 +62,7 @@ def standing(scored: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
             & (board["n_transitions"] == n_t)
             & (board["n_samples"] == m)
             & (board["submission"] != submission)
+            & ~is_checkpoint(board["submission"])  # a family's snapshots count as none
         ]
         entries = aggregate(same)
         entries = entries[entries["coverage"] == coverage]

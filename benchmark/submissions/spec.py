@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.paths import write_text_atomic
+from benchmark.vocabulary import CHECKPOINT_SUFFIX
 
 if TYPE_CHECKING:
     from benchmark.data import RewardFn
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 SUBMISSION_FILE = "submission.toml"
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 REQUIRED_KEYS = ("name", "task", "method", "authors", "description", "model")
-TOP_KEYS = (*REQUIRED_KEYS, "paper", "provenance")
+TOP_KEYS = (*REQUIRED_KEYS, "paper", "provenance", "family")
 # The [model] keys each format reads; any other key is a typo or a misunderstanding.
 MODEL_KEYS = {
     "torch-export": ("format", "file", "sha256"),
@@ -100,6 +101,8 @@ class Submission:
     model: ModelSpec
     provenance: dict[str, Any]
     path: Path
+    # A checkpoint along one training run: named ``<family>-ckpt<k>`` (vocabulary).
+    family: str | None = None
 
     @property
     def sha256(self) -> str:
@@ -285,6 +288,18 @@ def parse_submission(folder: Path, data: dict[str, Any]) -> Submission:
     _require(paper is None or isinstance(paper, str), name, "schema", "paper must be a string")
     provenance = data.get("provenance", {})
     _require(isinstance(provenance, dict), name, "schema", "[provenance] must be a table")
+    family = data.get("family")
+    _require(
+        family is None
+        or (
+            isinstance(family, str)
+            and re.fullmatch(rf"{re.escape(family + CHECKPOINT_SUFFIX)}[1-9]\d*", name)
+        ),
+        name,
+        "schema",
+        f"family must be a string with the name '<family>{CHECKPOINT_SUFFIX}<k>' (k >= 1), "
+        f"e.g. family = 'pointmass-airl' for 'pointmass-airl{CHECKPOINT_SUFFIX}3'",
+    )
     _check_task(name, data["task"])
     model = _parse_model(name, folder, data["model"])
     return Submission(
@@ -297,6 +312,7 @@ def parse_submission(folder: Path, data: dict[str, Any]) -> Submission:
         model=model,
         provenance=dict(provenance),
         path=folder.resolve(),
+        family=family,
     )
 
 
