@@ -254,12 +254,8 @@ def _family_is_sanity(over: pd.DataFrame, f: str) -> bool:
 
 
 def family_blocks(board: pd.DataFrame, task: str) -> str:
-    """Each checkpoint family of ``task`` as a ``<details>`` block, collapsed by default.
-
-    The summary names the family, its count and its best and worst EPIC (mean over
-    coverages); inside, the family's own table in checkpoint order, same columns as the
-    task table.
-    """
+    """Each checkpoint family of ``task``: a collapsed ``<details>`` whose summary gives its
+    count and best and worst EPIC (mean over coverages), its table in checkpoint order."""
     rows_t = board[(board["task"] == task) & is_checkpoint(board["submission"])]
     blocks = []
     for family_name, rows in rows_t.groupby(rows_t["submission"].map(checkpoint_family)):
@@ -277,8 +273,7 @@ def family_blocks(board: pd.DataFrame, task: str) -> str:
 def task_table(board: pd.DataFrame, task: str, order: list[str] | None = None) -> str:
     """Submissions as rows; per metric, one column per coverage (transfer: one column).
 
-    Checkpoints of a family are left out unless ``order`` names the submissions to show
-    (a family's block, `family_blocks`), in that order.
+    Checkpoints are left out unless ``order`` names the rows to show (`family_blocks`).
     """
     rows_t = board[board["task"] == task]
     if order is None:
