@@ -50,7 +50,6 @@ _TRANSFER = "protocol 2 on seeds 0-4 for the retrained baselines not run yet (is
 AWAITING: dict[tuple[str, str], str] = {
     ("halfcheetah", "npec"): _MUJOCO,
     ("halfcheetah", "transfer"): _TRANSFER,
-    ("hopper", "erc"): _MUJOCO,
     ("hopper", "npec"): _MUJOCO,
     ("hopper", "transfer"): _TRANSFER,
     ("pointmass", "transfer"): _TRANSFER,
