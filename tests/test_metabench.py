@@ -1,5 +1,7 @@
 """The gridworld meta-benchmark: population, exact regrets, statistics, reproducibility."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -61,6 +63,52 @@ def test_exact_regret_is_zero_for_shaped_copies_and_one_for_the_uniform_policy_l
         assert regrets[variant][2] > 1.0  # worse than random: it runs from the goal
 
 
+def test_distances_are_the_boards_exact_gridworld_rows(task):
+    """Independent check that the meta-benchmark scores the board's quantities: each
+    committed gridworld submission's distance here equals its committed exact board row
+    (leaderboard/results, coverage `random`), for every board distance."""
+    board = pd.concat(
+        [pd.read_parquet(p) for p in sorted(Path("leaderboard/results").glob("*.parquet"))]
+    )
+    board = board[
+        (board["task"] == "gridworld") & (board["coverage"] == mb.DEFAULT_COVERAGE)
+        & board["exact"].fillna(False).astype(bool) & (board["status"] == "ok")
+    ]  # fmt: skip
+    learned = mb._learned_rewards(task)
+    assert len(learned) >= 7
+    distances = mb.distance_functions(task, mb.DEFAULT_COVERAGE)
+    checked = 0
+    for reward in learned:
+        name = reward.name.removeprefix("submission-")
+        for metric in mb.BOARD_DISTANCES:
+            rows = board[(board["submission"] == name) & (board["metric"] == metric)]
+            assert len(rows) == 1, f"{name} {metric}: {len(rows)} exact board rows"
+            got = distances[metric](reward.table)
+            assert got == pytest.approx(float(rows["value"].iloc[0]), abs=1e-9), (name, metric)
+            checked += 1
+    assert checked == len(learned) * len(mb.BOARD_DISTANCES)
+
+
+def test_starc_val_variant_is_the_papers_levelling_not_the_boards_starc(task):
+    """The labelled variant differs from the board's STARC on a generic reward, and both
+    vanish on a shaped, rescaled copy of the ground truth (both are STARC metrics)."""
+    tab = task.tabular
+    gt = tab.rewards["ground_truth"]
+    rng = np.random.default_rng(1)
+    phi = rng.normal(size=tab.n_states)
+    shaped = 2.5 * gt + task.discount * phi[None, None, :] - phi[:, None, None]
+    noisy = gt + rng.normal(scale=gt.std(), size=gt.shape)
+    fns = mb.distance_functions(task, mb.DEFAULT_COVERAGE)
+    assert fns["starc_val"](shaped) == pytest.approx(0, abs=1e-9)
+    assert fns["starc"](shaped) == pytest.approx(0, abs=1e-9)
+    assert abs(fns["starc_val"](noisy) - fns["starc"](noisy)) > 1e-3
+
+
+def test_a_coverage_without_episodes_is_refused_with_the_choices(task):
+    with pytest.raises(ValueError, match="'uniform'.*no episodes for ERC.*'random'"):
+        mb.distance_functions(task, "uniform")
+
+
 def test_pair_accuracy_counts_agreeing_pairs_and_half_for_distance_ties():
     regret = np.array([0.0, 1.0, 2.0, 3.0])
     assert mb.pair_accuracy(np.array([0.1, 0.2, 0.3, 0.4]), regret) == 1.0
@@ -87,7 +135,7 @@ def test_scores_and_summary_are_reproducible_and_sane(task, population):
     pd.testing.assert_frame_equal(a, b)
     shaped = a[a["family"] == "shaped/rescaled"]
     assert (shaped[["regret_train", "regret_test"]].abs() < 1e-9).all().all()
-    assert (shaped[["epic", "dard", "starc", "npec"]].abs() < 1e-6).all().all()
+    assert (shaped[["epic", "dard", "starc", "npec", "starc_val"]].abs() < 1e-6).all().all()
     s1 = mb.summarize(a, seed=3, num_resamples=50)
     s2 = mb.summarize(b, seed=3, num_resamples=50)
     pd.testing.assert_frame_equal(s1, s2)
@@ -139,9 +187,10 @@ def test_leaderboard_build_shows_the_metabench_table_verdicts_and_plot(tmp_path,
     readme, site = build(tmp_path / "results", tmp_path / "out")
     text = readme.read_text()
     assert "## Which distance predicts regret? (meta-benchmark)" in text
-    best = summary[summary["variant"] == "test"].sort_values("spearman").iloc[-1]
-    label = {"epic": "EPIC", "dard": "DARD", "starc": "STARC", "npec": "NPEC", "erc": "ERC"}
-    assert f"**{label[best['distance']]}** ranked rewards closest to regret" in text
+    best = {"distance": summary[summary["variant"] == "test"]["best"].iloc[0]}
+    from benchmark.leaderboard.metabench_report import LABELS
+
+    assert f"**{LABELS[best['distance']]}** ranked rewards closest to regret" in text
     assert "![gridworld: distance vs regret](site/metabench-gridworld.svg)" in text
     assert (tmp_path / "out" / "site" / "metabench-gridworld.svg").read_text().startswith("<svg")
     assert 'id="metabench"' in site.read_text()

@@ -9,9 +9,12 @@ committed learned rewards) is scored two ways:
 * regret: the optimal policy of each reward (value iteration) is evaluated exactly under
   the ground truth, in the train and in the test dynamics, and normalized,
   (J*(gt) − J_gt(π_R)) / (J*(gt) − J_gt(uniform)): 0 = optimal, 1 = random-policy level;
-* each distance to the ground truth, exact: EPIC (Gleave et al. 2021), DARD (Wulfe et
-  al. 2022, train dynamics as the model), STARC (Skalse et al. 2024, VAL + L2), NPEC
-  (p = 2, least squares) and ERC (undiscounted returns of the coverage's episodes).
+* each distance to the ground truth, exact, exactly as the board's exact gridworld rows
+  compute it (the same function): EPIC (Gleave et al. 2021), DARD (Wulfe et al. 2022,
+  train dynamics as the model), STARC (Skalse et al. 2024; EPIC's canonicalization, L2
+  under D_T), NPEC (p = 2, least squares) and ERC (discounted returns of the coverage
+  policy's episodes); plus ``starc_val``, the STARC paper's value-adjusted levelling
+  with an unweighted L2 norm, a labelled variant that is not a board metric.
 
 A distance predicts regret when its ranking of the population agrees with regret's:
 Spearman's ρ (with a percentile-bootstrap interval over rewards) and the share of
@@ -22,29 +25,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.stats
+import torch
 from threadpoolctl import threadpool_limits
 
-from benchmark.metrics.dard import dard_distance_tabular
-from benchmark.metrics.epic import epic_distance_tabular
-from benchmark.metrics.erc import erc_distance_tabular
-from benchmark.metrics.npec import npec_distance_tabular
-from benchmark.metrics.starc import starc_distance_tabular
-from benchmark.metrics.tabular_transfer import (
-    optimal_policy,
-    policy_value,
-    reward_table,
-    uniform_policy,
-)
+from benchmark.data import RewardFn
+from benchmark.metrics import dard, epic, erc, npec_units, starc
+from benchmark.metrics.tabular_transfer import optimal_policy, policy_value, uniform_policy
 from benchmark.paths import atomic_write
 from benchmark.submissions import list_submissions
 from benchmark.tasks import Task, load_task
+from benchmark.tasks.tabular import reward_table
 
-DISTANCES = ("epic", "dard", "starc", "npec", "erc")
+# The board's five distances, then labelled variants that are not board metrics.
+BOARD_DISTANCES = ("epic", "dard", "starc", "npec", "erc")
+DISTANCES = (*BOARD_DISTANCES, "starc_val")
 VARIANTS = ("train", "test")
 DEFAULT_COVERAGE = "random"
 DEFAULT_NUM_RESAMPLES = 1000
@@ -130,14 +130,27 @@ def _other_goal_rewards(task: Task) -> list[tuple[tuple[int, int], np.ndarray]]:
 
 
 def _learned_rewards(task: Task) -> list[Reward]:
-    """Every committed submission of the task, as its exact table."""
+    """Every committed submission of the task, as the exact table the board's units see
+    (`benchmark.metrics.tabular_units.unit_tables` of the evaluator's reward)."""
     tab = _tabular(task)
     out = []
     for sub in list_submissions():
         if sub.task == task.name:
-            table = reward_table(sub.load_reward(), tab.n_states, tab.n_actions)
+            table = reward_table(_as_evaluated(sub.load_reward()), tab.n_states, tab.n_actions)
             out.append(Reward(f"submission-{sub.name}", "learned/submitted", table))
     return out
+
+
+def _as_evaluated(reward: RewardFn) -> RewardFn:
+    """``reward`` called as the evaluator calls a submission: its inputs reach the
+    contained worker as float32 (`benchmark.submissions.contained`). Why: a native
+    float64 reward (the ground-truth submission) differs by ~1e-8 in float32, which
+    moves its board distances from 0 to ~1e-8; the meta-benchmark must see the same table."""
+
+    def call(obs, acts, next_obs, dones):
+        return reward(*(torch.as_tensor(x).to(torch.float32) for x in (obs, acts, next_obs, dones)))
+
+    return call
 
 
 # --------------------------------------------------------------------------- exact scores
@@ -158,36 +171,27 @@ def exact_regrets(task: Task, tables: list[np.ndarray]) -> dict[str, np.ndarray]
 
 
 def distance_functions(task: Task, coverage: str) -> dict[str, Callable[[np.ndarray], float]]:
-    """Each exact distance of a table to the ground truth on ``coverage`` (D_S, D_A, D_T)."""
+    """Each exact distance of a table to the ground truth on ``coverage``.
+
+    The board's distances are the very functions its exact units call (each metric's
+    ``exact_to_truth``: same coverage arrays, γ, horizon, ERC's policy modes), so the
+    meta-benchmark ranks what the board shows. ``starc_val`` is the STARC paper's own
+    finite-MDP choice (value-adjusted levelling, unweighted L2), a labelled variant.
+    """
     tab = _tabular(task)
-    if coverage not in tab.coverage:
+    if coverage not in tab.policies:
         raise ValueError(
-            f"unknown coverage {coverage!r} for task {task.name!r}; choose from {sorted(tab.coverage)}"
+            f"coverage {coverage!r} of task {task.name!r} has no episodes for ERC; choose a "
+            f"coverage drawn by a policy: {sorted(tab.policies)}"
         )
-    cov = tab.coverage[coverage]
-    gt, g, p = tab.rewards["ground_truth"], task.discount, tab.transitions["train"]
-    d_t = cov.transition_dist
-    pi = tab.policies.get(coverage)  # a TabularPolicy (the mixture has two modes)
-    policy = (
-        dict(policy=pi.modes, mode_switch=pi.mode_switch, initial_mode=pi.initial_mode)
-        if pi is not None
-        else dict(policy=uniform_policy(tab.n_states, tab.n_actions))
-    )
     return {
-        "epic": lambda r: epic_distance_tabular(
-            r, gt, state_dist=cov.state_dist, action_dist=cov.action_dist, transition_dist=d_t,
-            discount=g,
-        ),
-        "dard": lambda r: dard_distance_tabular(
-            r, gt, transition=p, action_dist=cov.action_dist, transition_dist=d_t, discount=g
-        ),
-        "starc": lambda r: starc_distance_tabular(r, gt, transition=p, discount=g),
-        "npec": lambda r: npec_distance_tabular(r, gt, transition_dist=d_t, discount=g),
-        "erc": lambda r: erc_distance_tabular(
-            r, gt, transition=p, initial_state_dist=tab.initial_state_dist,
-            horizon=task.horizon, discount=1.0, **policy,
-        ),
-    }  # fmt: skip
+        "epic": partial(epic.exact_to_truth, task=task, coverage=coverage),
+        "dard": partial(dard.exact_to_truth, task=task, coverage=coverage),
+        "starc": partial(starc.exact_to_truth, task=task, coverage=coverage),
+        "npec": partial(npec_units.exact_to_truth, task=task, coverage=coverage),
+        "erc": partial(erc.exact_to_truth, task=task, coverage=coverage),
+        "starc_val": partial(starc.exact_val_to_truth, task=task),
+    }
 
 
 def score_population(

@@ -14,14 +14,19 @@ import pandas as pd
 from benchmark.leaderboard.metabench import DISTANCES, VARIANTS
 from benchmark.leaderboard.site import svg_of
 
-LABELS = {"epic": "EPIC", "dard": "DARD", "starc": "STARC", "npec": "NPEC", "erc": "ERC"}
+LABELS = {
+    "epic": "EPIC", "dard": "DARD", "starc": "STARC", "npec": "NPEC", "erc": "ERC",
+    "starc_val": "STARC-VAL (paper's VAL, not on board)",
+}  # fmt: skip
 VARIANT_TEXT = {"train": "train dynamics", "test": "test dynamics (slippery)"}
 
 
 def verdict(summary: pd.DataFrame, task: str, variant: str) -> str:
     """One plain sentence: which distance ranked rewards closest to regret, and by how much."""
     rows = summary[(summary["task"] == task) & (summary["variant"] == variant)]
-    rows = rows.sort_values("spearman", ascending=False)
+    # Stable: an exact tie in ρ (EPIC and DARD on gridworld) goes to the table's order,
+    # as `summarize`'s ``best`` does.
+    rows = rows.sort_values("spearman", ascending=False, kind="stable")
     best, second = rows.iloc[0], rows.iloc[1]
     if second["gap_ci_low"] > 0:
         margin = "ahead of every other distance beyond resampling noise"
@@ -49,11 +54,13 @@ def to_markdown(summary: pd.DataFrame, *, plot_links: dict[str, str] | None = No
         "on transitions the train dynamics never make, rewards for other goals, the task's "
         "variants and the committed submissions). For each: the *exact* regret of its optimal "
         "policy under the ground truth, normalized (0 optimal, 1 the uniform policy's level), "
-        "and each distance to the ground truth computed exactly, in its finite-MDP form: "
-        "STARC as value-adjusted levelling (uniform policy) with the L2 norm over all "
-        "transitions, ERC with undiscounted returns, DARD with the train dynamics as its "
-        "model — the board's STARC rows instead use EPIC's canonicalization with the norm "
-        "under D_T, and its ERC rows the task's discount. Spearman ρ between distance "
+        "and each distance to the ground truth computed exactly by the same function as the "
+        "board's exact gridworld rows (same coverage D_S, D_A, D_T, the task's γ, ERC on the "
+        "coverage policy's discounted episodes, DARD with the train dynamics as its model): "
+        "the quantities the board reports (a submission's values here equal its board rows). STARC-VAL (not a "
+        "board metric) is the STARC paper's own finite-MDP choice, value-adjusted levelling "
+        "(uniform policy) with the L2 norm over all transitions, shown for comparison. "
+        "Spearman ρ between distance "
         "and regret with a 95% bootstrap CI over rewards; gap: the best ρ minus this one "
         "(paired CI); pairs: share of pairs of different regret ordered correctly. "
         "Regenerate with `epic-bench leaderboard metabench`.",

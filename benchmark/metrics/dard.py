@@ -319,18 +319,8 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
     if inputs.exact:
         from benchmark.metrics.tabular_units import exact_row, unit_tables
 
-        table, truth, tab = unit_tables(inputs)
-        cov = tab.coverage[inputs.coverage]
-        return exact_row(
-            dard_distance_tabular(
-                table,
-                truth,
-                transition=tab.transitions["train"],
-                action_dist=cov.action_dist,
-                transition_dist=cov.transition_dist,
-                discount=inputs.task.discount,
-            )  # fmt: skip
-        )
+        table, _, _ = unit_tables(inputs)
+        return exact_row(exact_to_truth(table, inputs.task, inputs.coverage))
     draws, truth = _truth_on_draws(inputs.task, inputs.ground_truth, inputs.coverage,
                                    inputs.n_transitions, inputs.n_samples, inputs.seed,
                                    inputs.device)  # fmt: skip
@@ -344,6 +334,19 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
     ci = _interval(both, draws, inputs.task.discount, None, episodes,
                    stats.DEFAULT_NUM_RESAMPLES, stats.DEFAULT_CONFIDENCE, inputs.seed)  # fmt: skip
     return {"value": ci.estimate, "ci_low": ci.low, "ci_high": ci.high}
+
+
+def exact_to_truth(table: np.ndarray, task: Task, coverage: str) -> float:
+    """The board's exact DARD of an ``[S, A, S]`` table to ``task``'s ground truth: the
+    train dynamics as the model T, the coverage's exact D_A and D_T, the task's γ. Shared
+    by the exact unit and the meta-benchmark (one quantity, one argument list)."""
+    tab = task.tabular
+    cov = tab.coverage[coverage]
+    return dard_distance_tabular(
+        table, tab.rewards["ground_truth"], transition=tab.transitions["train"],
+        action_dist=cov.action_dist, transition_dist=cov.transition_dist,
+        discount=task.discount,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- internals

@@ -314,19 +314,22 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
     if inputs.exact:
         from benchmark.metrics.tabular_units import exact_row, unit_tables
 
-        table, truth, tab = unit_tables(inputs)
-        cov = tab.coverage[inputs.coverage]
-        return exact_row(
-            epic_distance_tabular(
-                table,
-                truth,
-                state_dist=cov.state_dist,
-                action_dist=cov.action_dist,
-                transition_dist=cov.transition_dist,
-                discount=inputs.task.discount,
-            )  # fmt: skip
-        )
+        table, _, _ = unit_tables(inputs)
+        return exact_row(exact_to_truth(table, inputs.task, inputs.coverage))
     return sampled_unit(inputs)
+
+
+def exact_to_truth(table: np.ndarray, task: Task, coverage: str) -> float:
+    """The board's exact EPIC of an ``[S, A, S]`` table to ``task``'s ground truth on a
+    finite task: the coverage's exact D_S, D_A, D_T and the task's γ. One function for
+    the exact unit and the meta-benchmark, so both report the same quantity."""
+    tab = task.tabular
+    cov = tab.coverage[coverage]
+    return epic_distance_tabular(
+        table, tab.rewards["ground_truth"], state_dist=cov.state_dist,
+        action_dist=cov.action_dist, transition_dist=cov.transition_dist,
+        discount=task.discount,
+    )  # fmt: skip
 
 
 def sampled_unit(inputs: UnitInputs, statistic: Statistic | None = None) -> dict[str, float]:

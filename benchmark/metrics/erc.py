@@ -37,6 +37,7 @@ from benchmark.metrics.reward_evaluation import DEFAULT_MAX_BATCH, evaluate_rewa
 
 if TYPE_CHECKING:
     from benchmark.metrics.registry import UnitInputs
+    from benchmark.tasks import Task
 
 DEFAULT_ERC_DISCOUNT = 0.99  # the reference script's default (module docstring)
 
@@ -217,22 +218,23 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
     if inputs.exact:
         from benchmark.metrics.tabular_units import exact_row, unit_tables
 
-        table, truth, tab = unit_tables(inputs)
-        pi = tab.policies[inputs.coverage]
-        return exact_row(
-            erc_distance_tabular(
-                table,
-                truth,
-                transition=tab.transitions["train"],
-                initial_state_dist=tab.initial_state_dist,
-                policy=pi.modes,
-                horizon=inputs.task.horizon,
-                discount=inputs.task.discount,
-                mode_switch=pi.mode_switch,
-                initial_mode=pi.initial_mode,
-            )  # fmt: skip
-        )
+        table, _, _ = unit_tables(inputs)
+        return exact_row(exact_to_truth(table, inputs.task, inputs.coverage))
     episodes = inputs.episodes()
     value = erc_distance(inputs.reward, inputs.ground_truth, transitions=episodes,
                          discount=inputs.task.discount, device=inputs.device)  # fmt: skip
     return {"value": float(value), "n_episodes": int((episodes.dones != 0).sum())}
+
+
+def exact_to_truth(table: np.ndarray, task: Task, coverage: str) -> float:
+    """The board's exact ERC of an ``[S, A, S]`` table to ``task``'s ground truth: the
+    coverage policy's episodes (its modes and mode switching, as the mixture has) in the
+    train dynamics, the task's horizon and γ. Shared by the exact unit and the
+    meta-benchmark, so both report the same quantity."""
+    tab = task.tabular
+    pi = tab.policies[coverage]
+    return erc_distance_tabular(
+        table, tab.rewards["ground_truth"], transition=tab.transitions["train"],
+        initial_state_dist=tab.initial_state_dist, policy=pi.modes, horizon=task.horizon,
+        discount=task.discount, mode_switch=pi.mode_switch, initial_mode=pi.initial_mode,
+    )  # fmt: skip

@@ -7,6 +7,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from benchmark.data import RewardFn
 from benchmark.metrics.cpu_threads import single_thread_on_cpu
 from benchmark.metrics.npec import Fit, npec_denominator, npec_distance_with_fit
@@ -46,15 +48,8 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
     if inputs.exact:
         from benchmark.metrics.tabular_units import exact_row, unit_tables
 
-        table, truth, tab = unit_tables(inputs)
-        return exact_row(
-            npec_distance_tabular(
-                table,
-                truth,
-                transition_dist=tab.coverage[inputs.coverage].transition_dist,
-                discount=inputs.task.discount,
-            )  # fmt: skip
-        )
+        table, _, _ = unit_tables(inputs)
+        return exact_row(exact_to_truth(table, inputs.task, inputs.coverage))
     if inputs.task.coverage(inputs.coverage).spec.policy in DETERMINISTIC_COVERAGE_POLICIES:
         return {"value": 0.0, "fit_steps": 0}
     sample = inputs.sample()
@@ -70,6 +65,17 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
             denominator=denominator, fit_transitions=pool,
         )  # fmt: skip
     return {"value": res.distance, "fit_steps": res.steps}
+
+
+def exact_to_truth(table: np.ndarray, task: Task, coverage: str) -> float:
+    """The board's exact NPEC (p = 2) of an ``[S, A, S]`` table to ``task``'s ground
+    truth under the coverage's exact D_T and the task's γ. Shared by the exact unit and
+    the meta-benchmark, so both report the same quantity."""
+    tab = task.tabular
+    return npec_distance_tabular(
+        table, tab.rewards["ground_truth"],
+        transition_dist=tab.coverage[coverage].transition_dist, discount=task.discount,
+    )  # fmt: skip
 
 
 @lru_cache(maxsize=64)

@@ -47,6 +47,7 @@ from benchmark.metrics.inputs import check_weights, to_numpy, to_numpy_1d
 
 if TYPE_CHECKING:
     from benchmark.metrics.registry import UnitInputs
+    from benchmark.tasks import Task
 
 Canonicalization = Literal["val", "epic"]
 CANONICALIZATIONS: tuple[str, ...] = ("val", "epic")
@@ -267,20 +268,34 @@ def unit_value(inputs: UnitInputs) -> dict[str, float]:
     if inputs.exact:
         from benchmark.metrics.tabular_units import exact_row, unit_tables
 
-        table, truth, tab = unit_tables(inputs)
-        cov = tab.coverage[inputs.coverage]
-        return exact_row(
-            starc_distance_tabular(
-                table,
-                truth,
-                canonicalization="epic",
-                state_dist=cov.state_dist,
-                action_dist=cov.action_dist,
-                weights=cov.transition_dist,
-                discount=inputs.task.discount,
-            )  # fmt: skip
-        )
+        table, _, _ = unit_tables(inputs)
+        return exact_row(exact_to_truth(table, inputs.task, inputs.coverage))
     return epic.sampled_unit(inputs, STATISTIC)
+
+
+def exact_to_truth(table: np.ndarray, task: Task, coverage: str) -> float:
+    """The board's exact STARC of an ``[S, A, S]`` table to ``task``'s ground truth:
+    EPIC's canonicalization under the coverage's exact D_S and D_A, the L2 norm weighted
+    by its D_T, the task's γ. Shared by the exact unit and the meta-benchmark."""
+    tab = task.tabular
+    cov = tab.coverage[coverage]
+    return starc_distance_tabular(
+        table, tab.rewards["ground_truth"], canonicalization="epic",
+        state_dist=cov.state_dist, action_dist=cov.action_dist,
+        weights=cov.transition_dist, discount=task.discount,
+    )  # fmt: skip
+
+
+def exact_val_to_truth(table: np.ndarray, task: Task) -> float:
+    """The STARC paper's own finite-MDP choice (Skalse et al. 2024, value-adjusted
+    levelling with the uniform policy in the train dynamics, unweighted L2 over all
+    transitions, the task's γ) to ``task``'s ground truth. Not a board metric: it has
+    no coverage. The meta-benchmark reports it as a labelled variant next to the board's."""
+    tab = task.tabular
+    return starc_distance_tabular(
+        table, tab.rewards["ground_truth"], transition=tab.transitions["train"],
+        discount=task.discount,
+    )  # fmt: skip
 
 
 def _paired_canonical(
