@@ -13,7 +13,7 @@ committed learned rewards) is scored two ways:
   compute it (the same function): EPIC (Gleave et al. 2021), DARD (Wulfe et al. 2022,
   train dynamics as the model), STARC (Skalse et al. 2024; EPIC's canonicalization, L2
   under D_T), NPEC (p = 2, least squares) and ERC (discounted returns of the coverage
-  policy's episodes); plus ``starc_val``, the STARC paper's value-adjusted levelling
+  policy's episodes); plus ``starc_val``, STARC with value-adjusted levelling
   with an unweighted L2 norm, a labelled variant that is not a board metric.
 
 A distance predicts regret when its ranking of the population agrees with regret's:
@@ -175,8 +175,8 @@ def distance_functions(task: Task, coverage: str) -> dict[str, Callable[[np.ndar
 
     The board's distances are the very functions its exact units call (each metric's
     ``exact_to_truth``: same coverage arrays, γ, horizon, ERC's policy modes), so the
-    meta-benchmark ranks what the board shows. ``starc_val`` is the STARC paper's own
-    finite-MDP choice (value-adjusted levelling, unweighted L2), a labelled variant.
+    meta-benchmark ranks what the board shows. ``starc_val`` is STARC with value-adjusted
+    levelling and an unweighted L2 norm (a member of the STARC paper's family), a labelled variant.
     """
     tab = _tabular(task)
     if coverage not in tab.policies:

@@ -16,7 +16,7 @@ from benchmark.leaderboard.site import svg_of
 
 LABELS = {
     "epic": "EPIC", "dard": "DARD", "starc": "STARC", "npec": "NPEC", "erc": "ERC",
-    "starc_val": "STARC-VAL (paper's VAL, not on board)",
+    "starc_val": "STARC-VAL (not on board)",
 }  # fmt: skip
 VARIANT_TEXT = {"train": "train dynamics", "test": "test dynamics (slippery)"}
 
@@ -57,11 +57,11 @@ def to_markdown(summary: pd.DataFrame, *, plot_links: dict[str, str] | None = No
         "and each distance to the ground truth computed exactly by the same function as the "
         "board's exact gridworld rows (same coverage D_S, D_A, D_T, the task's γ, ERC on the "
         "coverage policy's discounted episodes, DARD with the train dynamics as its model): "
-        "the quantities the board reports (a submission's values here equal its board rows). STARC-VAL (not a "
-        "board metric) is the STARC paper's own finite-MDP choice, value-adjusted levelling "
-        "(uniform policy) with the L2 norm over all transitions, shown for comparison. "
-        "Spearman ρ between distance "
-        "and regret with a 95% bootstrap CI over rewards; gap: the best ρ minus this one "
+        "the quantities the board reports (a submission's values here equal its board rows). "
+        "STARC-VAL (not a board metric) is STARC with value-adjusted levelling (uniform "
+        "policy) and the L2 norm over all transitions, one member of the STARC paper's "
+        "family, shown for comparison. Spearman ρ between distance and regret with a 95% "
+        "bootstrap CI over rewards; gap: the best ρ minus this one "
         "(paired CI); pairs: share of pairs of different regret ordered correctly. "
         "Regenerate with `epic-bench leaderboard metabench`.",
         "",

@@ -287,9 +287,9 @@ def exact_to_truth(table: np.ndarray, task: Task, coverage: str) -> float:
 
 
 def exact_val_to_truth(table: np.ndarray, task: Task) -> float:
-    """The STARC paper's own finite-MDP choice (Skalse et al. 2024, value-adjusted
-    levelling with the uniform policy in the train dynamics, unweighted L2 over all
-    transitions, the task's γ) to ``task``'s ground truth. Not a board metric: it has
+    """STARC with value-adjusted levelling (Skalse et al. 2024; one member of the paper's
+    family: the uniform policy in the train dynamics, unweighted L2 over all transitions,
+    the task's γ) to ``task``'s ground truth. Not a board metric: it has
     no coverage. The meta-benchmark reports it as a labelled variant next to the board's."""
     tab = task.tabular
     return starc_distance_tabular(
