@@ -265,7 +265,7 @@ def test_hidden_and_underscore_parquet_files_are_not_results(tmp_path):
 
 def test_unreadable_and_foreign_files_say_what_to_do(tmp_path):
     (tmp_path / "bad.parquet").write_bytes(b"this is not parquet")
-    with pytest.raises(ResultsError, match="or delete it yourself; epic-bench deletes nothing"):
+    with pytest.raises(ResultsError, match=r"or delete it yourself; epic-bench deletes nothing\.$"):
         read_results(tmp_path)
     (tmp_path / "bad.parquet").unlink()
     pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "foreign.parquet")
