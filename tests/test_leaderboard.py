@@ -396,3 +396,12 @@ def test_the_bootstrap_seed_reaches_the_intervals(tmp_path):
     first, again, other = (aggregate(df, seed=s)[columns] for s in (7, 7, 8))
     pd.testing.assert_frame_equal(first, again)
     assert not first.equals(other)
+
+
+def test_the_bootstrap_seed_reaches_the_transfer_intervals_with_reference_noise(tmp_path):
+    rows = [_transfer_row("a", s, r) for s, r in enumerate([-30.0, -20.0, -25.0, -22.0, -28.0])]
+    df = _store(tmp_path, rows)
+    columns = ["mean_ci_low", "mean_ci_high"]
+    first, again, other = (aggregate(df, seed=s)[columns] for s in (7, 7, 8))
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.equals(other)
