@@ -405,3 +405,15 @@ def test_the_bootstrap_seed_reaches_the_transfer_intervals_with_reference_noise(
     first, again, other = (aggregate(df, seed=s)[columns] for s in (7, 7, 8))
     pd.testing.assert_frame_equal(first, again)
     assert not first.equals(other)
+
+
+def test_intervals_need_at_least_two_seeds(tmp_path):
+    """Module docstring: no interval from a single seed (NaN, shown "n/a")."""
+    rows = [_row("one", "epic", 0, 0.2), _row("two", "epic", 0, 0.1), _row("two", "epic", 1, 0.3)]
+    board = aggregate(_store(tmp_path, rows)).set_index("submission")
+    bounds = ["mean_ci_low", "mean_ci_high", "iqm_ci_low", "iqm_ci_high"]
+    assert board.loc["one", bounds].isna().all()
+    two = board.loc["two"]
+    assert two[bounds].notna().all()
+    assert 0.1 <= two["mean_ci_low"] <= two["mean"] <= two["mean_ci_high"] <= 0.3
+    assert 0.1 <= two["iqm_ci_low"] <= two["iqm_ci_high"] <= 0.3
