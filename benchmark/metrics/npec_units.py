@@ -90,7 +90,11 @@ def _denominator(task: Task, truth: RewardFn, coverage: str, n_transitions: int,
 
 def fit_pool(task: Task, coverage: str, n_transitions: int, n_samples: int, seed: int):
     """The transitions an NPEC unit fits Φ on: `FIT_POOL_FACTOR` x N_T draws of the
-    coverage, independent of the unit's sample (seed `NPEC_FIT_SEED_START` + seed)."""
+    coverage, independent of the unit's sample (seed `NPEC_FIT_SEED_START` + seed); None
+    on a finite task (sampled units there): its states repeat, so the in-sample fit is
+    identified and the held-out one is not needed."""
+    if task.tabular is not None:
+        return None
     return (
         task.coverage(coverage)
         .sample(FIT_POOL_FACTOR * n_transitions, n_samples, NPEC_FIT_SEED_START + seed)
