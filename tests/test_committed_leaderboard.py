@@ -45,12 +45,9 @@ SUBMISSIONS = list_submissions(REPO / "submissions")
 # recomputed task by task and metric by metric on 2 CPU cores (issues 17 and 18); stale rows
 # are retired first (`results prune`), so a gap is shown as a gap, never as old numbers.
 # Remove an entry in the commit that completes it (a test below fails once it is complete).
-_MUJOCO = "not recomputed after the faithful definitions and the retrained baselines (issue 18)"
+_MUJOCO = "held-out NPEC (results schema 5) not yet computed on MuJoCo (partial rows; issue 18)"
 _TRANSFER = "protocol 2 on seeds 0-4 for the retrained baselines not run yet (issue 17)"
-_NPEC_HELD_OUT = "held-out NPEC (results schema 5) recompute under way; in-sample rows retired (issue 18)"
 AWAITING: dict[tuple[str, str], str] = {
-    ("pointmass", "npec"): _NPEC_HELD_OUT,
-    ("pointmaze", "npec"): _NPEC_HELD_OUT,
     ("halfcheetah", "npec"): _MUJOCO,
     ("halfcheetah", "transfer"): _TRANSFER,
     ("hopper", "npec"): _MUJOCO,
