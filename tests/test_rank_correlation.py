@@ -89,6 +89,20 @@ def test_board_correlation_counts_learned_entries_only(tmp_path):
     assert row.sanity_spearman == pytest.approx(-1.0) and row.reason == ""
 
 
+def test_a_checkpoint_identical_to_another_entry_counts_once(tmp_path):
+    # "a-ckpt5" is bitwise "a" (same model hash): one reward, so three entries, not four.
+    rows = []
+    for name, d, t in (("a", 0.1, 0.9), ("b", 0.5, 0.5), ("c", 0.9, 0.1), ("a-ckpt5", 0.1, 0.9)):
+        for r in _rows(name, "learned", "epic", [d, d]) + _rows(
+            name, "learned", "transfer", [t, t]
+        ):
+            rows.append(
+                {**r, "submission_sha256": "a" * 2 if name == "a-ckpt5" else r["submission_sha256"]}
+            )
+    (row,) = correlation_table(_selected(tmp_path, rows), ["epic"]).itertuples()
+    assert row.n_learned == 3 and row.spearman == pytest.approx(-1.0)
+
+
 def _entry(name, distance, transfer, **kw):
     return EntrySeeds(name, (np.asarray(distance, float),), np.asarray(transfer, float), **kw)
 

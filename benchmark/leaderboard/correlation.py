@@ -154,7 +154,7 @@ def entry_seeds(
     rows = selected[(selected["task"] == task) & (selected["status"] == "ok")]
     rows = rows[np.isfinite(rows["value"].to_numpy(dtype=np.float64))]
     dist, trans = rows[rows["metric"] == metric], rows[rows["metric"] == transfer]
-    names = sorted(set(dist["submission"]) & set(trans["submission"]))
+    names = _one_name_per_reward(rows, sorted(set(dist["submission"]) & set(trans["submission"])))
     if not names:
         return [], []
     coverages = sorted(
@@ -177,6 +177,14 @@ def entry_seeds(
         )
         (sanity if d["method"].iloc[0] == SANITY else learned).append(entry)
     return learned, sanity
+
+
+def _one_name_per_reward(rows: pd.DataFrame, names: list[str]) -> list[str]:
+    """The first of ``names`` per model hash: a checkpoint that is bitwise another entry
+    (a family's last is the standard model) is one reward, not a second data point."""
+    sha = rows.drop_duplicates("submission").set_index("submission")["submission_sha256"]
+    seen: set[str] = set()
+    return [n for n in names if not (sha[n] in seen or seen.add(sha[n]))]
 
 
 def _all_exact(rows: pd.DataFrame) -> bool:
