@@ -49,6 +49,13 @@ def store(tmp_path):
     return root, out
 
 
+def _current_identity(root: Path) -> dict:
+    """Unit-key fields of a current row of the shipped gridworld-random (nothing stale)."""
+    sub = load_submission(root / "gridworld-random")
+    return dict(submission=sub.name, submission_sha256=sub.sha256, method=sub.method,
+                task="gridworld", task_version=str(load_task("gridworld").version))  # fmt: skip
+
+
 def test_dry_run_counts_and_changes_nothing(store):
     root, out = store
     before = sorted(p.name for p in out.iterdir())
@@ -159,13 +166,8 @@ def test_prune_within_the_fraction_needs_no_confirmation(store):
 
 def test_erc_rows_on_episode_fragments_are_retired(store):
     root, out = store
-    sub = load_submission(root / "gridworld-random")
     common = dict(
-        submission=sub.name,
-        submission_sha256=sub.sha256,
-        method=sub.method,
-        task="gridworld",
-        task_version=str(load_task("gridworld").version),
+        **_current_identity(root),
         metric="erc",
         coverage="random",
         seed=0,
@@ -183,10 +185,7 @@ def test_old_transfer_protocol_rows_go_only_when_asked_and_only_for_given_tasks(
     """Protocol-1 transfer rows (no transfer_protocol column value) are retired by the
     opt-in flag, within the named tasks; files without a stale row are left untouched."""
     root, out = store
-    sub = load_submission(root / "gridworld-random")
-    common = dict(submission=sub.name, submission_sha256=sub.sha256, method=sub.method,
-                  task="gridworld", task_version=str(load_task("gridworld").version),
-                  metric="transfer", budget="standard", value=0.5)  # fmt: skip
+    common = dict(**_current_identity(root), metric="transfer", budget="standard", value=0.5)  # fmt: skip
     old = results.make_row(**common, seed=0)
     new = results.make_row(**common, seed=1, transfer_protocol=2, policy_return=1.0,
                            random_return=0.0, reference_return=2.0, reference_std=0.0,
@@ -214,10 +213,7 @@ def test_transfer_rows_of_a_changed_budget_are_retired(store):
     stale; one recorded under today's budget is kept; one that recorded no digest goes
     only with the opt-in flag, within the named tasks."""
     root, out = store
-    sub = load_submission(root / "gridworld-random")
-    common = dict(submission=sub.name, submission_sha256=sub.sha256, method=sub.method,
-                  task="gridworld", task_version=str(load_task("gridworld").version),
-                  metric="transfer", budget="standard", value=0.5, transfer_protocol=2)  # fmt: skip
+    common = dict(**_current_identity(root), metric="transfer", budget="standard", value=0.5, transfer_protocol=2)  # fmt: skip
     today = load_task("gridworld").budgets["standard"]
     before = dataclasses.replace(today, eval_episodes=today.eval_episodes + 1)
     current = results.make_row(**common, seed=0, transfer_budget_hash=budget_hash(today))
@@ -243,13 +239,8 @@ def test_distance_rows_of_schema_1_are_retired_and_task_filter_limits_pruning(st
     """Schema 1 EPIC/NPEC/ERC rows predate issue 18's definitions (exact gridworld
     values, NPEC's shift, the paper's mixture...); transfer rows of schema 1 stay."""
     root, out = store
-    sub = load_submission(root / "gridworld-random")
     common = dict(
-        submission=sub.name,
-        submission_sha256=sub.sha256,
-        method=sub.method,
-        task="gridworld",
-        task_version=str(load_task("gridworld").version),
+        **_current_identity(root),
         seed=0,
         value=0.5,
     )
@@ -268,13 +259,8 @@ def test_npec_rows_fitted_on_deterministic_coverage_are_retired(store):
     # On expert coverage NPEC units now take the zero-denominator limit (0, no fit steps);
     # rows that fitted a potential there are stale, rows on other coverages are not.
     root, out = store
-    sub = load_submission(root / "gridworld-random")
     common = dict(
-        submission=sub.name,
-        submission_sha256=sub.sha256,
-        method=sub.method,
-        task="gridworld",
-        task_version=str(load_task("gridworld").version),
+        **_current_identity(root),
         metric="npec",
         seed=0,
         value=0.5,
@@ -299,13 +285,8 @@ def test_npec_rows_fitted_in_sample_are_retired(store):
     # fitted rows of schema 4 measured in-sample (issue 18). Rows without a fit (exact
     # values, the zero-denominator limit, fit_steps 0) keep their meaning and stay.
     root, out = store
-    sub = load_submission(root / "gridworld-random")
     common = dict(
-        submission=sub.name,
-        submission_sha256=sub.sha256,
-        method=sub.method,
-        task="gridworld",
-        task_version=str(load_task("gridworld").version),
+        **_current_identity(root),
         metric="npec",
         value=0.5,
         n_transitions=1024,
@@ -336,13 +317,8 @@ def test_sampled_rows_with_row_bootstrap_intervals_are_retired(store):
     """Results schema 4 resamples episodes in the EPIC/DARD/STARC intervals; their sampled
     rows of schema 3 carry the narrower intervals. Exact rows and NPEC keep theirs."""
     root, out = store
-    sub = load_submission(root / "gridworld-random")
     common = dict(
-        submission=sub.name,
-        submission_sha256=sub.sha256,
-        method=sub.method,
-        task="gridworld",
-        task_version=str(load_task("gridworld").version),
+        **_current_identity(root),
         coverage="random",
         value=0.5,
     )
