@@ -273,3 +273,27 @@ def test_gridworld_distances_on_the_board_are_the_exact_values(board_rows):
                 initial_mode=pi.initial_mode,
             )  # fmt: skip
         assert abs(r["value"] - exact) <= 1e-6, (r["submission"], r["metric"], r["coverage"])
+
+
+# NPEC on continuous coverage is a held-out fit, so the sanity entries land near, not at,
+# the values its definition fixes (0 for a shift plus shaping, 1 for the negation):
+# the bounds are the ones tests/test_npec_continuous.py holds the fit to. On `expert`
+# coverage every reward is a shaping on D_T's support (README, NPEC), so every entry is 0.
+NPEC_SHAPED = 0.05
+NPEC_SHIFTED = 0.02
+NPEC_NEGATED = 0.95
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t != "gridworld"])
+def test_npec_sanity_entries_on_continuous_tasks(board_rows, task):
+    if (task, "npec") in AWAITING:
+        pytest.skip(AWAITING[(task, "npec")])
+    rows = board_rows[(board_rows["task"] == task) & (board_rows["metric"] == "npec")]
+    expert = rows[rows["coverage"] == "expert"]
+    assert len(expert) and (expert["value"] == 0.0).all(), expert[expert["value"] != 0.0]
+    rows = rows[rows["coverage"] != "expert"]
+    for entry, ok in (("ground-truth", lambda v: v <= NPEC_SHIFTED),
+                      ("shaped", lambda v: v <= NPEC_SHAPED),
+                      ("negated", lambda v: v >= NPEC_NEGATED)):  # fmt: skip
+        values = rows[rows["submission"] == f"{task}-{entry}"]["value"]
+        assert len(values) and ok(values).all(), f"{task}-{entry}: NPEC {sorted(values)}"

@@ -120,10 +120,22 @@ KNOWN_POTENTIAL_FIT_GAPS = {
 }
 
 
+# One seed per (task, coverage), alternating so both seeds are exercised across the matrix:
+# each case fits three held-out potentials on a 16 x N_T pool (about a CPU-minute), and all
+# twelve made the slow suite our CI's largest cost. Both seeds of every coverage were
+# measured at landing and are on the board (test_committed_leaderboard checks the rows).
+INVARIANCE_CASES = [
+    ("pointmass", "random", 0),
+    ("pointmass", "mixture", 1),
+    ("pointmass", "uniform", 0),
+    ("pointmaze", "random", 1),
+    ("pointmaze", "mixture", 0),
+    ("pointmaze", "uniform", 1),
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("coverage", ["random", "mixture", "uniform"])
-@pytest.mark.parametrize("task_name", ["pointmass", "pointmaze"])
+@pytest.mark.parametrize(("task_name", "coverage", "seed"), INVARIANCE_CASES)
 def test_npec_invariances_on_point_tasks_at_standard_sizes(task_name, coverage, seed, request):
     # Fitted in-sample these failed on `uniform` (both tasks) and PointMaze `random`:
     # shaped 0.18-0.25 and 0.05-0.10, a ratio of two over-fitted residuals (issue 18).
