@@ -11,10 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 import benchmark.leaderboard.correlation_report as correlation_report
+import benchmark.leaderboard.findings_report as findings_report
 import benchmark.leaderboard.metabench_report as metabench_report
 from benchmark.leaderboard.aggregate import aggregate, select_rows
 from benchmark.leaderboard.analysis import noise_floor, noise_floor_text
 from benchmark.leaderboard.correlation import correlation_table
+from benchmark.leaderboard.findings import paper_findings
 from benchmark.leaderboard.metabench import read_metabench
 from benchmark.leaderboard.render import FORMATS, render_text, to_markdown
 from benchmark.leaderboard.site import render_site
@@ -63,18 +65,21 @@ def build(
     both and one plot per task (``site/metabench-<task>.svg``). ``shipped``: count only
     rows of these task versions and submission hashes (see `aggregate`). The rank
     correlation of each distance with transfer over learned entries (`correlation`) is
-    computed from the same per-seed rows the board aggregates.
+    computed from the same per-seed rows the board aggregates; the paper's findings
+    (`findings`) from the board itself.
     """
     results = read_results(results_dir)
     board = aggregate(results, seed=seed, shipped=shipped)
     distances = [m for m in DISTANCE_METRICS if not board.empty and m in set(board["metric"])]
     selected = select_rows(results, shipped) if not results.empty else results
     correlations = correlation_table(selected, distances, seed=seed)
+    findings = paper_findings(board)
     out_dir = Path(out_dir)
     site = out_dir / "site" / "index.html"
     site.parent.mkdir(parents=True, exist_ok=True)
     mb_scores, mb_summary = read_metabench(out_dir / "metabench")
-    appendix = correlation_report.site_section(correlations)
+    appendix = findings_report.site_section(findings)
+    appendix += correlation_report.site_section(correlations)
     appendix += metabench_report.site_section(mb_scores, mb_summary)
     write_text_atomic(
         site, render_site(board, appendix=appendix, build_note=build_note(results, results_dir))
@@ -101,6 +106,8 @@ def build(
     if floors:
         lines += ["## Transfer: what the numbers mean", "", TRANSFER_LEGEND + ".", ""]
         lines += [f"- **{f['task']}**: {noise_floor_text(f)}" for f in floors] + [""]
+    if findings:
+        lines += [findings_report.to_markdown(findings)]
     if not correlations.empty:
         lines += [correlation_report.to_markdown(correlations)]
     if not mb_summary.empty:
