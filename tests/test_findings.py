@@ -146,6 +146,13 @@ def test_airl_transferring_is_not_reproduced(tmp_path):
     assert finding.verdict == NOT_REPRODUCED and finding.reason == "airl transfers (0.950 ≥ 0.5)"
 
 
+def test_a_supervised_reward_short_of_the_reference_is_not_reproduced(tmp_path):
+    board = _board(tmp_path, _transfer([0.7], [1.0], [0.2], [0.1]))
+    finding = transfer_split(board, TASK)
+    assert finding.verdict == NOT_REPRODUCED
+    assert finding.reason == "preferences does not transfer (0.700 < 0.8)"
+
+
 def test_no_transfer_rows_is_not_measurable_and_names_the_entries(tmp_path):
     board = _board(tmp_path, _epic([0.6], [0.6], [0.1], [0.1]))
     finding = transfer_split(board, TASK)
@@ -177,6 +184,16 @@ def test_shaped_at_zero_for_epic_only_is_reproduced_and_npec_expert_is_not_count
     assert "npec:expert" not in finding.numbers and finding.numbers["npec:random"] == 0.03
     assert "EPIC 2.0e-07 (2 coverages)" in finding.measured
     assert "NPEC 0.030 (1 coverages), expert 0 by convention (not counted)" in finding.measured
+
+
+def test_epic_away_from_zero_for_the_shaped_entry_is_not_reproduced(tmp_path):
+    rows = [r for r in _shaped(0.03) if r["metric"] != "epic"]
+    rows += _rows("shaped", "epic", [0.01, 0.03], "random") + _rows(
+        "shaped", "epic", [0.0], "expert"
+    )
+    finding = shaped_at_zero(_board(tmp_path, rows), TASK)
+    assert finding.verdict == NOT_REPRODUCED
+    assert finding.reason == "EPIC above 0.001 (max 0.020)"
 
 
 def test_npec_at_zero_for_the_shaped_entry_is_not_reproduced(tmp_path):
