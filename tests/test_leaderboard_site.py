@@ -192,15 +192,18 @@ def test_site_overview_first_then_one_table_per_task_sorting_within_groups(brows
     page = browser
     _open(page, site.resolve().as_uri())
 
-    # Overview first, a table of contents linking it, each task and the correlations.
+    # Overview first, a table of contents linking it, each task, the paper findings and the
+    # correlations.
     assert page.eval("[...document.querySelectorAll('h2')].map(h => h.id)") == [
         "overview",
         "task-gridworld",
+        "findings",
         "correlation",
     ]
     assert page.eval("[...document.querySelectorAll('nav.toc a')].map(a => a.hash)") == [
         "#overview",
         "#task-gridworld",
+        "#findings",
         "#correlation",
     ]
     # Learned entries only: the three regressions (EPIC 0.125 < 0.225 < 0.325 as transfer
