@@ -52,8 +52,6 @@ AWAITING: dict[tuple[str, str], str] = {
     ("halfcheetah", "transfer"): _TRANSFER,
     ("hopper", "npec"): _MUJOCO,
     ("hopper", "transfer"): _TRANSFER,
-    ("pointmass", "transfer"): _TRANSFER,
-    ("pointmaze", "transfer"): _TRANSFER,
 }
 
 # Checkpoint families (`baselines train --checkpoints`, issue 17's population of learned
