@@ -207,12 +207,12 @@ def test_site_overview_first_then_one_table_per_task_sorting_within_groups(brows
         "#correlation",
     ]
     # Learned entries only: the three regressions (EPIC 0.125 < 0.225 < 0.325 as transfer
-    # 0.9 > 0.7 > 0.5, so ρ = -1); the ground truth is counted apart as an anchor.
+    # 0.9 > 0.7 > 0.5, so ρ = -1 and every pair is ordered right); the ground truth is counted apart as an anchor.
     correlation = page.eval(
         "[...document.querySelectorAll('#correlation-table tbody td')].map(c => c.textContent)"
     )
     assert correlation[:4] == ["gridworld", "EPIC", "3", "-1.000 [-1.000, -1.000]"]
-    assert correlation[5] == "n/a / n/a (1)"
+    assert correlation[5:7] == ["1.000", "n/a / n/a (1)"]  # all 3 pairs ordered right
     overview = page.eval(
         "[...document.querySelectorAll('#overview-table tbody tr[data-family]')].map(r => "
         "[r.dataset.family, r.cells[1].textContent])"

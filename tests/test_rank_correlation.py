@@ -187,3 +187,18 @@ def test_build_shows_the_learned_correlation_table_in_readme_and_site(tmp_path):
     assert "| gridworld | EPIC | 3 | -1.000 [-1.000, -1.000] | -1.000 [-1.000, -1.000] |" in text
     page = site.read_text()
     assert 'id="correlation-table"' in page and 'href="#correlation"' in page
+
+
+def test_pairs_ordered_counts_the_pairs_a_distance_gets_right(tmp_path):
+    # Distances 0.1 < 0.2 < 0.3 < 0.4 and transfer 1.0, 0.9, 0.95, 0.1: of the six pairs
+    # only (b, c) is ordered wrongly (b is closer but transfers worse) -> 5/6. A tie in
+    # distance between c and d would make (c, d) count one half -> 4.5/6.
+    rows = []
+    for name, d, t in (("a", 0.1, 1.0), ("b", 0.2, 0.9), ("c", 0.3, 0.95), ("d", 0.4, 0.1)):
+        rows += _rows(name, "learned", "epic", [d, d]) + _rows(name, "learned", "transfer", [t, t])
+    (row,) = correlation_table(_selected(tmp_path, rows), ["epic"]).itertuples()
+    assert row.pairs == pytest.approx(5 / 6)
+    rows = [r for r in rows if not (r["submission"] == "d" and r["metric"] == "epic")]
+    rows += _rows("d", "learned", "epic", [0.3, 0.3])
+    (row,) = correlation_table(_selected(tmp_path / "tie", rows), ["epic"]).itertuples()
+    assert row.pairs == pytest.approx(4.5 / 6)

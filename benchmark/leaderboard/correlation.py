@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from benchmark.leaderboard.metabench import pair_accuracy
+
 SANITY = "sanity"
 MIN_ENTRIES = 3  # below three points a rank correlation says nothing
 RESAMPLES = 2000
@@ -68,6 +70,7 @@ class RankCorrelation:
     spearman_ci: tuple[float, float]
     kendall_ci: tuple[float, float]
     reason: str = ""
+    pairs: float = np.nan  # share of pairs of different transfer the distance orders right
 
 
 def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -120,10 +123,13 @@ def rank_correlation(
     x = np.array([[e.distance_mean for e in entries]])
     y = np.array([[e.transfer_mean for e in entries]])
     rho, tau = float(spearman_rows(x, y)[0]), float(kendall_rows(x, y)[0])
+    # The meta-benchmark's pair measure: a lower distance should mean a higher transfer,
+    # i.e. the same order as regret = -transfer; distance ties count one half.
+    pairs = pair_accuracy(x[0], -y[0], tie=0.0)
     single = [e.submission for e in entries if e.single_seed()]
     if single:
         reason = f"single seed: {', '.join(single)}"
-        return RankCorrelation(n, rho, tau, (np.nan, np.nan), (np.nan, np.nan), reason)
+        return RankCorrelation(n, rho, tau, (np.nan, np.nan), (np.nan, np.nan), reason, pairs)
     rng = np.random.default_rng(seed)
     d_rep = np.stack(
         [np.mean([_seed_means(d, resamples, rng) for d in e.distance], axis=0) for e in entries],
@@ -139,7 +145,7 @@ def rank_correlation(
         finite = values[np.isfinite(values)]
         low, high = np.percentile(finite, [tail, 100 - tail]) if len(finite) else (np.nan,) * 2
         intervals.append((float(low), float(high)))
-    return RankCorrelation(n, rho, tau, intervals[0], intervals[1])
+    return RankCorrelation(n, rho, tau, intervals[0], intervals[1], pairs=pairs)
 
 
 def entry_seeds(
@@ -206,7 +212,7 @@ def correlation_table(
     """Per task and distance: learned-only ρ and τ_b with intervals, and the anchors apart.
 
     Columns: task, metric, n_learned, spearman, spearman_low, spearman_high, kendall,
-    kendall_low, kendall_high, reason, n_sanity, sanity_spearman, sanity_kendall (over
+    kendall_low, kendall_high, pairs, reason, n_sanity, sanity_spearman, sanity_kendall (over
     the sanity anchors alone, for comparison). Only tasks with ``transfer`` rows appear.
     """
     if selected.empty:
@@ -231,6 +237,7 @@ def correlation_table(
                     "kendall": r.kendall,
                     "kendall_low": r.kendall_ci[0],
                     "kendall_high": r.kendall_ci[1],
+                    "pairs": r.pairs,
                     "reason": r.reason,
                     "n_sanity": anchors.n,
                     "sanity_spearman": anchors.spearman,

@@ -18,11 +18,13 @@ LEGEND = (
     "ground truth (mean over coverages) and its transfer score (test variant); −1 means the "
     "distance orders the learned rewards exactly as transfer does. 95% percentile bootstrap "
     "resampling submissions and, within each, its transfer and distance seeds (exact values "
-    "have none); with few entries the interval is wide or degenerate. Sanity anchors "
+    "have none); with few entries the interval is wide or degenerate. Pairs ordered: the "
+    "share of pairs of learned entries with different transfer whose lower distance has "
+    "the higher transfer (distance ties count one half). Sanity anchors "
     "(ground truth, shaped, negated, random) are shown apart: any distance orders them."
 )
 COLUMNS = ["task", "distance", "learned", "Spearman ρ [95%]", "Kendall τ_b [95%]",
-           "anchors ρ / τ_b (n)", "note"]  # fmt: skip
+           "pairs ordered", "anchors ρ / τ_b (n)", "note"]  # fmt: skip
 
 
 def _value(x: float) -> str:
@@ -45,6 +47,7 @@ def cells(table: pd.DataFrame) -> list[list[str]]:
             str(r.n_learned),
             _with_interval(r.spearman, r.spearman_low, r.spearman_high),
             _with_interval(r.kendall, r.kendall_low, r.kendall_high),
+            _value(r.pairs),
             f"{_value(r.sanity_spearman)} / {_value(r.sanity_kendall)} ({r.n_sanity})",
             r.reason,
         ]
