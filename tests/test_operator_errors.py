@@ -15,7 +15,15 @@ import pytest
 from click.testing import CliRunner
 
 from benchmark.cli import main
-from benchmark.results import ResultsError, ResultsWriter, check_writable, make_row, read_results
+from benchmark.results import (
+    ResultsError,
+    ResultsWriter,
+    check_writable,
+    make_row,
+    read_results,
+    unit_key,
+    write_batch,
+)
 from benchmark.results.claims import claim_path, try_claim
 from benchmark.submissions import write_submission
 
@@ -144,3 +152,30 @@ def test_a_claim_of_a_dead_process_is_taken_over(tmp_path):
     path.write_text(f'{{"host": "{os.uname().nodename}", "pid": {dead}, "time": 1e18}}')
     assert try_claim(tmp_path, key, stale_after_s=3600) == path
     assert try_claim(tmp_path, key, stale_after_s=3600) is None  # now ours, and we are alive
+
+
+def test_a_run_does_not_claim_a_unit_another_run_stored_while_it_wrote_its_own(tmp_path):
+    # Run B starts on unit y, run A stores unit x, B stores y and releases its claims:
+    # B must still see x as done (it is in the store), whatever order the files came in.
+    from benchmark.evaluation.grid import Unit
+    from benchmark.evaluation.runner import _Claims
+
+    def unit(seed: int) -> Unit:
+        return Unit("s", "p", "0" * 64, "m", "gridworld", "2", "epic", "random", seed,
+                    "standard", 128, 32)  # fmt: skip
+
+    def row(seed: int) -> dict:
+        return make_row(submission="s", submission_sha256="0" * 64, method="m",
+                        task="gridworld", task_version="2", metric="epic", coverage="random",
+                        seed=seed, budget="standard", n_transitions=128, n_samples=32,
+                        value=0.5)  # fmt: skip
+
+    x, y = unit(0), unit(1)
+    assert row(0)["seed"] == 0 and unit_key(row(0)) == x.key()  # the rows are the units'
+    b = _Claims(tmp_path, force=False, stale_after_s=3600)
+    assert b.take(y)  # B starts on y ...
+    write_batch([row(0)], tmp_path, name="run-a")  # ... while run A stores x
+    write_batch([row(1)], tmp_path, name="run-b")  # B stores y ...
+    b.release_written()  # ... and lets other runs go on
+    assert not b.take(x)  # x is in the store: B must not compute it again
+    assert not list((tmp_path / ".claims").glob("*.lock"))

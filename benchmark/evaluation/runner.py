@@ -179,10 +179,12 @@ class _Claims:
         return True
 
     def release_written(self) -> None:
+        # ``_files`` stays the listing ``_done`` was read at: refreshing it here would also
+        # take in files other runs wrote meanwhile, whose units ``take`` would then never
+        # see as done (two runs on one task computed 9 of 38 units twice that way).
         for path in self.held:
             release(path)
         self.held = []
-        self._files = set(result_files(self.results_dir))
 
     def release_all(self) -> None:
         self.release_written()
