@@ -313,6 +313,14 @@ def _cache_key(task: Task) -> str:
 _TRANSITION_KEYS = ("obs", "acts", "next_obs", "dones")
 _SAMPLE_KEYS = ("state_samples", "action_samples", "state_blocks", "action_blocks")
 _KEYS = (*_TRANSITION_KEYS, *_SAMPLE_KEYS)
+# The dtypes `draw` writes: `encode` keeps a Box env's float dtype (float64 on MuJoCo),
+# block indices are int64. Anything else is a damaged or foreign file.
+_FLOATS = (torch.float32, torch.float64)
+_DTYPES = {
+    **{k: _FLOATS for k in (*_TRANSITION_KEYS, "state_samples", "action_samples")},
+    "state_blocks": (torch.int64,),
+    "action_blocks": (torch.int64,),
+}
 
 
 def content_sha256(tensors: dict[str, torch.Tensor]) -> str:
@@ -347,6 +355,10 @@ def _load_tensors(path: Path, keys: tuple[str, ...]) -> dict[str, torch.Tensor]:
     tensors = load_file(str(path))
     if set(tensors) != set(keys):
         raise ValueError(f"keys {sorted(tensors)} differ from {sorted(keys)}")
+    for name in keys:  # before hashing: numpy cannot read some dtypes (bfloat16)
+        if tensors[name].dtype not in _DTYPES[name]:
+            allowed = " or ".join(str(d) for d in _DTYPES[name])
+            raise ValueError(f"{name} is {tensors[name].dtype}, not {allowed}")
     if recorded is None:
         raise ValueError("it has no content hash (written by an older epic-bench)")
     if content_sha256(tensors) != recorded:
@@ -355,18 +367,39 @@ def _load_tensors(path: Path, keys: tuple[str, ...]) -> dict[str, torch.Tensor]:
 
 
 def _load(path: Path, n_transitions: int, n_samples: int) -> CoverageSample:
+    """The sample in ``path``; ValueError unless every field has the shape its name's N, M
+    give (`CoverageSample`): a file of other sizes must not pass for this one."""
     tensors = _load_tensors(path, _KEYS)
-    sample = CoverageSample(
-        Transitions(*(tensors[k] for k in _TRANSITION_KEYS)), *(tensors[k] for k in _SAMPLE_KEYS)
-    )
-    if len(sample.transitions) != n_transitions or sample.state_samples.shape[0] != n_samples:
-        raise ValueError("sizes differ from the cache key")
-    return sample
+    t = Transitions(*(tensors[k] for k in _TRANSITION_KEYS))  # checks lengths agree
+    expected = {
+        "obs": (n_transitions, *t.obs.shape[1:]),
+        "state_samples": (n_samples, *t.obs.shape[1:]),
+        "action_samples": (n_samples, *t.acts.shape[1:]),
+        "state_blocks": (n_samples,),
+        "action_blocks": (n_samples,),
+    }
+    for name, shape in expected.items():
+        actual = tuple(tensors[name].shape)
+        if actual != shape:
+            raise ValueError(
+                f"{name} has shape {actual}; its name (N={n_transitions}, M={n_samples}) "
+                f"needs {shape}"
+            )
+    return CoverageSample(t, *(tensors[k] for k in _SAMPLE_KEYS))
 
 
-def _load_episodes(path: Path) -> Transitions:
+def _load_episodes(path: Path, n_transitions: int) -> Transitions:
+    """The episodes in ``path``; ValueError unless they can be `complete_episodes` of a
+    rollout of ``n_transitions``: at most that many, the last one ending an episode."""
     tensors = _load_tensors(path, _TRANSITION_KEYS)
-    return Transitions(*(tensors[k] for k in _TRANSITION_KEYS))
+    episodes = Transitions(*(tensors[k] for k in _TRANSITION_KEYS))
+    if len(episodes) > n_transitions:
+        raise ValueError(
+            f"it holds {len(episodes)} transitions, more than the N={n_transitions} of its name"
+        )
+    if len(episodes) == 0 or episodes.dones[-1] != 1:
+        raise ValueError("its last transition does not end an episode")
+    return episodes
 
 
 def _read_cache(path: Path, load: Callable[[], T]) -> T | None:
@@ -424,7 +457,7 @@ class Coverage:
                 "it has no episodes"
             )
         path = episodes_cache_path(self.task, self.name, n_transitions, seed)
-        cached = _read_cache(path, lambda: _load_episodes(path)) if cache else None
+        cached = _read_cache(path, lambda: _load_episodes(path, n_transitions)) if cache else None
         if cached is not None:
             return cached
         stream_seed = derive_seed(seed, _TRANSITIONS_STREAM)
