@@ -475,6 +475,11 @@ FOREIGN_SAMPLE_FILES = {
         True,
         "state_blocks has shape (10,); its name (N=100, M=50) needs (50,)",
     ),
+    "short-action-blocks": (
+        lambda t: {**t, "action_blocks": t["action_blocks"][:10]},
+        True,
+        "action_blocks has shape (10,); its name (N=100, M=50) needs (50,)",
+    ),
     "narrow-actions": (
         lambda t: {**t, "action_samples": t["action_samples"][:, :3]},
         True,
@@ -577,11 +582,23 @@ def test_an_episodes_cache_file_that_cannot_be_of_its_name_is_rebuilt(grid):
         record, path, "it holds 480 transitions, more than the N=400 of its name"
     )
     _assert_same_episodes(rebuilt, fresh)
-    # its first 310 of 320 transitions stop 10 steps into the 16th episode: a fragment
-    _write_cache_file(path, {k: v[:310] for k, v in _read_cache_file(path).items()})
-    rebuilt, record = _episodes_with_warnings(coverage, 400, 1)
-    _assert_rebuild_warning(record, path, "its last transition does not end an episode")
-    _assert_same_episodes(rebuilt, fresh)
+    # its first 310 of 320 transitions stop 10 steps into the 16th episode: a fragment;
+    # and a file of no transitions at all (complete_episodes never returns one)
+    for rows in (slice(0, 310), slice(0, 0)):
+        _write_cache_file(path, {k: v[rows] for k, v in _read_cache_file(path).items()})
+        rebuilt, record = _episodes_with_warnings(coverage, 400, 1)
+        _assert_rebuild_warning(record, path, "it does not end with a whole episode")
+        _assert_same_episodes(rebuilt, fresh)
+
+
+def test_episodes_that_fill_the_whole_rollout_are_a_valid_cache_entry(grid):
+    """8 streams of 160 / 8 = 20 steps: one whole 20-step episode each, N = 160 kept."""
+    coverage = grid.coverage("random")
+    first = coverage.episodes(160, seed=0)
+    assert len(first) == 160
+    again, record = _episodes_with_warnings(coverage, 160, 0)
+    assert record == []
+    _assert_same_episodes(again, first)
 
 
 def test_episodes_of_a_single_transition(grid, tmp_path):
@@ -590,3 +607,11 @@ def test_episodes_of_a_single_transition(grid, tmp_path):
     path.write_text(grid.path.read_text().replace("horizon = 20", "horizon = 1"))
     episodes = load_task(path).coverage("random").episodes(1, seed=0)
     assert len(episodes) == 1 and episodes.dones.tolist() == [1.0]
+
+
+def test_exact_coverage_arrays_are_the_tasks_own_and_only_finite_tasks_have_them(grid):
+    for name in grid.coverage_names:
+        assert grid.coverage(name).exact() is grid.tabular.coverage[name]
+    with pytest.raises(ValueError) as error:
+        load_task("pointmass").coverage("random").exact()
+    assert str(error.value) == "task 'pointmass' is not finite; it has no exact coverage arrays"

@@ -390,7 +390,7 @@ def _load(path: Path, n_transitions: int, n_samples: int) -> CoverageSample:
 
 def _load_episodes(path: Path, n_transitions: int) -> Transitions:
     """The episodes in ``path``; ValueError unless they can be `complete_episodes` of a
-    rollout of ``n_transitions``: at most that many, the last one ending an episode."""
+    rollout of ``n_transitions``: at most that many, ending with a whole episode."""
     tensors = _load_tensors(path, _TRANSITION_KEYS)
     episodes = Transitions(*(tensors[k] for k in _TRANSITION_KEYS))
     if len(episodes) > n_transitions:
@@ -398,7 +398,7 @@ def _load_episodes(path: Path, n_transitions: int) -> Transitions:
             f"it holds {len(episodes)} transitions, more than the N={n_transitions} of its name"
         )
     if len(episodes) == 0 or episodes.dones[-1] != 1:
-        raise ValueError("its last transition does not end an episode")
+        raise ValueError("it does not end with a whole episode")
     return episodes
 
 
