@@ -147,11 +147,14 @@ def test_cache_is_reused_and_keyed_by_sizes_seed_and_file(grid, cache_dir, tmp_p
     assert cov.cache_path(load_task(edited), "random", 200, 100, 0) != path
 
 
+def _cache_warnings(record) -> list[str]:
+    """The cache's warnings among those recorded (a library may warn during a rollout)."""
+    return [str(w.message) for w in record if "coverage cache" in str(w.message)]
+
+
 def _assert_rebuild_warning(record, path: Path, reason: str) -> None:
     """What the user must see: one warning naming the file, that it is rebuilt, and why."""
-    assert [str(w.message) for w in record] == [
-        f"rebuilding corrupt coverage cache file {path}: {reason}"
-    ]
+    assert _cache_warnings(record) == [f"rebuilding corrupt coverage cache file {path}: {reason}"]
 
 
 def test_corrupt_cache_file_is_rebuilt_with_a_warning(grid):
@@ -505,7 +508,7 @@ def test_a_foreign_cache_file_is_rebuilt_with_a_warning_that_says_what_is_wrong(
     _assert_rebuild_warning(record, path, reason)
     _assert_same_sample(rebuilt, fresh)
     again, record = _sample_with_warnings(coverage, 100, 50, 0)  # the rebuilt file is valid
-    assert record == []
+    assert _cache_warnings(record) == []
     _assert_same_sample(again, fresh)
 
 
@@ -519,7 +522,7 @@ def test_float64_observations_are_a_valid_cache_entry(grid):
         tensors[key] = tensors[key].double()
     _write_cache_file(path, tensors)
     loaded, record = _sample_with_warnings(coverage, 100, 50, 0)
-    assert record == []
+    assert _cache_warnings(record) == []
     assert loaded.transitions.obs.dtype == torch.float64
     assert torch.equal(loaded.transitions.obs, fresh.transitions.obs.double())
 
@@ -552,7 +555,7 @@ def test_episodes_of_each_size_and_seed_have_their_own_cache_file_and_reuse_it(g
         # the cache never changes the numbers: a fresh rollout of that size and seed
         _assert_same_episodes(episodes, coverage.episodes(n, seed=seed, cache=False))
         again, record = _episodes_with_warnings(coverage, n, seed)
-        assert record == []
+        assert _cache_warnings(record) == []
         _assert_same_episodes(again, episodes)
     # read, not rebuilt: a rebuild writes a new file (atomic rename, a new inode)
     assert {f: (f.stat().st_ino, f.stat().st_mtime_ns) for f in files} == stats
@@ -562,11 +565,11 @@ def test_episodes_without_the_cache_leave_the_cache_file_alone(grid, cache_dir):
     coverage = grid.coverage("random")
     path = cov.episodes_cache_path(grid, "random", 400, 1)
     fresh, record = _episodes_with_warnings(coverage, 400, 1, cache=False)
-    assert record == [] and not path.exists()  # nothing written
+    assert _cache_warnings(record) == [] and not path.exists()  # nothing written
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not safetensors")
     again, record = _episodes_with_warnings(coverage, 400, 1, cache=False)
-    assert record == []  # nothing read: the damaged file is not even looked at
+    assert _cache_warnings(record) == []  # nothing read: the damaged file is not even looked at
     assert path.read_bytes() == b"not safetensors"
     _assert_same_episodes(again, fresh)
 
@@ -597,7 +600,7 @@ def test_episodes_that_fill_the_whole_rollout_are_a_valid_cache_entry(grid):
     first = coverage.episodes(160, seed=0)
     assert len(first) == 160
     again, record = _episodes_with_warnings(coverage, 160, 0)
-    assert record == []
+    assert _cache_warnings(record) == []
     _assert_same_episodes(again, first)
 
 
