@@ -7,14 +7,8 @@ task.tabular -> TabularMDP | None # exact arrays of finite tasks
 """
 
 from benchmark.tasks.cache import build_cache
-from benchmark.tasks.coverage import (
-    Coverage,
-    CoverageSample,
-    CoverageSpec,
-    cache_path,
-    encode,
-    episodes_cache_path,
-)
+from benchmark.tasks.coverage import Coverage, CoverageSample, CoverageSpec, encode
+from benchmark.tasks.coverage_cache import cache_path, episodes_cache_path
 from benchmark.tasks.family import EnvFamily
 from benchmark.tasks.tabular import TabularCoverage, TabularMDP, TabularPolicy
 from benchmark.tasks.task import (

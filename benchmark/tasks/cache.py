@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from benchmark.tasks.coverage import cache_path
+from benchmark.tasks.coverage_cache import cache_path
 from benchmark.tasks.task import list_tasks, load_task
 
 

@@ -34,23 +34,27 @@ independent draw. Finite tasks: exact visitation averages (``tabular.TabularMDP`
 
 from __future__ import annotations
 
-import hashlib
 import math
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 
 from benchmark.data import Transitions
 from benchmark.metrics.cpu_threads import single_thread_on_cpu
-from benchmark.paths import atomic_write, cache_root
+from benchmark.tasks.coverage_cache import (
+    SAMPLE_KEYS,
+    cache_path,
+    episodes_cache_path,
+    load_episodes,
+    load_sample,
+    read_cache,
+    save,
+    transition_tensors,
+)
 from benchmark.tasks.tabular import TabularCoverage
 
 if TYPE_CHECKING:
@@ -59,7 +63,6 @@ if TYPE_CHECKING:
 EXPERT_POLICIES = ("expert", "mixture", "expert_noisy")  # need the family's expert
 MIXTURE_SWITCH_PROBABILITY = 0.05  # the reference's transition_p
 _TRANSITIONS_STREAM, _SAMPLES_STREAM = 0, 1
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -280,137 +283,9 @@ def draw(
     )
 
 
-# --- the cache -----------------------------------------------------------------------
-
-
-# Bump when the sampling code changes what a (task file, coverage, sizes, seed) produces.
-# 2: the last transition is an episode end also when N is not a multiple of n_envs.
-# 3: "mixture" is the paper's policy mixture (switching random/expert), not an ε-noisy expert.
-# 4: samples record the rollout block each D_S / D_A draw came from (same numbers otherwise).
-CACHE_FORMAT = 4
-
-
-def cache_path(task: Task, coverage: str, n_transitions: int, n_samples: int, seed: int) -> Path:
-    """Cache file; the key holds task version, a hash of its TOML, coverage, sizes and seed."""
-    name = f"{coverage}-nt{n_transitions}-m{n_samples}-seed{seed}-{_cache_key(task)}"
-    return _cache_dir(task) / f"{name}.safetensors"
-
-
-def episodes_cache_path(task: Task, coverage: str, n_transitions: int, seed: int) -> Path:
-    """Cache file of `Coverage.episodes`, next to the samples and keyed the same way."""
-    name = f"{coverage}-episodes-nt{n_transitions}-seed{seed}-{_cache_key(task)}"
-    return _cache_dir(task) / f"{name}.safetensors"
-
-
-def _cache_dir(task: Task) -> Path:
-    return cache_root() / "coverage" / f"{task.name}-v{task.version}"
-
-
-def _cache_key(task: Task) -> str:
-    return hashlib.sha256(f"{task.toml_sha256}:{CACHE_FORMAT}".encode()).hexdigest()[:12]
-
-
-_TRANSITION_KEYS = ("obs", "acts", "next_obs", "dones")
-_SAMPLE_KEYS = ("state_samples", "action_samples", "state_blocks", "action_blocks")
-_KEYS = (*_TRANSITION_KEYS, *_SAMPLE_KEYS)
-# The dtypes `draw` writes: `encode` keeps a Box env's float dtype (float64 on MuJoCo),
-# block indices are int64. Anything else is a damaged or foreign file.
-_FLOATS = (torch.float32, torch.float64)
-_DTYPES = {
-    **{k: _FLOATS for k in (*_TRANSITION_KEYS, "state_samples", "action_samples")},
-    "state_blocks": (torch.int64,),
-    "action_blocks": (torch.int64,),
-}
-
-
-def content_sha256(tensors: dict[str, torch.Tensor]) -> str:
-    """sha256 over every tensor's name, dtype, shape and bytes, in name order.
-
-    Why: a cache file can be damaged or edited without breaking its format (a flipped
-    bit in a float still loads); the hash recorded at write time catches that on load.
-    """
-    digest = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
-        digest.update(t.numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _save(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-    """Write atomically with a content hash: a temporary file renamed into place."""
-    tensors = {k: v.contiguous() for k, v in tensors.items()}
-    metadata = {**metadata, "content_sha256": content_sha256(tensors)}
-    with atomic_write(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
-
-
-def _transition_tensors(t: Transitions) -> dict[str, torch.Tensor]:
-    return dict(zip(_TRANSITION_KEYS, (t.obs, t.acts, t.next_obs, t.dones), strict=True))
-
-
-def _load_tensors(path: Path, keys: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    with safe_open(str(path), framework="pt") as f:
-        recorded = (f.metadata() or {}).get("content_sha256")
-    tensors = load_file(str(path))
-    if set(tensors) != set(keys):
-        raise ValueError(f"keys {sorted(tensors)} differ from {sorted(keys)}")
-    for name in keys:  # before hashing: numpy cannot read some dtypes (bfloat16)
-        if tensors[name].dtype not in _DTYPES[name]:
-            allowed = " or ".join(str(d) for d in _DTYPES[name])
-            raise ValueError(f"{name} is {tensors[name].dtype}, not {allowed}")
-    if recorded is None:
-        raise ValueError("it has no content hash (written by an older epic-bench)")
-    if content_sha256(tensors) != recorded:
-        raise ValueError("its content does not match the hash recorded when it was written")
-    return tensors
-
-
-def _load(path: Path, n_transitions: int, n_samples: int) -> CoverageSample:
-    """The sample in ``path``; ValueError unless every field has the shape its name's N, M
-    give (`CoverageSample`): a file of other sizes must not pass for this one."""
-    tensors = _load_tensors(path, _KEYS)
-    t = Transitions(*(tensors[k] for k in _TRANSITION_KEYS))  # checks lengths agree
-    expected = {
-        "obs": (n_transitions, *t.obs.shape[1:]),
-        "state_samples": (n_samples, *t.obs.shape[1:]),
-        "action_samples": (n_samples, *t.acts.shape[1:]),
-        "state_blocks": (n_samples,),
-        "action_blocks": (n_samples,),
-    }
-    for name, shape in expected.items():
-        actual = tuple(tensors[name].shape)
-        if actual != shape:
-            raise ValueError(
-                f"{name} has shape {actual}; its name (N={n_transitions}, M={n_samples}) "
-                f"needs {shape}"
-            )
-    return CoverageSample(t, *(tensors[k] for k in _SAMPLE_KEYS))
-
-
-def _load_episodes(path: Path, n_transitions: int) -> Transitions:
-    """The episodes in ``path``; ValueError unless they can be `complete_episodes` of a
-    rollout of ``n_transitions``: at most that many, ending with a whole episode."""
-    tensors = _load_tensors(path, _TRANSITION_KEYS)
-    episodes = Transitions(*(tensors[k] for k in _TRANSITION_KEYS))
-    if len(episodes) > n_transitions:
-        raise ValueError(
-            f"it holds {len(episodes)} transitions, more than the N={n_transitions} of its name"
-        )
-    if len(episodes) == 0 or episodes.dones[-1] != 1:
-        raise ValueError("it does not end with a whole episode")
-    return episodes
-
-
-def _read_cache(path: Path, load: Callable[[], T]) -> T | None:
-    """``load()`` if ``path`` exists; None (with a warning) when it is corrupt, to rebuild it."""
-    if not path.is_file():
-        return None
-    try:
-        return load()
-    except (SafetensorError, ValueError, OSError, RuntimeError) as e:
-        warnings.warn(f"rebuilding corrupt coverage cache file {path}: {e}", stacklevel=3)
-        return None
+def _cached_sample(path: Path, n_transitions: int, n_samples: int) -> CoverageSample:
+    transitions, fields = load_sample(path, n_transitions, n_samples)
+    return CoverageSample(transitions, **fields)
 
 
 class Coverage:
@@ -434,13 +309,13 @@ class Coverage:
         if not cache:
             return draw(self.task, self.spec, n_transitions, n_samples, seed)
         path = cache_path(self.task, self.name, n_transitions, n_samples, seed)
-        cached = _read_cache(path, lambda: _load(path, n_transitions, n_samples))
+        cached = read_cache(path, lambda: _cached_sample(path, n_transitions, n_samples))
         if cached is not None:
             return cached
         sample = draw(self.task, self.spec, n_transitions, n_samples, seed)
-        tensors = _transition_tensors(sample.transitions)
-        tensors.update({k: getattr(sample, k) for k in _SAMPLE_KEYS})
-        _save(path, tensors, self._metadata())
+        tensors = transition_tensors(sample.transitions)
+        tensors.update({k: getattr(sample, k) for k in SAMPLE_KEYS})
+        save(path, tensors, self._metadata())
         return sample
 
     def episodes(self, n_transitions: int, seed: int, *, cache: bool = True) -> Transitions:
@@ -457,13 +332,13 @@ class Coverage:
                 "it has no episodes"
             )
         path = episodes_cache_path(self.task, self.name, n_transitions, seed)
-        cached = _read_cache(path, lambda: _load_episodes(path, n_transitions)) if cache else None
+        cached = read_cache(path, lambda: load_episodes(path, n_transitions)) if cache else None
         if cached is not None:
             return cached
         stream_seed = derive_seed(seed, _TRANSITIONS_STREAM)
         episodes = complete_episodes(self.task, self.spec, n_transitions, stream_seed)
         if cache:
-            _save(path, _transition_tensors(episodes), self._metadata())
+            save(path, transition_tensors(episodes), self._metadata())
         return episodes
 
     def _metadata(self) -> dict[str, str]:
