@@ -376,3 +376,58 @@ def test_epic_interval_follows_the_importance_weights():
     assert weighted.distance == pytest.approx(0.0, abs=1e-6)
     assert weighted.ci_high < 1e-6
     assert plain.ci_low > 0.5 and plain.distance == pytest.approx(np.sqrt(0.5), abs=0.1)
+
+
+# --- mutation-run gaps (issue 16, fourth session) ---------------------------------
+# Each test below was missing when a sampled mutation run of epic.py, canonical.py and
+# inputs.py let a changed behaviour pass (docs/testing.md lists the mutants).
+
+
+def test_constant_reward_is_named_under_weights_that_do_not_sum_to_one():
+    """Importance weights are relative: weights 2 on every transition are the uniform
+    D_T, under which a constant reward has no variance."""
+
+    def constant(obs, acts, next_obs, dones):
+        return torch.full(obs.shape[:1], 2.5)
+
+    kw = {**_ok_inputs(), "weights": np.full(10, 2.0)}
+    with pytest.raises(ValueError, match="^reward_b is constant after canonicalization"):
+        epic_distance(reward_net(0), constant, **kw)
+    with pytest.raises(ValueError, match="^reward_b is constant after canonicalization"):
+        epic_distance_with_ci(reward_net(0), constant, num_resamples=20, **kw)
+
+
+def test_the_interval_evaluates_each_distinct_state_once():
+    """One contiguous episode of 10 transitions visits 11 distinct states, so each reward
+    sees its 10 transitions plus 11 states × M = 6 mean-term pairs: 76 rows (without the
+    deduplication, 10 + 20 × 6 = 130). The bootstrap replicates evaluate nothing more."""
+    rows = {"a": 0, "b": 0}
+
+    def counted(key, sign):
+        def reward(obs, acts, next_obs, dones):
+            rows[key] += obs.shape[0]
+            return sign * obs[:, 0] * acts[:, 0] + next_obs[:, 1]
+
+        return reward
+
+    epic_distance_with_ci(counted("a", 1.0), counted("b", -1.0), num_resamples=50,
+                          **_ok_inputs())  # fmt: skip
+    assert rows == {"a": 76, "b": 76}
+
+
+@pytest.mark.parametrize("distance", [epic_distance, epic_distance_with_ci])
+def test_rewards_are_evaluated_on_the_device_asked_for(distance):
+    """``device`` is where the inputs go; torch's data-less "meta" device is one any
+    machine has, so the reward records where its inputs are and stops the run there."""
+    seen = []
+
+    class Seen(Exception):
+        pass
+
+    def recorded(obs, acts, next_obs, dones):
+        seen.append({x.device.type for x in (obs, acts, next_obs, dones)})
+        raise Seen
+
+    with pytest.raises(Seen):
+        distance(recorded, recorded, device="meta", **_ok_inputs())
+    assert seen == [{"meta"}]

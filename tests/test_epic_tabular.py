@@ -218,3 +218,114 @@ def test_pearson_distance_errors():
         pearson_distance(np.arange(3.0), np.arange(3.0), np.ones(2))
     with pytest.raises(ValueError, match="2 non-finite"):
         pearson_distance(np.array([np.nan, 1.0, np.inf]), np.arange(3.0))
+
+
+# --- mutation-run gaps (issue 16, fourth session) ---------------------------------
+# Each test below was missing when a sampled mutation run of epic.py, canonical.py and
+# inputs.py let a changed behaviour pass (docs/testing.md lists the mutants).
+
+CONSTANT_MESSAGE = (
+    r"is constant after canonicalization \(std \S+ under D_T\): EPIC is undefined for a "
+    r"constant reward, or one that is a constant plus potential shaping, because a "
+    r"correlation needs variance\. Such a reward ranks no behaviour above another; "
+    r"compare a non-constant reward instead\.$"
+)
+
+
+def test_constant_reward_error_names_the_reward_and_says_what_to_do():
+    mdp = random_mdp(1, 3, 2)
+    constant = np.full_like(mdp["reward"], 3.0)
+    with pytest.raises(ValueError, match="^reward_a " + CONSTANT_MESSAGE):
+        epic_distance_tabular(constant, mdp["reward"], discount=0.9, **dists(mdp))
+    with pytest.raises(ValueError, match="^reward_b " + CONSTANT_MESSAGE):
+        epic_distance_tabular(mdp["reward"], constant, discount=0.9, **dists(mdp))
+
+
+def test_a_reward_constant_on_the_support_of_d_t_is_constant():
+    # Two states, two actions, γ = 0, uniform D_S and D_A, so C(R)(s, a, s') = R − m(s)
+    # with m(s) the mean of R(s, ·, ·). D_T puts 1/2 on (0, 0, 0) and on (0, 1, 1).
+    # R_A = 1 on both, 3 at (0, 0, 1), 0 elsewhere: m_A(0) = (1 + 3 + 0 + 1)/4 = 5/4, so
+    # C(R_A) = −1/4 on all of D_T's support (but 7/4 at (0, 0, 1)): no variance under
+    # D_T, hence no correlation, although the table as a whole varies.
+    r_a = np.zeros((2, 2, 2))
+    r_a[0, 0, 0] = r_a[0, 1, 1] = 1.0
+    r_a[0, 0, 1] = 3.0
+    r_b = np.zeros((2, 2, 2))
+    r_b[0, 1, 1] = 1.0
+    d_t = np.zeros((2, 2, 2))
+    d_t[0, 0, 0] = d_t[0, 1, 1] = 0.5
+    kw = dict(state_dist=[0.5, 0.5], action_dist=[0.5, 0.5], transition_dist=d_t, discount=0.0)
+    c = canonicalize_tabular(r_a, state_dist=[0.5, 0.5], action_dist=[0.5, 0.5], discount=0.0)
+    assert c[0, 0, 0] == c[0, 1, 1] == -0.25 and c[0, 0, 1] == 1.75
+    with pytest.raises(ValueError, match="^reward_a " + CONSTANT_MESSAGE):
+        epic_distance_tabular(r_a, r_b, **kw)
+
+
+def test_constant_check_tolerance_is_64_eps_times_three_max_abs_reward():
+    # R = 1 + δ·g(s'), g = +1 at s' = 0 and −1 at s' = 1, one action, γ = 0, uniform
+    # D_S: m(s) = 1 exactly, so C(R) = ±δ and its std under uniform D_T is δ, exactly
+    # (δ a multiple of ε keeps every sum exact). The documented tolerance is
+    # 64 ε · 3 max|R| ≈ 192 ε: δ = 224 ε varies, δ = 160 ε counts as constant.
+    eps = np.finfo(np.float64).eps
+    g = np.array([[[1.0, -1.0]], [[1.0, -1.0]]])
+    kw = dict(state_dist=[0.5, 0.5], action_dist=[1.0], transition_dist=np.full((2, 1, 2), 0.25),
+              discount=0.0)  # fmt: skip
+    # C(R) = δ·g and C(g) = g are perfectly correlated: distance 0.
+    assert epic_distance_tabular(1.0 + 224 * eps * g, g, **kw) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="^reward_a " + CONSTANT_MESSAGE):
+        epic_distance_tabular(1.0 + 160 * eps * g, g, **kw)
+
+
+def test_pearson_distance_error_messages_to_their_end():
+    with pytest.raises(
+        ValueError,
+        match=r"^Pearson distance is undefined: x or y is constant \(zero variance\) under "
+        r"the given weights\. Check that the inputs vary\.$",
+    ):
+        pearson_distance(np.ones(4), np.arange(4.0))
+    with pytest.raises(TypeError, match="^weights must be a numeric numpy array or torch tensor"):
+        pearson_distance(np.arange(3.0), np.arange(3.0), np.array(["a", "b", "c"]))
+    # A zero weight is allowed (a transition D_T never makes); the count names only the
+    # negative and the NaN entry: 2 of the 4.
+    with pytest.raises(
+        ValueError, match="^weights must be finite and non-negative; 2 entries are not$"
+    ):
+        pearson_distance(np.arange(4.0), np.arange(4.0), np.array([0.0, -1.0, np.nan, 1.0]))
+
+
+def _epic_by_numpy(r_a, r_b, d_s, d_a, d_t, discount):
+    """Independent of `canonicalize_tabular`: C(R) = R + γ m(s') − m(s) − γ c with sums
+    written out, and the weighted correlation from numpy's covariance."""
+
+    def canon(r):
+        m = (r * d_a[None, :, None] * d_s[None, None, :]).sum(axis=(1, 2))
+        return r + discount * m[None, None, :] - m[:, None, None] - discount * (d_s @ m)
+
+    cov = np.cov(canon(r_a).ravel(), canon(r_b).ravel(), aweights=d_t.ravel())
+    rho = cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
+    return np.sqrt((1 - rho) / 2)
+
+
+def test_exact_to_truth_is_epic_to_the_tasks_ground_truth_on_its_coverage():
+    from benchmark.metrics.epic import exact_to_truth
+    from benchmark.tasks import load_task
+
+    task = load_task("gridworld")
+    tab = task.tabular
+    gt = tab.rewards["ground_truth"]
+    rng = np.random.default_rng(0)
+    phi = rng.normal(size=tab.n_states)
+    # Shaped with the task's γ (0.9), not the metrics' default 0.99.
+    assert exact_to_truth(shaped(gt, phi, task.discount, 2.0), task, "uniform") == pytest.approx(
+        0.0, abs=1e-7
+    )
+    assert exact_to_truth(-gt, task, "uniform") == pytest.approx(1.0, abs=1e-9)
+    table = rng.normal(size=gt.shape)
+    values = {}
+    for name in ("uniform", "expert"):
+        cov = tab.coverage[name]
+        values[name] = exact_to_truth(table, task, name)
+        expected = _epic_by_numpy(table, gt, cov.state_dist, cov.action_dist,
+                                  cov.transition_dist, task.discount)  # fmt: skip
+        assert values[name] == pytest.approx(expected, abs=1e-10)
+    assert abs(values["uniform"] - values["expert"]) > 1e-3

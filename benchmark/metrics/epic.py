@@ -164,6 +164,11 @@ def epic_distance_tabular(
 
     Returns:
         D_EPIC in [0, 1].
+
+    Raises:
+        ValueError: when C(R_A) or C(R_B) is constant under D_T: its std is at most
+            64 ε · 3 max|R|, a margin over the rounding error of the terms R, γ m(s'),
+            m(s), γ c it is summed from (|m|, |c| <= max|R|).
     """
     ra = to_numpy(reward_a, "reward_a")
     rb = to_numpy(reward_b, "reward_b")
