@@ -431,3 +431,57 @@ def test_rewards_are_evaluated_on_the_device_asked_for(distance):
     with pytest.raises(Seen):
         distance(recorded, recorded, device="meta", **_ok_inputs())
     assert seen == [{"meta"}]
+
+
+def test_a_small_reward_paired_with_a_large_one_is_not_called_constant():
+    """The constant check is relative to each reward's own magnitude: 1e-9·f and 1e9·f
+    canonicalize to multiples of C(f), so their distance is 0, not an error."""
+
+    def f(obs, acts, next_obs, dones):
+        return obs[:, 0] * acts[:, 0] + next_obs[:, 1]
+
+    def tiny(*x):
+        return 1e-9 * f(*x)
+
+    def huge(*x):
+        return 1e9 * f(*x)
+
+    assert epic_distance(tiny, huge, **_ok_inputs()) == pytest.approx(0.0, abs=1e-6)
+    res = epic_distance_with_ci(tiny, huge, num_resamples=20, **_ok_inputs())
+    assert res.distance == pytest.approx(0.0, abs=1e-6)
+
+
+def test_scalar_states_are_states_of_shape_one():
+    """obs of shape [N] (obs_shape = ()) with state samples [M]: the same distance as the
+    same rewards on [N, 1] states."""
+    t = trajectories(n_episodes=1, length=10)
+    s = samples(m=6)
+
+    def first(x):
+        return x.reshape(x.shape[0], -1)[:, 0]
+
+    def reward_a(obs, acts, next_obs, dones):
+        return first(obs) * acts[:, 0] + first(next_obs) ** 2
+
+    def reward_b(obs, acts, next_obs, dones):
+        return torch.sin(3 * first(obs)) + acts[:, 1]
+
+    def distance(cut):
+        tr = Transitions.create(cut(t.obs), t.acts, cut(t.next_obs), t.dones)
+        return epic_distance(reward_a, reward_b, transitions=tr, discount=0.9,
+                             state_samples=cut(torch.as_tensor(s["state_samples"])),
+                             action_samples=s["action_samples"])  # fmt: skip
+
+    assert distance(lambda x: x[:, 0]) == distance(lambda x: x[:, :1])
+
+
+def test_unpaired_sample_counts_are_named_with_both_lengths():
+    ok = _ok_inputs()
+    with pytest.raises(
+        ValueError,
+        match=r"^state_samples \(6 rows\) and action_samples \(4 rows\) must have the same "
+        r"length M: pair j is used together as \(a_j, s'_j\)$",
+    ):
+        epic_distance(
+            reward_net(0), reward_net(1), **{**ok, "action_samples": ok["action_samples"][:4]}
+        )
