@@ -485,3 +485,22 @@ def test_unpaired_sample_counts_are_named_with_both_lengths():
         epic_distance(
             reward_net(0), reward_net(1), **{**ok, "action_samples": ok["action_samples"][:4]}
         )
+
+
+def test_samples_reach_a_plain_reward_in_the_transitions_dtype():
+    """float64 numpy samples with float32 transitions: a RewardFn that is no module (so no
+    parameter dtype to cast to) gets every input as float32, as its transitions are; a
+    float32 matrix product would refuse a float64 operand."""
+    t = trajectories(n_episodes=1, length=10)
+    t32 = Transitions(*(x.float() for x in (t.obs, t.acts, t.next_obs, t.dones)))
+    w_obs = torch.linspace(-1, 1, 5)
+    w_act = torch.tensor([0.5, -2.0])
+
+    def linear(obs, acts, next_obs, dones):
+        return obs @ w_obs + acts @ w_act + torch.sin(next_obs @ w_obs)
+
+    def squared(obs, acts, next_obs, dones):
+        return (obs @ w_obs) ** 2 - acts @ w_act
+
+    d = epic_distance(linear, squared, transitions=t32, discount=0.9, **samples(m=6))
+    assert 0.0 < d < 1.0
