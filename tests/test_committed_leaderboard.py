@@ -54,11 +54,7 @@ AWAITING: dict[tuple[str, str], str] = {
 # Checkpoint families (`baselines train --checkpoints`, issue 17's population of learned
 # rewards) trained and committed but not evaluated yet: family -> why. Remove an entry in
 # the commit that evaluates its family (a test below fails once it is complete).
-_FAMILY = "trained 2026-11-27; distances and transfer running on 2 cores (issue 17)"
-AWAITING_FAMILIES: dict[str, str] = {
-    "pointmaze-airl": _FAMILY,
-    "pointmaze-regression": _FAMILY,
-}
+AWAITING_FAMILIES: dict[str, str] = {}
 
 
 def _complete(board_rows, task_name: str, metric: str) -> bool:
