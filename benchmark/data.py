@@ -93,13 +93,19 @@ class Transitions:
     dones: torch.Tensor
 
     def __post_init__(self) -> None:
-        n = self.obs.shape[0]
         for f in fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, torch.Tensor):
                 raise TypeError(
                     f"Transitions.{f.name} must be a torch tensor; use Transitions.create"
                 )
+            if value.ndim == 0:  # a scalar has no rows to count (was a bare IndexError)
+                raise ValueError(
+                    f"Transitions.{f.name} is a scalar; every field needs one row per transition"
+                )
+        n = self.obs.shape[0]
+        for f in fields(self):
+            value = getattr(self, f.name)
             if value.shape[0] != n:
                 raise ValueError(
                     f"Transitions fields disagree on length: obs has {n} rows, "

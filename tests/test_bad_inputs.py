@@ -123,3 +123,19 @@ def test_select_submissions_collects_bad_paths_instead_of_raising(root):
     skipped: list[SubmissionError] = []
     subs = ev.select_submissions([root / "gw-a", root / "deep"], skipped=skipped)
     assert [s.name for s in subs] == ["gw-a"] and [e.submission for e in skipped] == ["deep"]
+
+
+@pytest.mark.parametrize("field", ["obs", "acts", "next_obs", "dones"])
+def test_a_scalar_transitions_field_is_refused_by_name(field):
+    # Four transitions of a 2-D state and 1-D action; one field replaced by a 0-d tensor
+    # (a common slip: `torch.tensor(a)` of one action) must get the named one-line error.
+    import torch
+
+    from benchmark.data import Transitions
+
+    parts = {"obs": torch.zeros(4, 2), "acts": torch.zeros(4, 1),
+             "next_obs": torch.zeros(4, 2), "dones": torch.zeros(4)}  # fmt: skip
+    Transitions(**parts)  # the well-formed batch is accepted
+    parts[field] = torch.tensor(0.0)
+    with pytest.raises(ValueError, match=f"Transitions.{field} is a scalar; every field needs"):
+        Transitions(**parts)
