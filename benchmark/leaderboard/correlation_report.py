@@ -11,6 +11,8 @@ import html
 import numpy as np
 import pandas as pd
 
+from benchmark.leaderboard.report_tables import html_table, markdown_table
+
 HEADING = "Does a distance predict transfer? (learned rewards only)"
 ANCHOR = "correlation"
 LEGEND = (
@@ -59,9 +61,7 @@ def to_markdown(table: pd.DataFrame) -> str:
     """``## HEADING``, the legend, and the table ("" when there is nothing to show)."""
     if table.empty:
         return ""
-    lines = [f"## {HEADING}", "", LEGEND, "", "| " + " | ".join(COLUMNS) + " |"]
-    lines.append("|" + "---|" * len(COLUMNS))
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells(table)]
+    lines = [f"## {HEADING}", "", LEGEND, "", *markdown_table(COLUMNS, cells(table))]
     return "\n".join(lines) + "\n"
 
 
@@ -70,12 +70,6 @@ def site_section(table: pd.DataFrame) -> str:
     if table.empty:
         return ""
     e = html.escape
-    head = "".join(f"<th>{e(c)}</th>" for c in COLUMNS)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in cells(table)
-    )
-    return (
-        f'<h2 id="{ANCHOR}">{e(HEADING)}</h2><p class="note">{e(LEGEND)}</p>'
-        f'<div class="scroll"><table class="board" id="correlation-table"><thead><tr>{head}'
-        f"</tr></thead><tbody>{body}</tbody></table></div>"
+    return f'<h2 id="{ANCHOR}">{e(HEADING)}</h2><p class="note">{e(LEGEND)}</p>' + html_table(
+        "correlation-table", COLUMNS, cells(table)
     )

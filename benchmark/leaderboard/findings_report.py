@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 
 from benchmark.leaderboard.findings import CLAIMS, FINDINGS, RULES, Finding
+from benchmark.leaderboard.report_tables import html_table, markdown_table
 
 HEADING = "Paper findings: do our numbers bear out Gleave et al.?"
 ANCHOR = "findings"
@@ -37,10 +38,7 @@ def to_markdown(findings: list[Finding]) -> str:
         return ""
     lines = [f"## {HEADING}", "", LEGEND, ""]
     lines += [f"- {line}" for line in rule_lines()]
-    lines += ["", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += [
-        "| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells(findings)
-    ]
+    lines += ["", *markdown_table(COLUMNS, cells(findings))]
     return "\n".join(lines) + "\n"
 
 
@@ -50,12 +48,7 @@ def site_section(findings: list[Finding]) -> str:
         return ""
     e = html.escape
     rules = "".join(f"<li>{e(line)}</li>" for line in rule_lines())
-    head = "".join(f"<th>{e(c)}</th>" for c in COLUMNS)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in cells(findings)
-    )
     return (
         f'<h2 id="{ANCHOR}">{e(HEADING)}</h2><p class="note">{e(LEGEND)}</p><ul>{rules}</ul>'
-        f'<div class="scroll"><table class="board" id="findings-table"><thead><tr>{head}'
-        f"</tr></thead><tbody>{body}</tbody></table></div>"
+        + html_table("findings-table", COLUMNS, cells(findings))
     )
