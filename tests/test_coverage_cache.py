@@ -17,9 +17,9 @@ from benchmark.tasks.coverage import CoverageSample
 
 
 @pytest.fixture(autouse=True)
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EPIC_BENCH_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+def cache_dir(private_cache):
+    """Every test here gets its own cache (conftest's `private_cache`)."""
+    return private_cache
 
 
 @pytest.fixture(scope="module")
