@@ -49,9 +49,15 @@ def test_transfer_ranks_higher_as_better_and_a_missing_configuration_is_named(se
     )
     table = standing(smoke, board)
     assert np.isnan(table["rank"].iloc[0])
-    assert "no board entries at budget smoke (the board has: budget standard)" in standing_text(
-        table
+    assert "no other board entries at budget smoke (they are at: budget standard)" in (
+        standing_text(table)
     )
+    # The first entry of a task at a configuration: its own rows are no company (the
+    # message once listed them as what the board has).
+    alone = standing(mine, pd.DataFrame(
+        seed_rows("mine", [0.5], metric="transfer", n_t=0, m=0, budget="standard", coverage="")
+    ))  # fmt: skip
+    assert "no other board entries at budget standard (they are at: none)" in standing_text(alone)
 
 
 def test_evaluate_scores_a_model_file_into_scratch_and_shows_its_rank(tmp_path, monkeypatch):

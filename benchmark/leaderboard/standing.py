@@ -3,8 +3,8 @@
 Why a configuration match: a distance at N_T x M = 256 x 64 (smoke) and one at
 1024 x 256 (standard) are different estimates, and transfer at two budgets different
 scores, so a rank is only meaningful among board entries measured the same way (same
-task version, metric, coverage, budget, N_T and M). When the board has none there, the
-answer says which configurations it does have.
+task version, metric, coverage, budget, N_T and M). When no other entry is there, the
+answer says at which configurations the others are.
 """
 
 from __future__ import annotations
@@ -73,7 +73,14 @@ def standing(scored: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
             rank = 1 + int((others < round(sign * mean, RANK_DECIMALS)).sum())
             best = float(sign * others.min())
         else:
-            ok = board[(board["task"] == task) & (board["metric"] == metric)]
+            # What the *other* entries were measured at: the submission's own rows (it may
+            # already be on the board) would name the configuration it lacks company at.
+            ok = board[
+                (board["task"] == task)
+                & (board["metric"] == metric)
+                & (board["submission"] != submission)
+                & ~is_checkpoint(board["submission"])
+            ]
             ok = ok[ok["status"] == STATUS_OK]
             configs = ", ".join(
                 sorted({config_label(*c) for c in ok[CONFIG].itertuples(index=False)})
@@ -100,7 +107,7 @@ def standing_text(table: pd.DataFrame, max_lines: int = 40) -> str:
         head = f"    {r['submission']:<28} {where} {r['mean']:.4f}"
         if np.isnan(r["rank"]):
             has = r["board_configs"] or "none"
-            lines.append(f"{head}  no board entries at {config} (the board has: {has})")
+            lines.append(f"{head}  no other board entries at {config} (they are at: {has})")
         else:
             lines.append(
                 f"{head}  rank {int(r['rank'])} of {r['of']} at {config} (board best {r['best']:.4f})"
