@@ -71,7 +71,7 @@ def main() -> None:
             test = task.coverage(coverage).episodes(N_TRANSITIONS, seed=1).obs.float()
             targets = {
                 "sanity_cosine": shaping_potential,
-                "smooth_control": lambda s: potential(spec, s, 1.0, 10.0),
+                "smooth_control": lambda s, spec=spec: potential(spec, s, 1.0, 10.0),
             }
             for name, phi in targets.items():
                 start = time.perf_counter()
