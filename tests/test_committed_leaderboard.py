@@ -227,6 +227,31 @@ def test_ground_truth_retrained_transfers_within_the_sanity_band(board_rows, tas
     assert low <= current["value"].mean() <= high, list(current["value"])
 
 
+IMPLAUSIBLE_TRANSFER = 1.5
+
+
+def test_every_surprising_transfer_number_is_explained_on_the_board(board_rows):
+    """Issue 17: no transfer mean above 1.5, and no shaped sanity entry outside the ground
+    truth's sanity band (it has the same optimal policies), without a note beside it
+    (leaderboard/notes.toml); and every note names a submission and metric on the board."""
+    from benchmark.leaderboard.notes import read_notes
+
+    notes = read_notes(REPO / "leaderboard" / "notes.toml")
+    explained = {(n.task, n.metric, n.submission) for n in notes}
+    on_board = set(board_rows[["task", "metric", "submission"]].itertuples(index=False))
+    assert explained <= on_board, explained - on_board
+    low, high = GROUND_TRUTH_BAND
+    means = board_rows[board_rows["metric"].str.startswith("transfer")].groupby(
+        ["task", "metric", "submission"])["value"].mean()  # fmt: skip
+    surprising = {
+        key for key, mean in means.items()
+        if mean > IMPLAUSIBLE_TRANSFER or (key[2].endswith("-shaped") and not low <= mean <= high)
+    }  # fmt: skip
+    assert surprising <= explained, (
+        f"explain these in leaderboard/notes.toml: {surprising - explained}"
+    )
+
+
 def test_every_row_is_a_unit_of_its_submissions_grid(board_rows):
     """Each row's configuration (sha256, task version, coverage, seed, budget, N_T, M) is
     the key of a unit that `expand_grid` makes for its submission at the row's sizes."""

@@ -18,6 +18,7 @@ from benchmark.leaderboard.analysis import noise_floor, noise_floor_text
 from benchmark.leaderboard.correlation import correlation_table
 from benchmark.leaderboard.findings import paper_findings
 from benchmark.leaderboard.metabench import read_metabench
+from benchmark.leaderboard.notes import NOTES_FILE, read_notes
 from benchmark.leaderboard.render import FORMATS, render_text, to_markdown
 from benchmark.leaderboard.site import render_site
 from benchmark.metrics.registry import DISTANCE_METRICS
@@ -63,7 +64,9 @@ def build(
     Returns the two paths. The site opens from the file system (no server). The
     meta-benchmark's results, when ``out_dir/metabench/`` holds them, get a section in
     both and one plot per task (``site/metabench-<task>.svg``). ``shipped``: count only
-    rows of these task versions and submission hashes (see `aggregate`). The rank
+    rows of these task versions and submission hashes (see `aggregate`). The maintainers'
+    explanations of surprising numbers (``out_dir/notes.toml``, `notes`) are printed
+    beside them. The rank
     correlation of each distance with transfer over learned entries (`correlation`) is
     computed from the same per-seed rows the board aggregates; the paper's findings
     (`findings`) from the board itself.
@@ -75,6 +78,7 @@ def build(
     correlations = correlation_table(selected, distances, seed=seed)
     findings = paper_findings(board)
     out_dir = Path(out_dir)
+    notes = read_notes(out_dir / NOTES_FILE)
     site = out_dir / "site" / "index.html"
     site.parent.mkdir(parents=True, exist_ok=True)
     mb_scores, mb_summary = read_metabench(out_dir / "metabench")
@@ -82,7 +86,10 @@ def build(
     appendix += correlation_report.site_section(correlations)
     appendix += metabench_report.site_section(mb_scores, mb_summary)
     write_text_atomic(
-        site, render_site(board, appendix=appendix, build_note=build_note(results, results_dir))
+        site,
+        render_site(
+            board, appendix=appendix, build_note=build_note(results, results_dir), notes=notes
+        ),
     )
     plot_links = {}
     for task in dict.fromkeys(mb_summary["task"]) if not mb_summary.empty else []:
@@ -106,6 +113,9 @@ def build(
     if floors:
         lines += ["## Transfer: what the numbers mean", "", TRANSFER_LEGEND + ".", ""]
         lines += [f"- **{f['task']}**: {noise_floor_text(f)}" for f in floors] + [""]
+    if notes:
+        lines += ["## Notes on surprising numbers", "", f"From `{NOTES_FILE}`.", ""]
+        lines += [n.markdown() for n in notes] + [""]
     if findings:
         lines += [findings_report.to_markdown(findings)]
     if not correlations.empty:

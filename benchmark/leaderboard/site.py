@@ -35,6 +35,7 @@ from benchmark.leaderboard.analysis import (
     spearman,
 )
 from benchmark.leaderboard.families import checkpoint_family, checkpoint_index, is_checkpoint
+from benchmark.leaderboard.notes import BoardNote, notes_for
 from benchmark.leaderboard.render import config_text, legend, raw_returns_text, to_records
 
 SANITY = "sanity"
@@ -383,13 +384,15 @@ def render_site(
     title: str = "epic-bench leaderboard",
     build_note: str = "",
     appendix: str = "",
+    notes: list[BoardNote] | None = None,
 ) -> str:
     """The whole site as one HTML string: a pure function of its arguments.
 
     ``build_note`` (e.g. how many result rows, the newest one's time) is the one place
     for build information; it must itself be derived from the results, not the clock.
     ``appendix``: HTML placed after the tasks (the correlation and meta-benchmark
-    sections; each ``<h2 id=...>`` gets a link in the table of contents).
+    sections; each ``<h2 id=...>`` gets a link in the table of contents). ``notes``: the
+    maintainers' explanations (`notes.read_notes`), printed under their task's notes.
     """
     tasks = sorted(board["task"].unique()) if not board.empty else []
     parts = [
@@ -428,6 +431,11 @@ def render_site(
             floor = noise_floor(board, task, metric) if legend(metric) else None
             if floor is not None:
                 parts.append(f'<p class="note">{_e(noise_floor_text(floor))}</p>')
+            for n in notes_for(notes or [], task, metric):
+                parts.append(
+                    f'<p class="note"><b>{_e(n.submission)}</b> ({_e(metric)}): {_e(n.text)} '
+                    f"<i>Evidence:</i> {_e(n.evidence)}</p>"
+                )
         if any(legend(m) for m in metrics):
             parts.append(f'<p class="note">{_e(legend("transfer"))}</p>')
         figures = []
