@@ -10,6 +10,7 @@ tests require one for every such number (tests/test_committed_leaderboard.py).
 
 from __future__ import annotations
 
+import html
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,14 @@ class BoardNote:
         return (
             f"- **{self.task}** `{self.submission}` ({self.metric}): {self.text} "
             f"Evidence: {self.evidence}"
+        )
+
+    def html(self) -> str:
+        """A site paragraph; every field escaped like any other text on the page."""
+        e = html.escape
+        return (
+            f'<p class="note"><b>{e(self.submission)}</b> ({e(self.metric)}): {e(self.text)} '
+            f"<i>Evidence:</i> {e(self.evidence)}</p>"
         )
 
 

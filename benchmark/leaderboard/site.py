@@ -76,10 +76,6 @@ def _cell(mean: float, low: float, high: float, sort_value: float | None = None)
 
 def svg_of(fig) -> str:
     """The figure as inline SVG with fixed element ids and no date: same figure, same bytes."""
-    return _svg(fig)
-
-
-def _svg(fig) -> str:
     import matplotlib  # Lazy: matplotlib is slow to import; only plots need it
     import matplotlib.pyplot as plt
 
@@ -128,7 +124,7 @@ def plot_epic_vs_transfer(board: pd.DataFrame, task: str) -> tuple[str, float, i
     if len(points):
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False,
                   title="■ sanity  ● method", title_fontsize=7)  # fmt: skip
-    return _svg(fig), rho, len(points)
+    return svg_of(fig), rho, len(points)
 
 
 def plot_epic_by_coverage(board: pd.DataFrame, task: str) -> str:
@@ -161,7 +157,7 @@ def plot_epic_by_coverage(board: pd.DataFrame, task: str) -> str:
         ax.legend(fontsize=7, title="coverage", title_fontsize=7, loc="upper left",
                   bbox_to_anchor=(1.02, 1.0), frameon=False)  # fmt: skip
     ax.grid(alpha=0.3)
-    return _svg(fig)
+    return svg_of(fig)
 
 
 def _is_sanity(rows: pd.DataFrame, submission: str) -> bool:
@@ -391,8 +387,7 @@ def render_site(
     ``build_note`` (e.g. how many result rows, the newest one's time) is the one place
     for build information; it must itself be derived from the results, not the clock.
     ``appendix``: HTML placed after the tasks (the correlation and meta-benchmark
-    sections; each ``<h2 id=...>`` gets a link in the table of contents). ``notes``: the
-    maintainers' explanations (`notes.read_notes`), printed under their task's notes.
+    sections; each ``<h2 id=...>`` gets a link in the table of contents). ``notes``: `notes`.
     """
     tasks = sorted(board["task"].unique()) if not board.empty else []
     parts = [
@@ -431,11 +426,7 @@ def render_site(
             floor = noise_floor(board, task, metric) if legend(metric) else None
             if floor is not None:
                 parts.append(f'<p class="note">{_e(noise_floor_text(floor))}</p>')
-            for n in notes_for(notes or [], task, metric):
-                parts.append(
-                    f'<p class="note"><b>{_e(n.submission)}</b> ({_e(metric)}): {_e(n.text)} '
-                    f"<i>Evidence:</i> {_e(n.evidence)}</p>"
-                )
+            parts += [n.html() for n in notes_for(notes or [], task, metric)]
         if any(legend(m) for m in metrics):
             parts.append(f'<p class="note">{_e(legend("transfer"))}</p>')
         figures = []
