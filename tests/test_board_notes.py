@@ -68,7 +68,7 @@ def test_no_notes_file_means_no_notes_section(tmp_path):
          r"unknown \['severity'\]"),
         (NOTE.replace('evidence = "bench/x.py: R^2 -0.6."', 'evidence = "  "'),
          r"\['evidence'\] must be non-empty"),
-        ("[note]\ntask = 1\n", "note 1: missing"),
+        ("[note]\ntask = 1\n", r"write \[\[note\]\], not \[note\]"),
         ("[notes]\n", "unknown top-level keys"),
         ("[[note]\n", "not valid TOML"),
     ],

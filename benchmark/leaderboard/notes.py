@@ -57,8 +57,11 @@ def read_notes(path: str | Path) -> list[BoardNote]:
     unknown = set(data) - {"note"}
     if unknown:
         raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)}; use [[note]] tables")
+    tables = data.get("note", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ValueError(f"{path}: 'note' must be an array of tables: write [[note]], not [note]")
     notes = []
-    for i, table in enumerate(data.get("note", [])):
+    for i, table in enumerate(tables):
         missing, extra = _KEYS - set(table), set(table) - _KEYS
         if missing or extra:
             raise ValueError(
