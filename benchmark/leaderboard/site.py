@@ -387,7 +387,7 @@ def render_site(
     ``build_note`` (e.g. how many result rows, the newest one's time) is the one place
     for build information; it must itself be derived from the results, not the clock.
     ``appendix``: HTML placed after the tasks (the correlation and meta-benchmark
-    sections; each ``<h2 id=...>`` gets a link in the table of contents). ``notes``: `notes`.
+    sections; each ``<h2 id=...>`` gets a link in the table of contents). ``notes``: board notes.
     """
     tasks = sorted(board["task"].unique()) if not board.empty else []
     parts = [

@@ -54,34 +54,30 @@ def standing(scored: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
         task, version, metric, coverage, submission, budget, n_t, m = key
         values = group["value"].to_numpy(dtype=np.float64)
         mean = float(np.nanmean(values))
-        same = board[
+        # The other entries of this task and metric (a family's snapshots count as none;
+        # the submission's own rows, when it is already on the board, are no company).
+        others = board[
             (board["task"] == task)
-            & (board["task_version"] == version)
             & (board["metric"] == metric)
-            & (board["budget"] == budget)
-            & (board["n_transitions"] == n_t)
-            & (board["n_samples"] == m)
             & (board["submission"] != submission)
-            & ~is_checkpoint(board["submission"])  # a family's snapshots count as none
+            & ~is_checkpoint(board["submission"])
+        ]
+        same = others[
+            (others["task_version"] == version)
+            & (others["budget"] == budget)
+            & (others["n_transitions"] == n_t)
+            & (others["n_samples"] == m)
         ]
         entries = aggregate(same)
         entries = entries[entries["coverage"] == coverage]
         rank, best, configs = np.nan, np.nan, ""
         if len(entries):
             sign = -1.0 if higher_is_better(metric) else 1.0
-            others = np.round(sign * entries["mean"].to_numpy(dtype=np.float64), RANK_DECIMALS)
-            rank = 1 + int((others < round(sign * mean, RANK_DECIMALS)).sum())
-            best = float(sign * others.min())
+            means = np.round(sign * entries["mean"].to_numpy(dtype=np.float64), RANK_DECIMALS)
+            rank = 1 + int((means < round(sign * mean, RANK_DECIMALS)).sum())
+            best = float(sign * means.min())
         else:
-            # What the *other* entries were measured at: the submission's own rows (it may
-            # already be on the board) would name the configuration it lacks company at.
-            ok = board[
-                (board["task"] == task)
-                & (board["metric"] == metric)
-                & (board["submission"] != submission)
-                & ~is_checkpoint(board["submission"])
-            ]
-            ok = ok[ok["status"] == STATUS_OK]
+            ok = others[others["status"] == STATUS_OK]
             configs = ", ".join(
                 sorted({config_label(*c) for c in ok[CONFIG].itertuples(index=False)})
             )
