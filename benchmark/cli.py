@@ -316,19 +316,38 @@ def transfer() -> None:
     "--variant", "variants", multiple=True, type=click.Choice(VARIANTS), help="Default both."
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
-def transfer_refs(task_names, budget, variants, device) -> None:
+@click.option(
+    "--seed", "seeds", multiple=True, type=int,
+    help="Fill only this reference seed (repeatable; default all K). One command per core, "
+    "each with its own seeds, fills the K runs in parallel.",
+)  # fmt: skip
+def transfer_refs(task_names, budget, variants, device, seeds) -> None:
     """Compute and cache the K reference runs (random and ground-truth-trained policies)
     so later transfer scores only train the submission."""
-    from benchmark.metrics.transfer import LEGEND, VARIANTS, precompute_references
+    from benchmark.metrics.transfer import (
+        LEGEND,
+        REFERENCE_SEEDS,
+        VARIANTS,
+        precompute_references,
+    )
 
+    unknown = sorted(set(seeds) - set(REFERENCE_SEEDS))
+    if unknown:
+        raise click.BadParameter(
+            f"{unknown} are not reference seeds; the K reference seeds are {list(REFERENCE_SEEDS)}",
+            param_hint="--seed",
+        )
     rows = precompute_references(task_names, budget=budget, variants=variants or VARIANTS,
-                                 device=device)  # fmt: skip
+                                 device=device, seeds=seeds or REFERENCE_SEEDS)  # fmt: skip
     for r in rows:
         line = (f"{r['task']:12s} {r['variant']:5s} {r['budget']:8s} seed {r['seed']!s:5s}: "
                 f"R_random {r['random_return']:10.3f}  R_gt {r['reference_return']:10.3f}")  # fmt: skip
         if r["seed"] == "mean":
             line += f"  (std {r['reference_std']:.3f} over {r['n_runs']} runs)"
         click.echo(line)
+    if seeds and set(seeds) != set(REFERENCE_SEEDS):
+        click.echo(f"filled reference seeds {sorted(set(seeds))} of {list(REFERENCE_SEEDS)}; "
+                   "once all are cached, run without --seed to print the reference (their mean)")  # fmt: skip
     click.echo(LEGEND)
 
 

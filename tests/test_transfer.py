@@ -16,6 +16,7 @@ import torch
 
 from benchmark.metrics import reoptimize, transfer
 from benchmark.metrics.transfer import (
+    REFERENCE_SEEDS,
     TransferResult,
     normalized_score,
     reference_cache_path,
@@ -310,6 +311,52 @@ def test_cli_transfer_refs_prints_the_references():
     r_random, r_ref = reference_returns(load_task("gridworld"), "smoke", variant="test")
     assert f"R_random {r_random:10.3f}  R_gt {r_ref:10.3f}" in out.output
     assert "0 = random policy, 1 = ground-truth-trained" in out.output
+
+
+def _cache_reference_run(task, seed: int, r_random: float, r_gt: float) -> None:
+    """A reference run as `reference_run` stores it, without training (known returns)."""
+    path = reference_cache_path(task, "test", "smoke", seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"budget_hash": budget_hash(task.budgets["smoke"]),
+                                "protocol": transfer.PROTOCOL_VERSION,
+                                "random_return": r_random, "reference_return": r_gt}))  # fmt: skip
+
+
+def test_cli_transfer_refs_fills_only_the_given_seeds_and_prints_no_partial_mean(pointmass):
+    """`--seed` lets one command per core fill its share of the K runs; the mean of a share
+    is not the normalizer, so it is not printed until all K are there."""
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    known = {s: (-100.0 - s % 10, -40.0 - s % 10) for s in REFERENCE_SEEDS}
+    for s in REFERENCE_SEEDS[:2]:
+        _cache_reference_run(pointmass, s, *known[s])
+    args = ["transfer", "refs", "--task", "pointmass", "--budget", "smoke", "--variant", "test"]
+    share = [a for s in REFERENCE_SEEDS[:2] for a in ("--seed", str(s))]
+    out = CliRunner().invoke(main, [*args, *share])
+    assert out.exit_code == 0, out.output
+    for s in REFERENCE_SEEDS[:2]:
+        assert f"seed {s} : R_random {known[s][0]:10.3f}  R_gt {known[s][1]:10.3f}" in out.output
+    assert "seed mean" not in out.output and "run without --seed" in out.output
+
+    for s in REFERENCE_SEEDS[2:]:
+        _cache_reference_run(pointmass, s, *known[s])
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    mean_gt = sum(g for _, g in known.values()) / len(known)
+    assert "seed mean : R_random" in out.output and f"R_gt {mean_gt:10.3f}" in out.output
+    assert f"over {len(REFERENCE_SEEDS)} runs" in out.output
+
+
+def test_cli_transfer_refs_rejects_a_seed_that_is_not_a_reference_seed():
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    out = CliRunner().invoke(main, ["transfer", "refs", "--task", "pointmass", "--seed", "7"])
+    assert out.exit_code == 2 and "[7] are not reference seeds" in out.output
+    assert str(list(REFERENCE_SEEDS)) in out.output
 
 
 # --------------------------------------------------------------------------- slow: more seeds, MuJoCo

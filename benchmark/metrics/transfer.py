@@ -376,8 +376,11 @@ def precompute_references(
 
     Why: the references are the expensive, shared part of every transfer score; computing
     them once up front (``epic-bench transfer refs``) lets later evaluations run in parallel
-    without each recomputing them. Returns one row per run (tabular tasks: one exact row).
+    without each recomputing them. Returns one row per run (tabular tasks: one exact row),
+    and a ``"mean"`` row per task and variant (the normalizer) when ``seeds`` are all K:
+    the mean of a subset (one core's share of a parallel fill) is not the reference.
     """
+    complete = set(seeds) == set(REFERENCE_SEEDS)
     rows = []
     grid = [(t, v) for t in task_names for v in variants]
     for name, variant in tqdm(grid, desc="transfer references", unit="task-variant"):
@@ -388,6 +391,8 @@ def precompute_references(
                                       strict=True):  # fmt: skip
             rows.append({"task": name, "variant": variant, "budget": budget, "seed": s,
                          "random_return": r_random, "reference_return": r_ref})  # fmt: skip
+        if ref.seeds and not complete:
+            continue  # a subset's mean is not the normalizer
         rows.append({"task": name, "variant": variant, "budget": budget, "seed": "mean",
                      "random_return": ref.random_mean, "reference_return": ref.reference_mean,
                      "reference_std": ref.reference_std, "n_runs": ref.n_runs})  # fmt: skip
