@@ -47,11 +47,16 @@ SUBMISSIONS = list_submissions(REPO / "submissions")
 # Remove an entry in the commit that completes it (a test below fails once it is complete).
 _SAC = "protocol 2 (>= 3 seeds, K = 5 reference) at ~16 CPU-min per SAC training (issue 17): "
 AWAITING: dict[tuple[str, str], str] = {
-    ("halfcheetah", "transfer"): _SAC + "the sanity entries and regression hold seeds 0-2; "
-    "preferences, AIRL and AIRL state-only (9 trainings) did not fit 2 cores yet",
     ("hopper", "transfer"): _SAC + "~25 trainings did not fit 2 cores yet; Hopper keeps its "
     "sanity entries' protocol-1 rows, labelled as noise",
 }
+
+# Issue 17: on HalfCheetah and Hopper the checkpoints of a family get the distance metrics,
+# and transfer only as far as 2 cores allow (one SAC training is ~16 CPU-min; 5 checkpoints
+# x 3 seeds would be 4 hours of both cores per family): they are not required here.
+SAC_TASKS = frozenset(
+    s.task for s in SUBMISSIONS if load_task(s.task).budgets["standard"].algorithm == "sac"
+)
 
 # Checkpoint families (`baselines train --checkpoints`, issue 17's population of learned
 # rewards) trained and committed but not evaluated yet: family -> why. Remove an entry in
@@ -74,6 +79,8 @@ def _missing(board_rows, submission, metric: str) -> str:
         & (board_rows["metric"] == metric)
     ]
     if metric == "transfer":
+        if submission.family is not None and submission.task in SAC_TASKS:
+            return ""  # checkpoints on MuJoCo: distances only (SAC_TASKS says why)
         standard = rows[rows["budget"] == "standard"]
         return "" if len(standard) else f"{submission.name}: no transfer at the standard budget"
     coverages = [
@@ -181,8 +188,10 @@ def test_gridworld_ground_truth_transfers_exactly():
 
 
 # Issue 17: every submission of a task with transfer rows is scored on one seed set, of
-# at least this size where the task's transfer is complete (MuJoCo's awaits its runs).
+# at least this size where the task's transfer is complete: 5 on gridworld and the point
+# tasks, 3 where one training is a SAC run of ~16 CPU-min (MuJoCo).
 MIN_TRANSFER_SEEDS = 5
+MIN_SAC_TRANSFER_SEEDS = 3
 # The ground-truth reward retrained must score like its own reference: 1 within RL noise.
 GROUND_TRUTH_BAND = (0.8, 1.2)
 
@@ -204,7 +213,8 @@ def test_every_submission_of_a_task_has_the_same_transfer_seeds(board_rows, task
     seeds = {name: frozenset(g["seed"]) for name, g in rows.groupby("submission")}
     assert len(set(seeds.values())) <= 1, f"{task}: transfer seed sets differ: {seeds}"
     if (task, "transfer") not in AWAITING:
-        assert seeds and len(next(iter(seeds.values()))) >= MIN_TRANSFER_SEEDS, seeds
+        least = MIN_SAC_TRANSFER_SEEDS if task in SAC_TASKS else MIN_TRANSFER_SEEDS
+        assert seeds and len(next(iter(seeds.values()))) >= least, seeds
 
 
 @pytest.mark.parametrize("task", TASKS)
