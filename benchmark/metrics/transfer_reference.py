@@ -15,9 +15,9 @@ between a submission and the reference are not initial-state luck.
 
 Each run is cached on its own (``reference_cache_path``), keyed by task version,
 protocol version, variant, budget (and its hash, stored inside), seed and device type,
-so the K runs can be filled in parallel (``epic-bench transfer refs --seed``, one command
-per core, each with its share of the seeds) and a protocol
-change never reuses an old number.
+so the K runs can be filled in parallel (``epic-bench transfer refs --seed``: one command
+per core, each with its share of the seeds) and a protocol change never reuses an old
+number.
 """
 
 from __future__ import annotations
