@@ -44,13 +44,20 @@ def board_return(submission: str, seed: int) -> float:
 
 
 def gait(task, model, budget) -> dict[str, float]:
-    """Torso pitch of the deterministic policy over the fixed evaluation episodes."""
+    """Torso pitch of the deterministic policy over the fixed evaluation episodes.
+
+    Why full episodes only: vector envs reset an episode that ends early (a Hopper that
+    falls), and the steps after it would be another start's; HalfCheetah never ends early.
+    """
     venv = task.make_vec_env(int(budget.eval_episodes), seed=EVAL_SEED_OFFSET, variant="test")
     obs = venv.reset()
     pitch = []
-    for _ in range(int(task.horizon)):
+    for step in range(1, int(task.horizon) + 1):
         pitch.append(obs[:, PITCH].copy())
-        obs, _, _, _ = venv.step(model.predict(obs, deterministic=True)[0])
+        obs, _, dones, _ = venv.step(model.predict(obs, deterministic=True)[0])
+        if step < int(task.horizon) and np.any(dones):
+            raise SystemExit(f"{task.name}: an evaluation episode ended at step {step}; "
+                             "this bench measures the gait of full-length episodes only")  # fmt: skip
     venv.close()
     p = np.asarray(pitch)
     return {
