@@ -191,16 +191,23 @@ def test_task_ground_truth_through_the_wrapper_equals_the_env_reward(task_name):
 # --------------------------------------------------------------------------- sanity entries
 
 
-def _step_sanity_entry(task_name: str, steps: int):
+def _step_sanity_entry(task_name: str, steps: int, contained: bool = False):
     """The task's ground-truth sanity submission through the wrapper for ``steps`` random steps.
 
-    Returns (wrapper rewards, VecEnv rewards, infos) per step.
+    ``contained``: in a contained worker, as the evaluator runs every submission (the
+    inputs cross a pipe, so their dtype must survive it). Returns (wrapper rewards,
+    VecEnv rewards, infos) per step.
     """
     from benchmark.submissions import load_submission
+    from benchmark.submissions.contained import ContainedReward, WorkerLimits
     from benchmark.tasks import load_task
 
     task = load_task(task_name)
-    reward = load_submission(f"submissions/{task_name}-ground-truth").load_reward()
+    submission = load_submission(f"submissions/{task_name}-ground-truth")
+    if contained:
+        reward = ContainedReward(submission, WorkerLimits(threads=1))
+    else:
+        reward = submission.load_reward()
     venv = LearnedRewardVecEnv(task.make_vec_env(2, seed=0, variant="train"), reward)
     venv.reset()
     space, rng, out = task.action_space, np.random.default_rng(0), []
@@ -213,23 +220,29 @@ def _step_sanity_entry(task_name: str, steps: int):
         env_rewards = np.array([i["ground_truth_reward"] for i in infos])
         out.append((rewards, env_rewards, infos))
     venv.close()
+    if contained:
+        reward.close()
     return out
 
 
+@pytest.mark.parametrize("contained", [False, True], ids=["in-process", "contained"])
 @pytest.mark.parametrize(
     "task_name", ["gridworld", "pointmass", "pointmaze", "halfcheetah", "hopper"]
 )
-def test_ground_truth_entry_pays_exactly_what_the_env_pays(task_name):
+def test_ground_truth_entry_pays_exactly_what_the_env_pays(task_name, contained):
     """Bit for bit, as SB3 stores it (the VecEnv's float32 reward buffer): so training the
-    ground-truth sanity entry through the wrapper is the reference run of the same seed."""
-    for rewards, env_rewards, _ in _step_sanity_entry(task_name, 150):
+    ground-truth sanity entry through the wrapper is the reference run of the same seed.
+    Contained too: the evaluator's transfer trains on the worker's rewards, and a worker
+    fed float32 copies of MuJoCo's float64 positions paid up to 3e-6 off per step."""
+    for rewards, env_rewards, _ in _step_sanity_entry(task_name, 150, contained):
         np.testing.assert_array_equal(rewards.astype(np.float32), env_rewards.astype(np.float32))
 
 
-def test_halfcheetah_ground_truth_entry_is_float64_exact():
+@pytest.mark.parametrize("contained", [False, True], ids=["in-process", "contained"])
+def test_halfcheetah_ground_truth_entry_is_float64_exact(contained):
     """Before the VecEnv's float32 buffer: gymnasium's own float64 terms, forward_reward −
     ctrl_cost (its info reports reward_run and reward_ctrl = −ctrl_cost)."""
-    for rewards, _, infos in _step_sanity_entry("halfcheetah", 60):
+    for rewards, _, infos in _step_sanity_entry("halfcheetah", 60, contained):
         assert rewards.dtype == np.float64
         expected = np.array([i["reward_run"] + i["reward_ctrl"] for i in infos])
         np.testing.assert_array_equal(rewards, expected)

@@ -3,7 +3,7 @@
 Why: the evaluator must survive any model. ``ContainedReward`` starts
 ``python -m benchmark.submissions.worker`` (worker.py), which limits its own memory
 and file writes before it loads the submission; each call sends the four input arrays
-as raw float32 bytes and waits at most ``call_timeout_s`` for the rewards. A hang is
+as raw float32 bytes (float64 ones as float64) and waits at most ``call_timeout_s`` for the rewards. A hang is
 killed and reported, a crash is reported with the tail of the worker's stderr, and
 nothing the worker sends is unpickled (wire.py). The worker keeps the model loaded
 between calls, and a killed worker is restarted for the next call.
@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from benchmark.submissions import wire
+from benchmark.submissions.formats import takes_native_dtypes
 from benchmark.submissions.spec import Submission, SubmissionError
 
 
@@ -89,6 +90,12 @@ class ContainedReward:
     def name(self) -> str:
         return self.submission.name
 
+    @property
+    def native_dtypes(self) -> bool:
+        """As `formats.SubmittedReward.native_dtypes`: callers (the transfer wrapper) then
+        pass float64 observations as they are, and `_wire_array` carries them as float64."""
+        return takes_native_dtypes(self.submission)
+
     def start(self) -> None:
         """Start the worker and load the model; raises SubmissionError (check 'load')."""
         with self._lock:
@@ -98,7 +105,7 @@ class ContainedReward:
         self, obs: torch.Tensor, acts: torch.Tensor, next_obs: torch.Tensor, dones: torch.Tensor
     ) -> torch.Tensor:
         home = obs.device if isinstance(obs, torch.Tensor) else torch.device("cpu")
-        arrays = [_float32_array(x) for x in (obs, acts, next_obs, dones)]
+        arrays = [_wire_array(x) for x in (obs, acts, next_obs, dones)]
         rows = arrays[0].shape[0] if arrays[0].ndim else 1
         timeout_s, unit_message = self._call_timeout()
         with self._lock:
@@ -292,10 +299,19 @@ def _kill_group(process: subprocess.Popen) -> None:
                 pass
 
 
-def _float32_array(x: object) -> np.ndarray:
+def _wire_array(x: object) -> np.ndarray:
+    """float64 stays float64, anything else travels as float32.
+
+    Why keep float64: the task's own closed-form rewards (the sanity entries) compute in
+    the inputs' dtype, and MuJoCo observations are float64, so only then does the ground
+    truth through the worker pay what the env pays; a submitted net casts to float32 in
+    the worker either way (formats.SubmittedReward), so its outputs do not change.
+    """
     if isinstance(x, torch.Tensor):
-        return x.detach().to("cpu", torch.float32).numpy()
-    return np.asarray(x, dtype=np.float32)
+        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        return x.detach().to("cpu", dtype).numpy()
+    x = np.asarray(x)
+    return x if x.dtype == np.float64 else x.astype(np.float32)
 
 
 @atexit.register

@@ -195,5 +195,12 @@ def load_reward(
         raise SubmissionError(
             submission.name, "load", f"could not load the {fmt} model: {type(exc).__name__}: {exc}"
         ) from exc
-    native = fmt == "task-reward"  # our own code, not a float32 net
-    return SubmittedReward(model, device=device, native_dtypes=native).eval()
+    return SubmittedReward(
+        model, device=device, native_dtypes=takes_native_dtypes(submission)
+    ).eval()
+
+
+def takes_native_dtypes(submission: Submission) -> bool:
+    """Whether the model computes in its inputs' float dtype: only the task's own
+    closed-form rewards (format task-reward, our code), never a float32 net."""
+    return submission.model.format == "task-reward"

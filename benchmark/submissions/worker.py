@@ -10,7 +10,7 @@ uses), file size 0 (it cannot write a file) and no core dumps.
 Protocol (wire.py) on the stdin/stdout pipes the evaluator opened; the worker moves them
 to private descriptors first, so a model that prints cannot corrupt an answer:
   L {"path", "sha256", "device", "trust_pickle", "threads"}  ->  K {"format"} | E {...}
-  C arrays [obs, acts, next_obs, dones] (float32)             ->  R [rewards] | E {...}
+  C arrays [obs, acts, next_obs, dones] (f32/f64)             ->  R [rewards] | E {...}
   Q                                                           ->  (exits)
 An E answer is {"check": "load" | "run" | "shape" | "dtype", "message": str}.
 """
