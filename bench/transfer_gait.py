@@ -1,5 +1,7 @@
-"""Why `halfcheetah-preferences` transfers at 0.96 on one seed and 0.37 on two (issue 17).
+"""What a board transfer run's policy does: gait on HalfCheetah, survival on Hopper (issue 17).
 
+Written to explain two surprises: `halfcheetah-preferences` transfers at 0.96 on one seed
+and 0.37 on two, and `hopper-preferences` above the ground truth's own retrained runs.
 Retrains a board transfer run (test variant, standard budget, the row's seed) and asks two
 things of it:
 
@@ -10,8 +12,15 @@ things of it:
    ``obs[2]`` is the torso pitch (a hinge angle, radians, 0 upright). A cheetah that
    flipped over and "runs" on its back, a well-known local optimum of the task, spends
    its steps at |pitch| > π/2.
+   On Hopper, which ends an episode when the hopper falls, the question is how the
+   ground-truth return splits: healthy reward (1 per step alive, so the episode length),
+   forward progress (x_end − x_start)/dt, and control cost 1e-3‖a‖² (gymnasium Hopper-v4's
+   weights). The three parts are summed again and must equal the evaluator's return, a
+   check that the split is the reward's.
 
-Usage: ``python bench/transfer_gait.py halfcheetah-preferences 1`` (≈ 16 CPU-min per run).
+Usage: ``python bench/transfer_gait.py halfcheetah-preferences 1`` (≈ 16 CPU-min per run);
+``python bench/transfer_gait.py --zero-action hopper`` measures the no-torque policy (no
+training), the floor a policy that only stands reaches.
 Appends one record per run to bench/results/transfer_gait.json.
 """
 
@@ -67,11 +76,85 @@ def gait(task, model, budget) -> dict[str, float]:
     }
 
 
+HOPPER_CTRL_COST = 1e-3  # gymnasium Hopper-v4: forward weight 1, healthy reward 1
+
+
+def survival(task, model, budget) -> dict[str, float]:
+    """Episode length and the split of the ground-truth return, first episode of each env.
+
+    Mirrors the evaluator (benchmark.metrics.reoptimize._evaluate): the same fixed episodes,
+    the first episode of each env counted. x is obs[0] (the task keeps it in front); the
+    last step's x comes from the terminal observation, as the vector env resets at once.
+    """
+    n = int(budget.eval_episodes)
+    venv = task.make_vec_env(n, seed=EVAL_SEED_OFFSET, variant="test")
+    dt = float(venv.envs[0].unwrapped.dt)
+    obs = venv.reset()
+    x_start = obs[:, 0].copy()
+    x_end = np.full(n, np.nan)
+    length = np.zeros(n, dtype=int)
+    ctrl = np.zeros(n)
+    env_return = np.zeros(n)
+    finished = np.zeros(n, dtype=bool)
+    while not finished.all():
+        acts = model.predict(obs, deterministic=True)[0]
+        obs, rewards, dones, infos = venv.step(acts)
+        live = ~finished
+        length += live
+        ctrl += np.where(live, HOPPER_CTRL_COST * np.sum(np.square(acts), axis=1), 0.0)
+        env_return += np.where(live, rewards, 0.0)
+        for i in np.flatnonzero(live & dones):
+            x_end[i] = infos[i]["terminal_observation"][0]
+        finished |= dones
+    venv.close()
+    forward = (x_end - x_start) / dt
+    return {
+        "mean_episode_length": float(length.mean()),
+        "share_of_full_length_episodes": float((length >= int(task.horizon)).mean()),
+        "mean_healthy_part": float(length.mean()),
+        "mean_forward_part": float(forward.mean()),
+        "mean_control_part": float(-ctrl.mean()),
+        "mean_distance_m": float((x_end - x_start).mean()),
+        "return_from_parts": float((length + forward - ctrl).mean()),
+        "env_return": float(env_return.mean()),
+    }
+
+
+MEASURES = {"halfcheetah": gait, "hopper": survival}
+
+
+class ZeroAction:
+    """The policy that applies no torque: on Hopper it stands until it tips over."""
+
+    def __init__(self, task) -> None:
+        self.shape = task.action_space.shape
+
+    def predict(self, obs: np.ndarray, deterministic: bool = True):
+        return np.zeros((obs.shape[0], *self.shape), dtype=np.float32), None
+
+
+def save(record: dict) -> None:
+    records = json.loads(OUT.read_text()) if OUT.exists() else []
+    key = (record["submission"], record["seed"])
+    records = [r for r in records if (r["submission"], r["seed"]) != key]
+    OUT.write_text(json.dumps([*records, record], indent=1) + "\n")
+    print(json.dumps(record, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("submission")
-    parser.add_argument("seed", type=int)
+    parser.add_argument("submission", nargs="?")
+    parser.add_argument("seed", type=int, nargs="?")
+    parser.add_argument("--zero-action", metavar="TASK",
+                        help="measure the no-torque policy on TASK instead (no training)")  # fmt: skip
     args = parser.parse_args()
+    if args.zero_action:
+        task = load_task(args.zero_action)
+        save({"submission": f"{task.name}:zero-action", "seed": None,
+              **MEASURES[task.name](task, ZeroAction(task), task.budgets["standard"])})  # fmt: skip
+        return
+    if args.submission is None or args.seed is None:
+        parser.error("give SUBMISSION SEED, or --zero-action TASK")
     sub = {s.name: s for s in list_submissions(ROOT / "submissions")}[args.submission]
     task = load_task(sub.task)
     budget = task.budgets["standard"]
@@ -79,18 +162,14 @@ def main() -> None:
     start = time.perf_counter()
     model = train_policy(task, sub.load_reward(), budget, seed=args.seed, variant="test")
     retrained = evaluate_policy(task, model, budget, seed=args.seed, variant="test")
-    record = {
+    save({
         "submission": args.submission,
         "seed": args.seed,
         "board_policy_return": on_board,
         "retrained_policy_return": retrained,
-        **gait(task, model, budget),
+        **MEASURES[task.name](task, model, budget),
         "wall_time_s": time.perf_counter() - start,
-    }
-    records = json.loads(OUT.read_text()) if OUT.exists() else []
-    records = [r for r in records if (r["submission"], r["seed"]) != (args.submission, args.seed)]
-    OUT.write_text(json.dumps([*records, record], indent=1) + "\n")
-    print(json.dumps(record, indent=1))
+    })  # fmt: skip
 
 
 if __name__ == "__main__":
