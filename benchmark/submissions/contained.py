@@ -3,10 +3,10 @@
 Why: the evaluator must survive any model. ``ContainedReward`` starts
 ``python -m benchmark.submissions.worker`` (worker.py), which limits its own memory
 and file writes before it loads the submission; each call sends the four input arrays
-as raw float32 bytes (float64 ones as float64) and waits at most ``call_timeout_s`` for the rewards. A hang is
-killed and reported, a crash is reported with the tail of the worker's stderr, and
-nothing the worker sends is unpickled (wire.py). The worker keeps the model loaded
-between calls, and a killed worker is restarted for the next call.
+as raw float32 bytes (float64 ones as float64) and waits at most ``call_timeout_s`` for
+the rewards. A hang is killed and reported, a crash is reported with the tail of the
+worker's stderr, and nothing the worker sends is unpickled (wire.py). The worker keeps
+the model loaded between calls, and a killed worker is restarted for the next call.
 
     reward = ContainedReward(submission, WorkerLimits(call_timeout_s=60))
     rewards = reward(obs, acts, next_obs, dones)   # torch.Tensor [B], like any RewardFn
