@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.rewards.locomotion import get_spec
+from benchmark.rewards.locomotion import LocomotionSpec, forward_velocity, get_spec
 from benchmark.submissions import load_submission
 from benchmark.tasks import load_task
 
@@ -36,10 +36,10 @@ OUT = ROOT / "bench" / "results" / "reward_offset.json"
 REWARDS = ("ground-truth", "preferences", "regression", "airl", "airl-state-only", "random")
 
 
-def fit(reward, transitions, dt: float) -> dict[str, float]:
+def fit(reward, transitions, spec: LocomotionSpec) -> dict[str, float]:
     """Least-squares R ≈ a · forward velocity + b + c · ‖a‖² on the transitions."""
     t = transitions
-    forward = ((t.next_obs[:, 0] - t.obs[:, 0]).double() / dt).numpy()
+    forward = forward_velocity(spec, t.obs.double(), t.next_obs.double()).numpy()
     squared_action = t.acts.double().square().sum(dim=1).numpy()
     design = np.stack([forward, np.ones_like(forward), squared_action], axis=1)
     with torch.no_grad():
@@ -66,7 +66,7 @@ def main() -> None:
     for cov in task.coverage_names:
         transitions = task.coverage(cov).sample(1024, 256, 0).transitions
         for name, reward in rewards.items():
-            row = {"coverage": cov, "reward": f"hopper-{name}", **fit(reward, transitions, spec.dt)}
+            row = {"coverage": cov, "reward": f"hopper-{name}", **fit(reward, transitions, spec)}
             rows.append(row)
             print(f"{cov:<8} {row['reward']:<24} a {row['forward_weight']:+.3f}  "
                   f"b {row['offset_per_step']:+.3f}  c {row['squared_action_weight']:+.3f}  "

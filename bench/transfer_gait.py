@@ -14,8 +14,8 @@ things of it:
    its steps at |pitch| > π/2.
    On Hopper, which ends an episode when the hopper falls, the question is how the
    ground-truth return splits: healthy reward (1 per step alive, so the episode length),
-   forward progress (x_end − x_start)/dt, and control cost 1e-3‖a‖² (gymnasium Hopper-v4's
-   weights). The three parts are summed again and must equal the evaluator's return, a
+   forward progress (x_end − x_start)/dt, and control cost 1e-3‖a‖² (the weights of
+   benchmark.rewards.locomotion's spec, gymnasium Hopper-v4's). The three parts are summed again and must equal the evaluator's return, a
    check that the split is the reward's.
 
 Usage: ``python bench/transfer_gait.py halfcheetah-preferences 1`` (≈ 16 CPU-min per run);
@@ -35,6 +35,7 @@ import numpy as np
 
 from benchmark.metrics.reoptimize import EVAL_SEED_OFFSET, evaluate_policy, train_policy
 from benchmark.results import read_results
+from benchmark.rewards.locomotion import get_spec
 from benchmark.submissions import list_submissions
 from benchmark.tasks import load_task
 
@@ -76,9 +77,6 @@ def gait(task, model, budget) -> dict[str, float]:
     }
 
 
-HOPPER_CTRL_COST = 1e-3  # gymnasium Hopper-v4: forward weight 1, healthy reward 1
-
-
 def survival(task, model, budget) -> dict[str, float]:
     """Episode length and the split of the ground-truth return, first episode of each env.
 
@@ -86,9 +84,9 @@ def survival(task, model, budget) -> dict[str, float]:
     the first episode of each env counted. x is obs[0] (the task keeps it in front); the
     last step's x comes from the terminal observation, as the vector env resets at once.
     """
+    spec = get_spec(task.reward_specs["ground_truth"].params["env"])
     n = int(budget.eval_episodes)
     venv = task.make_vec_env(n, seed=EVAL_SEED_OFFSET, variant="test")
-    dt = float(venv.envs[0].unwrapped.dt)
     obs = venv.reset()
     x_start = obs[:, 0].copy()
     x_end = np.full(n, np.nan)
@@ -101,21 +99,22 @@ def survival(task, model, budget) -> dict[str, float]:
         obs, rewards, dones, infos = venv.step(acts)
         live = ~finished
         length += live
-        ctrl += np.where(live, HOPPER_CTRL_COST * np.sum(np.square(acts), axis=1), 0.0)
+        ctrl += np.where(live, spec.ctrl_cost_weight * np.sum(np.square(acts), axis=1), 0.0)
         env_return += np.where(live, rewards, 0.0)
         for i in np.flatnonzero(live & dones):
             x_end[i] = infos[i]["terminal_observation"][0]
         finished |= dones
     venv.close()
-    forward = (x_end - x_start) / dt
+    forward = spec.forward_reward_weight * (x_end - x_start) / spec.dt
+    healthy = spec.healthy_reward * length
     return {
         "mean_episode_length": float(length.mean()),
         "share_of_full_length_episodes": float((length >= int(task.horizon)).mean()),
-        "mean_healthy_part": float(length.mean()),
+        "mean_healthy_part": float(healthy.mean()),
         "mean_forward_part": float(forward.mean()),
         "mean_control_part": float(-ctrl.mean()),
         "mean_distance_m": float((x_end - x_start).mean()),
-        "return_from_parts": float((length + forward - ctrl).mean()),
+        "return_from_parts": float((healthy + forward - ctrl).mean()),
         "env_return": float(env_return.mean()),
     }
 
