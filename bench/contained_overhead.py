@@ -5,7 +5,7 @@ same coverage sample: ``epic_distance`` of a submission to the ground truth with
 
   (a) in-process: ``Submission.load_reward()`` (an nn.Module in this process);
   (b) contained:  ``ContainedReward`` (every forward sent to a warm worker process as raw
-      float32 bytes, rewards sent back the same way).
+      float32 bytes, float64 inputs as float64; rewards sent back the same way).
 
 Both use one torch thread. Prints the median seconds of each and the ratio (b)/(a), and
 writes JSON to bench/results/contained_overhead.json. Worker start-up (once per
