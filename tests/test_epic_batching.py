@@ -132,3 +132,40 @@ def test_forward_passes_reuse_their_pages_once_freed_memory_is_kept():
     # Once the heap has grown to one batch's working set, later batches reuse its pages;
     # returned to the kernel, they would fault in again (>= 2048 per batch).
     assert sum(faults[10:]) < 2048, faults
+
+
+class Float32Potential(torch.nn.Module):
+    """A float32 module whose rows do not depend on the batch around them (no matmul), so
+    the comparison below sees only what the companion changes, not float32 kernel noise."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.linspace(-1.0, 1.0, OBS_DIM, dtype=torch.float32))
+
+    def forward(self, obs, acts, next_obs, dones):
+        return (next_obs * self.w).sum(dim=1) * 0.01 + acts[:, 0]
+
+
+def test_a_closed_form_reward_beside_a_float32_module_sees_the_float64_data():
+    """Each reward's canonicalization must not depend on its companion: a task's ground truth
+    (closed form) beside a float32 submission still reads MuJoCo's float64 states, so EPIC
+    of the pair is the Pearson distance of the two canonicalized alone (the in-process path
+    once converted everyone's inputs to the module's float32: 2.8e-6 off here)."""
+    module = Float32Potential()
+    seen = []
+
+    def closed_form(obs, acts, next_obs, dones):
+        seen.append(obs.dtype)
+        # Differences of large coordinates: float32 copies would lose the low digits.
+        return ((next_obs - obs) * (obs - 1000.0)).sum(dim=1) + acts.sum(dim=1)
+
+    t = episodes()
+    t = Transitions(t.obs + 1000.0, t.acts, t.next_obs + 1000.0, t.dones)
+    states, actions = mean_samples()
+    states = states + 1000.0
+    joint = epic_distance(module, closed_form, transitions=t, state_samples=states,
+                          action_samples=actions, discount=DISCOUNT)  # fmt: skip
+    assert set(seen) == {torch.float64}
+    alone = pearson_distance(canonicalize(module, t, states, actions, DISCOUNT),
+                             canonicalize(closed_form, t, states, actions, DISCOUNT))  # fmt: skip
+    assert joint == pytest.approx(alone, abs=1e-12)

@@ -101,10 +101,13 @@ def validate_inputs(
         )
     w = None if weights is None else check_weights(weights, n)
     max_batch = resolve_max_batch(max_batch, dev)
-    # When the reward modules share one parameter dtype, convert the inputs once here
-    # rather than every batch (e.g. float64 numpy data for a float32 net).
-    dtypes = {p[1] for p in map(module_placement, rewards) if p is not None}
-    if len(dtypes) == 1:
+    # When every reward is a module of one parameter dtype, convert the inputs once here
+    # rather than every batch (e.g. float64 numpy data for a float32 net). Not when a
+    # closed-form reward (a task's ground truth) is among them: it would see rounded copies
+    # of MuJoCo's float64 states; `call_reward` converts each module's batches instead.
+    placements = [module_placement(r) for r in rewards]
+    dtypes = {p[1] for p in placements if p is not None}
+    if len(dtypes) == 1 and None not in placements:
         dtype = dtypes.pop()
         t = Transitions(*(x.to(dev, dtype) for x in (t.obs, t.acts, t.next_obs, t.dones)))
         return CanonicalInputs(t, s.to(dtype), a.to(dtype), float(discount), w, max_batch, dev)
