@@ -321,7 +321,12 @@ def transfer() -> None:
     help="Fill only this reference seed (repeatable; default all K). One command per core, "
     "each with its own seeds, fills the K runs in parallel.",
 )  # fmt: skip
-def transfer_refs(task_names, budget, variants, device, seeds) -> None:
+@click.option(
+    "--publish", is_flag=True,
+    help="Also copy the runs' records into leaderboard/references (committed with the board: "
+    "a fresh checkout then normalizes by the board's runs instead of retraining them).",
+)  # fmt: skip
+def transfer_refs(task_names, budget, variants, device, seeds, publish) -> None:
     """Compute and cache the K reference runs (random and ground-truth-trained policies)
     so later transfer scores only train the submission."""
     from benchmark.metrics.transfer import (
@@ -329,7 +334,9 @@ def transfer_refs(task_names, budget, variants, device, seeds) -> None:
         REFERENCE_SEEDS,
         VARIANTS,
         precompute_references,
+        publish_reference_runs,
     )
+    from benchmark.tasks import load_task
 
     unknown = sorted(set(seeds) - set(REFERENCE_SEEDS))
     if unknown:
@@ -345,6 +352,15 @@ def transfer_refs(task_names, budget, variants, device, seeds) -> None:
         if r["seed"] == "mean":
             line += f"  (std {r['reference_std']:.3f} over {r['n_runs']} runs)"
         click.echo(line)
+    if publish:
+        for name in task_names:
+            task = load_task(name)
+            if task.budgets[budget].algorithm == "value_iteration":
+                continue  # exact: nothing was trained, nothing to publish
+            for variant in variants or VARIANTS:
+                for path in publish_reference_runs(task, variant, budget, seeds or REFERENCE_SEEDS,
+                                                   device):  # fmt: skip
+                    click.echo(f"published {path}")
     if seeds and set(seeds) != set(REFERENCE_SEEDS):
         click.echo(f"filled reference seeds {sorted(set(seeds))} of {list(REFERENCE_SEEDS)}; "
                    "once all are cached, run without --seed to print the reference (their mean)")  # fmt: skip

@@ -5,6 +5,8 @@ arithmetic in four places), which breaks silently whenever a module moves.
 
 - ``$EPIC_BENCH_TASKS``: more task directories (``os.pathsep``-separated), added to the built-in ``tasks/``
 - ``$EPIC_BENCH_CACHE``: coverage samples and transfer references (default ``~/.cache/epic-bench``)
+- ``$EPIC_BENCH_REFERENCES``: the board's committed transfer reference runs (default the
+  repository's ``leaderboard/references``), read before the cache
 - ``$EPIC_BENCH_SUBMISSIONS``: shipped submissions (default ``./submissions``, else the repository's)
 - results: ``leaderboard/results`` relative to the working directory (``--results-dir``)
 - experts: the repository's ``experts/``
@@ -49,6 +51,17 @@ def cache_root() -> Path:
     """``$EPIC_BENCH_CACHE`` or ``~/.cache/epic-bench``."""
     env = os.environ.get("EPIC_BENCH_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "epic-bench"
+
+
+def references_root() -> Path:
+    """``$EPIC_BENCH_REFERENCES`` or the repository's ``leaderboard/references``.
+
+    Why committed: the K ground-truth-trained runs behind the board's transfer normalizer
+    cost up to 5 x 16 CPU-minutes (SAC) and lived only in a machine's cache, so a fresh
+    checkout retrained them and a reviewer could not see the runs behind a row's mean.
+    """
+    env = os.environ.get("EPIC_BENCH_REFERENCES")
+    return Path(env) if env else REPO_ROOT / "leaderboard" / "references"
 
 
 def submissions_root() -> Path:

@@ -18,7 +18,9 @@ from benchmark.metrics import reoptimize, transfer
 from benchmark.metrics.transfer import (
     REFERENCE_SEEDS,
     TransferResult,
+    committed_reference_path,
     normalized_score,
+    publish_reference_runs,
     reference_cache_path,
     reference_returns,
     transfer_score,
@@ -35,6 +37,8 @@ def negated(reward):
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("EPIC_BENCH_CACHE", str(tmp_path / "cache"))
+    # The board's committed reference runs are read first; tests publish into their own.
+    monkeypatch.setenv("EPIC_BENCH_REFERENCES", str(tmp_path / "references"))
 
 
 # --------------------------------------------------------------------------- gridworld (exact)
@@ -347,6 +351,65 @@ def test_cli_transfer_refs_fills_only_the_given_seeds_and_prints_no_partial_mean
     mean_gt = sum(g for _, g in known.values()) / len(known)
     assert "seed mean : R_random" in out.output and f"R_gt {mean_gt:10.3f}" in out.output
     assert f"over {len(REFERENCE_SEEDS)} runs" in out.output
+
+
+def test_a_committed_reference_run_is_read_before_the_cache(pointmass, monkeypatch):
+    """The board's published runs normalize a fresh checkout's scores: nothing is retrained."""
+    monkeypatch.setattr(
+        pointmass, "budgets", {**pointmass.budgets, "smoke": tiny_budget(pointmass)}
+    )
+    _cache_reference_run(pointmass, 3, -1.0, -2.0)  # a machine's own run of the same seed
+    committed = committed_reference_path(pointmass, "test", "smoke", 3)
+    committed.parent.mkdir(parents=True)
+    committed.write_text(json.dumps({"budget_hash": budget_hash(pointmass.budgets["smoke"]),
+                                     "protocol": transfer.PROTOCOL_VERSION,
+                                     "random_return": -100.0, "reference_return": -40.0}))  # fmt: skip
+    assert reference_returns(pointmass, "smoke", seeds=[3]) == (-100.0, -40.0)
+    # Seed 4 has no record anywhere: it is trained and cached, never published on its own.
+    reference_returns(pointmass, "smoke", seeds=[4])
+    assert reference_cache_path(pointmass, "test", "smoke", 4).exists()
+    assert not committed_reference_path(pointmass, "test", "smoke", 4).exists()
+
+
+def test_a_committed_reference_of_another_budget_is_recomputed(pointmass, monkeypatch):
+    monkeypatch.setattr(
+        pointmass, "budgets", {**pointmass.budgets, "smoke": tiny_budget(pointmass)}
+    )
+    committed = committed_reference_path(pointmass, "test", "smoke", 3)
+    committed.parent.mkdir(parents=True)
+    committed.write_text(json.dumps({"budget_hash": "0" * 16, "protocol": transfer.PROTOCOL_VERSION,
+                                     "random_return": -100.0, "reference_return": -40.0}))  # fmt: skip
+    with pytest.warns(UserWarning, match="another budget or protocol.*stale"):
+        r_random, r_gt = reference_returns(pointmass, "smoke", seeds=[3])
+    assert (r_random, r_gt) != (-100.0, -40.0)
+    record = json.loads(reference_cache_path(pointmass, "test", "smoke", 3).read_text())
+    assert (record["random_return"], record["reference_return"]) == (r_random, r_gt)
+
+
+def test_published_runs_are_the_cached_records_and_a_missing_run_is_named(pointmass):
+    _cache_reference_run(pointmass, 1000, -100.0, -40.0)
+    [path] = publish_reference_runs(pointmass, "test", "smoke", [1000])
+    cached = reference_cache_path(pointmass, "test", "smoke", 1000)
+    assert path.name == cached.name
+    assert json.loads(path.read_text()) == json.loads(cached.read_text())
+    with pytest.raises(FileNotFoundError, match="seed1001.*transfer refs --task pointmass"):
+        publish_reference_runs(pointmass, "test", "smoke", [1001])
+
+
+def test_cli_transfer_refs_publish_writes_every_run_of_the_reference(pointmass):
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    for s in REFERENCE_SEEDS:
+        _cache_reference_run(pointmass, s, -100.0 - s % 10, -40.0 - s % 10)
+    out = CliRunner().invoke(main, ["transfer", "refs", "--task", "pointmass", "--budget", "smoke",
+                                    "--variant", "test", "--publish"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    for s in REFERENCE_SEEDS:
+        path = committed_reference_path(pointmass, "test", "smoke", s)
+        assert f"published {path}" in out.output
+        assert json.loads(path.read_text())["reference_return"] == -40.0 - s % 10
 
 
 def test_cli_transfer_refs_rejects_a_seed_that_is_not_a_reference_seed():

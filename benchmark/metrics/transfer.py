@@ -48,6 +48,8 @@ from benchmark.metrics.transfer_reference import (  # noqa: F401  (re-exported)
     Reference,
     budget_hash,
     check_submission_seed,
+    committed_reference_path,
+    publish_reference_runs,
     reference_cache_path,
     reference_run,
 )
