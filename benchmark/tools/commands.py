@@ -263,3 +263,38 @@ def results_prune(results_dir, submissions_root, drop_failed, old_transfer_proto
         click.echo("dry run: nothing changed; re-run with --apply to rewrite the store")
     if report.file_written is not None:
         click.echo(f"wrote {report.file_written}; removed {len(report.files_removed)} old files")
+
+
+@results.command("renormalize")
+@click.option(
+    "--results-dir", type=click.Path(file_okay=False), default=str(DEFAULT_RESULTS_DIR),
+    show_default=True,
+)  # fmt: skip
+@click.option("--task", required=True, help="The task whose transfer rows to renormalize.")
+@click.option("--budget", default="standard", show_default=True)
+@click.option(
+    "--dry-run/--apply", default=True, show_default=True,
+    help="Only count the rows whose normalizer would change (default), or rewrite the store.",
+)  # fmt: skip
+def results_renormalize(results_dir, task, budget, dry_run) -> None:
+    """Normalize TASK's transfer rows by the published reference runs (leaderboard/references).
+
+    Only the arithmetic (policy - random) / (reference - random) is redone; each row's
+    policy return, seed and provenance stay. Use after `transfer refs --publish` when the
+    published runs (another machine's RL) differ from those the rows were scored with.
+    """
+    from benchmark.results import ResultsError
+    from benchmark.results.renormalize import renormalize_transfer
+
+    try:
+        report = renormalize_transfer(results_dir, task=task, budget=budget, dry_run=dry_run)
+    except ResultsError as e:
+        raise click.ClickException(str(e)) from e
+    verb = "would renormalize" if dry_run else "renormalized"
+    click.echo(f"{task}: {verb} {report.changed} transfer rows (largest change of a normalized "
+               f"value {report.max_value_change:.3g}); {report.unchanged} already use the "
+               "published reference")  # fmt: skip
+    if dry_run and report.changed:
+        click.echo("dry run: nothing changed; re-run with --apply to rewrite the store")
+    if report.file_written is not None:
+        click.echo(f"wrote {report.file_written}; removed {len(report.files_removed)} old files")

@@ -1,0 +1,142 @@
+"""Re-express a task's transfer rows against the board's published reference runs.
+
+Why: a transfer row measures one thing, the return of a policy trained on the submission
+(``policy_return``); its ``value`` is arithmetic on it, (policy − random) / (reference −
+random), with the K-run reference of the machine that evaluated it. The K reference runs
+are RL trainings, and RL retrained on another CPU agrees with an earlier machine's only to
+rounding, which hundreds of thousands of steps amplify (measured: PointMaze's mean of the
+5 runs moved 0.3 %, their std 3 %; the same machine reproduces them bit for bit). Rows of
+one task must share one normalizer, and the board's is the published one
+(``leaderboard/references``, `benchmark.metrics.transfer_reference.publish_reference_runs`).
+Renormalizing redoes only that arithmetic: the rows' trainings, seeds, returns and
+provenance stay as they were.
+
+Like pruning it rewrites files: the touched files' rows go to one new file (atomically),
+and only then are the old files removed; it only counts unless ``dry_run=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+import benchmark.results.store as store
+from benchmark.vocabulary import TRANSFER_METRICS, TRANSFER_PROTOCOL_VERSION
+
+# The variant each transfer metric trains in (`benchmark.metrics.registry`).
+METRIC_VARIANT = {"transfer": "test", "transfer_train": "train"}
+REFERENCE_FIELDS = ("random_return", "random_std", "reference_return", "reference_std",
+                    "n_reference_runs")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RenormalizeReport:
+    """How many rows changed, and by how much their normalized value moved at most."""
+
+    changed: int
+    unchanged: int
+    max_value_change: float = 0.0
+    files_removed: tuple[Path, ...] = ()
+    file_written: Path | None = None
+
+
+def published_reference(task_name: str, variant: str, budget: str):
+    """The `Reference` of the committed K runs; ResultsError naming what is missing."""
+    from benchmark.metrics.transfer_reference import (
+        PROTOCOL_VERSION,
+        REFERENCE_SEEDS,
+        Reference,
+        committed_reference_path,
+    )
+    from benchmark.tasks import load_task
+    from benchmark.tasks.task import budget_hash
+
+    task = load_task(task_name)
+    key = budget_hash(task.budgets[budget])
+    paths = [committed_reference_path(task, variant, budget, s) for s in REFERENCE_SEEDS]
+    missing = [p.name for p in paths if not p.exists()]
+    if missing:
+        raise store.ResultsError(
+            f"{task_name}: the published reference lacks {missing}; run `epic-bench transfer "
+            f"refs --task {task_name} --variant {variant} --budget {budget} --publish` first"
+        )
+    records = [json.loads(p.read_text()) for p in paths]
+    stale = [p.name for p, r in zip(paths, records, strict=True)
+             if r.get("budget_hash") != key or r.get("protocol") != PROTOCOL_VERSION]  # fmt: skip
+    if stale:
+        raise store.ResultsError(
+            f"{task_name}: published reference runs {stale} were run with another budget or "
+            "protocol than the task's now; republish them"
+        )
+    return Reference(
+        seeds=tuple(REFERENCE_SEEDS),
+        random_returns=tuple(float(r["random_return"]) for r in records),
+        reference_returns=tuple(float(r["reference_return"]) for r in records),
+    )
+
+
+def renormalize_transfer(
+    results_dir: str | Path = store.DEFAULT_RESULTS_DIR,
+    *,
+    task: str,
+    budget: str = "standard",
+    dry_run: bool = True,
+) -> RenormalizeReport:
+    """Recompute ``task``'s current-protocol transfer rows at ``budget`` with the published runs.
+
+    Only sampled rows (K reference runs) that finished are rewritten; exact tabular rows
+    have no runs to publish.
+    """
+    from benchmark.metrics.transfer import normalized_score
+
+    paths = store.result_files(results_dir)
+    frames = [store.read_file(p).assign(_file=str(p)) for p in paths]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return RenormalizeReport(changed=0, unchanged=0)
+    frame = pd.concat(frames, ignore_index=True)
+    if "transfer_protocol" not in frame:
+        return RenormalizeReport(changed=0, unchanged=0)
+    target = (
+        (frame["task"] == task)
+        & frame["metric"].isin(TRANSFER_METRICS)
+        & (frame["budget"] == budget)
+        & (frame["transfer_protocol"] == TRANSFER_PROTOCOL_VERSION)
+        & (frame["status"] == store.STATUS_OK)
+        & (frame["n_reference_runs"] > 1)
+    )
+    changed, moved = [], 0.0
+    for metric in frame.loc[target, "metric"].unique():
+        ref = published_reference(task, METRIC_VARIANT[metric], budget)
+        fields = {"random_return": ref.random_mean, "random_std": ref.random_std,
+                  "reference_return": ref.reference_mean, "reference_std": ref.reference_std,
+                  "n_reference_runs": ref.n_runs}  # fmt: skip
+        for i in frame.index[target & (frame["metric"] == metric)]:
+            if all(frame.at[i, k] == v for k, v in fields.items()):
+                continue
+            value = normalized_score(float(frame.at[i, "policy_return"]), ref.random_mean,
+                                     ref.reference_mean, context=f"{task}/{budget}")  # fmt: skip
+            old = float(frame.at[i, "value"])
+            moved = max(moved, abs(value - old)) if math.isfinite(value) else math.inf
+            for k, v in fields.items():
+                frame.at[i, k] = v
+            frame.at[i, "value"] = value
+            changed.append(i)
+    report = RenormalizeReport(changed=len(changed), unchanged=int(target.sum()) - len(changed),
+                               max_value_change=moved)  # fmt: skip
+    if dry_run or not changed:
+        return report
+    touched = set(frame.loc[changed, "_file"])
+    files = [p for p in paths if str(p) in touched]
+    rows = frame[frame["_file"].isin(touched)].drop(columns="_file")
+    name = f"{store.new_run_id()}-renormalized"
+    written = store.write_batch(rows.to_dict("records"), results_dir, name=name)
+    for path in files:
+        path.unlink()
+    return RenormalizeReport(changed=report.changed, unchanged=report.unchanged,
+                             max_value_change=moved, files_removed=tuple(files),
+                             file_written=written)  # fmt: skip
