@@ -239,7 +239,6 @@ def test_ground_truth_retrained_transfers_within_the_sanity_band(board_rows, tas
 
 # Tasks whose K reference runs behind the board are not committed yet (task -> why).
 UNPUBLISHED_REFERENCES: dict[str, str] = {
-    "hopper": "the 5 SAC reference runs are being rerun (the earlier machine's cache is gone)",
     "halfcheetah": "the 5 SAC reference runs (~16 CPU-min each) were cached on an earlier "
     "machine only; rerunning them did not fit this session (issue 17)",
 }

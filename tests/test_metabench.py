@@ -86,7 +86,11 @@ def test_distances_are_the_boards_exact_gridworld_rows(task):
                 continue
             assert len(rows) == 1, f"{name} {metric}: {len(rows)} exact board rows"
             got = distances[metric](reward.table)
-            assert got == pytest.approx(float(rows["value"].iloc[0]), abs=1e-9), (name, metric)
+            # The learned tables are float32 nets evaluated on this CPU; the board's rows were
+            # evaluated on another's, whose float32 kernels round differently (measured on an
+            # AVX-512 machine: up to 1.1e-7 apart, ERC of AIRL state-only; EPIC up to 3.2e-8;
+            # the closed-form entries agree exactly). A change of definition moves >= 1e-3.
+            assert got == pytest.approx(float(rows["value"].iloc[0]), abs=1e-6), (name, metric)
             checked += 1
     assert checked >= 8 * len(mb.BOARD_DISTANCES)  # the 8 submissions on the board
 
