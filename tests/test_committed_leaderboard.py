@@ -275,6 +275,13 @@ def test_the_committed_reference_runs_are_the_rows_normalizer(board_rows, task):
     assert (rows["n_reference_runs"] == len(REFERENCE_SEEDS)).all()
 
 
+def test_every_task_s_transfer_rows_share_one_normalizer(board_rows):
+    """Means over seeds and entries are only comparable on one scale (one reference)."""
+    from benchmark.results.renormalize import mixed_normalizers
+
+    assert mixed_normalizers(board_rows) == []
+
+
 def test_every_published_reference_run_belongs_to_a_task_on_the_board():
     names = {p.name for p in (REPO / "leaderboard" / "references").glob("*.json")}
     tasks = {n.split("-v")[0] for n in names}

@@ -16,7 +16,7 @@ from benchmark.metrics.transfer import (
     REFERENCE_SEEDS,
     committed_reference_path,
 )
-from benchmark.results.renormalize import renormalize_transfer
+from benchmark.results.renormalize import mixed_normalizers, renormalize_transfer
 from benchmark.tasks import load_task
 from benchmark.tasks.task import budget_hash
 
@@ -120,3 +120,29 @@ def test_cli_counts_then_applies(store):
                                     "--results-dir", str(store), "--apply"])  # fmt: skip
     assert out.exit_code == 0, out.output
     assert "renormalized 2 transfer rows" in out.output and "removed 1 old files" in out.output
+
+
+def test_a_new_row_on_the_published_reference_beside_old_ones_is_reported_until_renormalized(
+    store,
+):
+    """The situation renormalizing exists for: rows scored on an earlier machine's reference,
+    then a new evaluation scored on the published one. Means over both mix two scales."""
+    published_row = _transfer("pointmass", 2, -112.0)
+    published_row.update(value=0.5, random_return=-176.0, random_std=math.sqrt(10.0),
+                         reference_return=-48.0, reference_std=math.sqrt(10.0))  # fmt: skip
+    results.write_batch([published_row], store, name="c")
+    frame = results.read_results(store)
+    assert mixed_normalizers(frame) == ["pointmass transfer standard (2 references)"]
+    report = renormalize_transfer(store, task="pointmass", dry_run=False)
+    assert (report.changed, report.unchanged) == (2, 1)
+    assert mixed_normalizers(results.read_results(store)) == []
+
+
+def test_leaderboard_build_warns_about_mixed_references(store, tmp_path):
+    from benchmark.leaderboard.build import build
+
+    published_row = _transfer("pointmass", 2, -112.0)
+    published_row.update(reference_return=-48.0)
+    results.write_batch([published_row], store, name="c")
+    with pytest.warns(UserWarning, match=r"pointmass transfer standard.*results renormalize"):
+        build(store, tmp_path / "board")

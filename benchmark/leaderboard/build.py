@@ -6,6 +6,7 @@ records, so the one dispatcher over every format sits above both.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +26,7 @@ from benchmark.metrics.registry import DISTANCE_METRICS
 from benchmark.paths import DEFAULT_RESULTS_DIR, write_text_atomic
 from benchmark.results import read_results
 from benchmark.results.pruning import CurrentVersions
+from benchmark.results.renormalize import mixed_normalizers
 from benchmark.vocabulary import TRANSFER_LEGEND
 
 
@@ -75,6 +77,14 @@ def build(
     board = aggregate(results, seed=seed, shipped=shipped)
     distances = [m for m in DISTANCE_METRICS if not board.empty and m in set(board["metric"])]
     selected = select_rows(results, shipped) if not results.empty else results
+    mixed = mixed_normalizers(selected)
+    if mixed:
+        warnings.warn(
+            f"transfer rows normalized by different references: {'; '.join(mixed)}; their "
+            "means mix scales. Publish the task's runs (`epic-bench transfer refs --publish`) "
+            "and run `epic-bench results renormalize --task T --apply`",
+            stacklevel=2,
+        )
     correlations = correlation_table(selected, distances, seed=seed)
     findings = paper_findings(board)
     out_dir = Path(out_dir)

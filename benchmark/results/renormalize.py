@@ -140,3 +140,18 @@ def renormalize_transfer(
     return RenormalizeReport(changed=report.changed, unchanged=report.unchanged,
                              max_value_change=moved, files_removed=tuple(files),
                              file_written=written)  # fmt: skip
+
+
+def mixed_normalizers(frame: pd.DataFrame) -> list[str]:
+    """Tasks whose finished transfer rows of one metric and budget carry more than one
+    reference: their normalized values are not on one scale (`renormalize_transfer` puts
+    them there). Returns one "task metric budget" line per such group."""
+    if frame.empty or "reference_return" not in frame:
+        return []
+    rows = frame[frame["metric"].isin(TRANSFER_METRICS) & (frame["status"] == store.STATUS_OK)]
+    mixed = []
+    for (task, metric, budget), group in rows.groupby(["task", "metric", "budget"]):
+        pairs = set(zip(group["reference_return"], group["random_return"], strict=True))
+        if len(pairs) > 1:
+            mixed.append(f"{task} {metric} {budget} ({len(pairs)} references)")
+    return mixed
