@@ -179,3 +179,33 @@ def test_a_run_does_not_claim_a_unit_another_run_stored_while_it_wrote_its_own(t
     b.release_written()  # ... and lets other runs go on
     assert not b.take(x)  # x is in the store: B must not compute it again
     assert not list((tmp_path / ".claims").glob("*.lock"))
+
+
+def test_a_sigterm_while_a_claim_is_taken_leaves_no_lock_behind(tmp_path, monkeypatch):
+    """Preemption between creating the lock file and recording it used to leave the file
+    (and the .claims folder) behind: the SystemExit now waits until the claim is held, so
+    the runner's finally block releases it. A real SIGTERM, sent to this process."""
+    import signal
+
+    import benchmark.evaluation.runner as runner
+    from benchmark.evaluation.grid import Unit
+
+    unit = Unit("s", "p", "0" * 64, "m", "gridworld", "2", "epic", "random", 0,
+                "standard", 128, 32)  # fmt: skip
+
+    def claim_then_preempted(*args, **kwargs):
+        path = try_claim(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives before `take` records the claim
+        return path
+
+    monkeypatch.setattr(runner, "try_claim", claim_then_preempted)
+    claims = runner._Claims(tmp_path, force=False, stale_after_s=3600)
+    previous = runner._exit_on_sigterm()
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            claims.take(unit)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        claims.release_all()
+    assert exit_info.value.code == 128 + signal.SIGTERM
+    assert not (tmp_path / ".claims").exists()

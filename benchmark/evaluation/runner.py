@@ -10,7 +10,8 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
@@ -165,17 +166,21 @@ class _Claims:
 
     def take(self, unit: Unit) -> bool:
         """Claim ``unit``; False if another run holds it or has stored it since we looked."""
-        path = try_claim(self.results_dir, unit.key(), stale_after_s=self.stale_after_s)
-        if path is None:
-            return False
+        # A SIGTERM between creating the lock file and recording it in ``held`` would leave
+        # the file behind (the finally block releases only ``held``): it waits until both.
+        with _PREEMPTION.deferred():
+            path = try_claim(self.results_dir, unit.key(), stale_after_s=self.stale_after_s)
+            if path is None:
+                return False
+            self.held.append(path)
         if not self.force:
             files = set(result_files(self.results_dir))
             if files != self._files:  # another run wrote since: re-read what is finished
                 self._files, self._done = files, finished_units(self.results_dir)
             if self._done is not None and unit.key() in self._done:
-                release(path)
+                release(path)  # before forgetting it: an interruption releases it again
+                self.held.remove(path)
                 return False
-        self.held.append(path)
         return True
 
     def release_written(self) -> None:
@@ -195,17 +200,46 @@ def _if_claimed(claims: _Claims, fn, unit: Unit) -> list[dict[str, Any]] | None:
     return fn(unit) if claims.take(unit) else None
 
 
+class _Preemption:
+    """SIGTERM as SystemExit, held back while a claim is taken and recorded.
+
+    Why not ``pthread_sigmask``: a signal blocked in the main thread is still delivered to
+    another thread (tqdm's monitor, W&B's), and CPython then runs the handler in the main
+    thread at once; a flag the handler reads works whichever thread received it.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: int | None = None
+
+    def handler(self, signum: int, frame: object) -> None:
+        if self.depth:
+            self.pending = signum
+            return
+        raise SystemExit(128 + signum)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+        if not self.depth and self.pending is not None:
+            signum, self.pending = self.pending, None
+            raise SystemExit(128 + signum)
+
+
+_PREEMPTION = _Preemption()
+
+
 def _exit_on_sigterm():
     """Turn SIGTERM (a scheduler's preemption, ``kill``) into SystemExit so the finally
     block flushes the finished units; returns the previous handler (None off the main thread).
     """
     if threading.current_thread() is not threading.main_thread():
         return None
-
-    def handler(signum, frame):
-        raise SystemExit(128 + signum)
-
-    return signal.signal(signal.SIGTERM, handler)
+    return signal.signal(signal.SIGTERM, _PREEMPTION.handler)
 
 
 def grid_results(units: Sequence[Unit], results_dir: str | Path = DEFAULT_RESULTS_DIR):
