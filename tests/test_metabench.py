@@ -170,8 +170,13 @@ def test_committed_metabench_is_reproduced_from_its_seed():
     seed = int(committed_summary["seed"].iloc[0])
     coverage = str(committed_summary["coverage"].iloc[0])
     scores, summary = mb.run_metabench("gridworld", seed=seed, coverage=coverage)
-    pd.testing.assert_frame_equal(scores, committed_scores, rtol=1e-9, atol=1e-12)
-    pd.testing.assert_frame_equal(summary, committed_summary, rtol=1e-9, atol=1e-12)
+    # The committed submissions are float32 nets: on another CPU their tables round
+    # differently (distances up to 1.1e-7 apart, `test_distances_are_the_boards_exact_
+    # gridworld_rows`); regrets agree exactly since near-ties are ties (TIE_TOLERANCE).
+    # Rewards whose distances lie within that noise swap ranks, which moves the rank
+    # correlations over ~500 rewards by up to 1e-3 (measured on an AVX-512 CPU).
+    pd.testing.assert_frame_equal(scores, committed_scores, rtol=0, atol=1e-6)
+    pd.testing.assert_frame_equal(summary, committed_summary, rtol=0, atol=5e-3)
 
 
 def test_leaderboard_build_shows_the_metabench_table_verdicts_and_plot(tmp_path, task, population):
