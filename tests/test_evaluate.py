@@ -410,3 +410,14 @@ def test_finite_task_units_are_exact_with_zero_width_intervals(submissions, tmp_
     )
     opposite = df[(df["submission"] == "gw-opposite") & (df["metric"] == "epic")]["value"]
     assert ((opposite - 1.0).abs() < 1e-9).all()  # EPIC(-R, R) = 1 exactly
+
+
+def test_the_commit_rows_carry_is_pinned_when_the_run_starts(tmp_path):
+    """A transfer unit trains for ~16 min; the checkout can move meanwhile. The rows must
+    name the commit the process started from, so it is resolved (and cached) before any
+    unit runs, not when the first one finishes."""
+    import benchmark.results.store as store
+
+    store.git_commit.cache_clear()
+    ev.evaluate([], results_dir=tmp_path / "r", wandb=False, progress=False)
+    assert store.git_commit.cache_info().currsize == 1

@@ -28,6 +28,7 @@ from benchmark.results import (
     check_writable,
     finished_units,
     new_run_id,
+    provenance,
     read_results,
     result_files,
     unit_key,
@@ -82,6 +83,10 @@ def evaluate(
     """
     run_id = run_id or new_run_id()
     check_writable(results_dir)  # before any computing: a read-only or full store is refused
+    # Pin the commit and package versions the rows will carry now: they are cached at first
+    # use, which used to be the first finished unit (a SAC training in), by when the
+    # checkout may have moved to a later commit than the code this process runs.
+    provenance()
     done = set() if force else finished_units(results_dir)
     todo = [u for u in units if u.key() not in done]
     summary = EvaluationSummary(run_id=run_id, total=len(units), skipped=len(units) - len(todo))
