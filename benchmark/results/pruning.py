@@ -267,12 +267,9 @@ def prune_results(
     touched. ``dry_run`` (the default) only counts. Otherwise PruneRefused when more than
     ``max_drop_fraction`` of the rows would go and ``confirm_large_drop`` is not set.
     """
-    paths = store.result_files(results_dir)
-    frames = [store.read_file(p).assign(_file=str(p)) for p in paths]
-    frames = [f for f in frames if len(f)]
-    if not frames:
+    frame = store.read_with_files(results_dir)
+    if frame.empty:
         return PruneReport(kept=0, dropped=0)
-    frame = pd.concat(frames, ignore_index=True)
     why = stale_reasons(frame, submissions_root=submissions_root, drop_failed=drop_failed,
                         old_transfer_protocol=old_transfer_protocol, tasks=tasks,
                         old_transfer_budget=old_transfer_budget)  # fmt: skip
@@ -289,18 +286,11 @@ def prune_results(
             "dry run, then confirm with --confirm-large-drop (confirm_large_drop=True)"
         )
     touched = set(frame.loc[stale, "_file"])
-    files = [p for p in paths if str(p) in touched]
-    kept = frame[~stale & frame["_file"].isin(touched)].drop(columns="_file")
-    written = None
-    if len(kept):
-        name = f"{store.new_run_id()}-pruned"
-        written = store.write_batch(kept.to_dict("records"), results_dir, name=name)
-    for path in files:
-        path.unlink()
+    files, written = store.replace_files(frame[~stale], touched, results_dir, suffix="pruned")
     return PruneReport(
         kept=report.kept,
         dropped=report.dropped,
         reasons=reasons,
-        files_removed=tuple(files),
+        files_removed=files,
         file_written=written,
     )

@@ -93,13 +93,8 @@ def renormalize_transfer(
     """
     from benchmark.metrics.transfer import normalized_score
 
-    paths = store.result_files(results_dir)
-    frames = [store.read_file(p).assign(_file=str(p)) for p in paths]
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return RenormalizeReport(changed=0, unchanged=0)
-    frame = pd.concat(frames, ignore_index=True)
-    if "transfer_protocol" not in frame:
+    frame = store.read_with_files(results_dir)
+    if frame.empty or "transfer_protocol" not in frame:
         return RenormalizeReport(changed=0, unchanged=0)
     target = (
         (frame["task"] == task)
@@ -131,14 +126,9 @@ def renormalize_transfer(
     if dry_run or not changed:
         return report
     touched = set(frame.loc[changed, "_file"])
-    files = [p for p in paths if str(p) in touched]
-    rows = frame[frame["_file"].isin(touched)].drop(columns="_file")
-    name = f"{store.new_run_id()}-renormalized"
-    written = store.write_batch(rows.to_dict("records"), results_dir, name=name)
-    for path in files:
-        path.unlink()
+    files, written = store.replace_files(frame, touched, results_dir, suffix="renormalized")
     return RenormalizeReport(changed=report.changed, unchanged=report.unchanged,
-                             max_value_change=moved, files_removed=tuple(files),
+                             max_value_change=moved, files_removed=files,
                              file_written=written)  # fmt: skip
 
 
