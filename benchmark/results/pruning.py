@@ -41,6 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
+import benchmark.results.rewrite as rewrite
 import benchmark.results.store as store
 from benchmark.paths import tasks_root
 from benchmark.results.current import stale_reason
@@ -267,7 +268,7 @@ def prune_results(
     touched. ``dry_run`` (the default) only counts. Otherwise PruneRefused when more than
     ``max_drop_fraction`` of the rows would go and ``confirm_large_drop`` is not set.
     """
-    frame = store.read_with_files(results_dir)
+    frame = rewrite.read_with_files(results_dir)
     if frame.empty:
         return PruneReport(kept=0, dropped=0)
     why = stale_reasons(frame, submissions_root=submissions_root, drop_failed=drop_failed,
@@ -286,7 +287,7 @@ def prune_results(
             "dry run, then confirm with --confirm-large-drop (confirm_large_drop=True)"
         )
     touched = set(frame.loc[stale, "_file"])
-    files, written = store.replace_files(frame[~stale], touched, results_dir, suffix="pruned")
+    files, written = rewrite.replace_files(frame[~stale], touched, results_dir, suffix="pruned")
     return PruneReport(
         kept=report.kept,
         dropped=report.dropped,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+import benchmark.results.rewrite as rewrite
 import benchmark.results.store as store
 from benchmark.vocabulary import TRANSFER_METRICS, TRANSFER_PROTOCOL_VERSION
 
@@ -93,7 +94,7 @@ def renormalize_transfer(
     """
     from benchmark.metrics.transfer import normalized_score
 
-    frame = store.read_with_files(results_dir)
+    frame = rewrite.read_with_files(results_dir)
     if frame.empty or "transfer_protocol" not in frame:
         return RenormalizeReport(changed=0, unchanged=0)
     target = (
@@ -126,7 +127,7 @@ def renormalize_transfer(
     if dry_run or not changed:
         return report
     touched = set(frame.loc[changed, "_file"])
-    files, written = store.replace_files(frame, touched, results_dir, suffix="renormalized")
+    files, written = rewrite.replace_files(frame, touched, results_dir, suffix="renormalized")
     return RenormalizeReport(changed=report.changed, unchanged=report.unchanged,
                              max_value_change=moved, files_removed=files,
                              file_written=written)  # fmt: skip

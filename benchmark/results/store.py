@@ -46,15 +46,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
 import tempfile
 import time
 import uuid
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +60,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmark.paths import DEFAULT_RESULTS_DIR, atomic_write
+from benchmark.results.origin import git_commit, package_versions
 
 SCHEMA_VERSION = 5
 # Versions this code reads (v1 lacks TRANSFER_COLUMNS: null; v1-2 FAITHFUL_COLUMNS: defaults).
@@ -146,43 +144,9 @@ UNIT_KEY = (
     "n_samples",
 )
 
-_PACKAGES = {
-    "epic_bench_version": "epic-bench",
-    "torch_version": "torch",
-    "imitation_version": "imitation",
-    "sb3_version": "stable-baselines3",
-    "gymnasium_version": "gymnasium",
-    "numpy_version": "numpy",
-}
-
 
 class ResultsError(Exception):
     """A results file or row is unusable; the message names the file or field."""
-
-
-@cache
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages a result depends on ("unknown" if absent)."""
-    out = {}
-    for column, dist in _PACKAGES.items():
-        try:
-            out[column] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[column] = "unknown"
-    return out
-
-
-@cache
-def git_commit(cwd: str | None = None) -> str:
-    """``git rev-parse HEAD`` of the checkout we run from; "unknown" outside a repo."""
-    where = cwd or str(Path(__file__).resolve().parent)
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
 def provenance() -> dict[str, Any]:
@@ -313,35 +277,6 @@ def result_files(results_dir: str | Path) -> list[Path]:
     if not results_dir.exists():
         return []
     return sorted(p for p in results_dir.glob("*.parquet") if not p.name.startswith((".", "_")))
-
-
-def read_with_files(results_dir: str | Path) -> pd.DataFrame:
-    """Every row of the store with ``_file``, the path of the file holding it (empty: none).
-
-    For the maintenance operations that rewrite whole files (`pruning`, `renormalize`).
-    """
-    frames = [read_file(p).assign(_file=str(p)) for p in result_files(results_dir)]
-    frames = [f for f in frames if len(f)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def replace_files(
-    rows: pd.DataFrame, touched: set[str], results_dir: str | Path, *, suffix: str
-) -> tuple[tuple[Path, ...], Path | None]:
-    """Write the ``rows`` (from `read_with_files`) that came from the ``touched`` files to one
-    new file ``<run id>-<suffix>``, then remove those files; returns (removed, written).
-
-    New file first: an interruption leaves duplicates, never a loss.
-    """
-    kept = rows[rows["_file"].isin(touched)].drop(columns="_file")
-    written = None
-    if len(kept):
-        name = f"{new_run_id()}-{suffix}"
-        written = write_batch(kept.to_dict("records"), results_dir, name=name)
-    files = tuple(p for p in result_files(results_dir) if str(p) in touched)
-    for path in files:
-        path.unlink()
-    return files, written
 
 
 def read_file(path: str | Path) -> pd.DataFrame:
