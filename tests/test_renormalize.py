@@ -111,6 +111,21 @@ def test_a_missing_published_run_is_named_and_nothing_changes(store, published):
     assert {p.name: p.read_bytes() for p in store.iterdir()} == before
 
 
+def test_a_stale_or_corrupt_published_run_is_named_with_its_reason(store, published):
+    stale = committed_reference_path(published, "test", "standard", REFERENCE_SEEDS[0])
+    stale.write_text(json.dumps({"protocol": PROTOCOL_VERSION, "budget_hash": "0" * 16,
+                                 "random_return": -1.0, "reference_return": 0.0}))  # fmt: skip
+    committed_reference_path(published, "test", "standard", REFERENCE_SEEDS[1]).write_text("{")
+    before = {p.name: p.read_bytes() for p in store.iterdir()}
+    with pytest.raises(results.ResultsError) as err:
+        renormalize_transfer(store, task="pointmass", dry_run=False)
+    message = str(err.value)
+    assert "seed1000.json (another budget or protocol (budget hash 0000000000000000" in message
+    assert "seed1001.json (corrupt" in message and "seed1002" not in message
+    assert "rerun `epic-bench transfer refs --task pointmass" in message
+    assert {p.name: p.read_bytes() for p in store.iterdir()} == before
+
+
 def test_cli_counts_then_applies(store):
     out = CliRunner().invoke(main, ["results", "renormalize", "--task", "pointmass",
                                     "--results-dir", str(store)])  # fmt: skip

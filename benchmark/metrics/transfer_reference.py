@@ -49,6 +49,8 @@ from benchmark.vocabulary import TRANSFER_PROTOCOL_VERSION
 PROTOCOL_VERSION = TRANSFER_PROTOCOL_VERSION
 # K = 5 reference runs; submission seeds must avoid these (see `check_submission_seed`).
 REFERENCE_SEEDS: tuple[int, ...] = tuple(range(1000, 1005))
+# `read_reference_record`'s reason for a run that has no record at all.
+ABSENT = "absent"
 
 
 @dataclass(frozen=True)
@@ -151,9 +153,10 @@ def reference_run(
     if use_cache:
         committed = committed_reference_path(task, variant, budget_name, seed, device)
         for source, kind in ((committed, "committed"), (path, "cache")):
-            found = _read_record(source, key, kind)
+            found, problem = read_reference_record(source, key)
             if found is not None:
                 return found
+            _warn_unusable(source, kind, problem)
     start = time.perf_counter()
     r_random = evaluate_random(task, budget, seed=seed, device=device, variant=variant)
     model = train_policy(task, None, budget, seed=seed, device=device, variant=variant,
@@ -219,25 +222,38 @@ def publish_reference_runs(
     return written
 
 
-def _read_record(path: Path, key: str, kind: str) -> tuple[float, float] | None:
-    """(R_random, R_gt) from a record of this budget and protocol, else None (recompute)."""
+def read_reference_record(path: Path, key: str) -> tuple[tuple[float, float] | None, str]:
+    """((R_random, R_gt), "") from a record of budget hash ``key`` and this protocol, else
+    (None, why not): "absent", "corrupt: ...", or "another budget or protocol ...".
+
+    One reader for the evaluator (which recomputes an unusable run) and for
+    `benchmark.results.renormalize` (which refuses it and says which seed and why).
+    """
     if not path.exists():
-        return None
+        return None, ABSENT
     try:
         record = json.loads(path.read_text())
-        if record["budget_hash"] == key and record["protocol"] == PROTOCOL_VERSION:
-            return float(record["random_return"]), float(record["reference_return"])
+        budget, protocol = record["budget_hash"], record["protocol"]
+        if budget == key and protocol == PROTOCOL_VERSION:
+            return (float(record["random_return"]), float(record["reference_return"])), ""
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-        warnings.warn(f"ignoring corrupt transfer reference {kind} {path}: {err}", stacklevel=3)
-        return None
-    if kind == "committed":
+        return None, f"corrupt: {err!r}"
+    return None, (
+        f"another budget or protocol (budget hash {budget}, protocol {protocol}; "
+        f"the task's now: {key}, protocol {PROTOCOL_VERSION})"
+    )
+
+
+def _warn_unusable(path: Path, kind: str, problem: str) -> None:
+    """Say why a record is skipped: a corrupt one anywhere, a stale one when committed."""
+    if problem.startswith("corrupt"):
+        warnings.warn(f"ignoring the transfer reference {kind} {path}: {problem}", stacklevel=4)
+    elif kind == "committed" and problem != ABSENT:
         warnings.warn(
-            f"ignoring the committed transfer reference {path}: it was run with another budget "
-            f"or protocol (budget hash {record['budget_hash']}, protocol {record['protocol']}); "
+            f"ignoring the committed transfer reference {path}: it was run with {problem}; "
             "recomputing, and the board's transfer rows of this task are stale",
-            stacklevel=3,
+            stacklevel=4,
         )
-    return None
 
 
 def _write_atomic(path: Path, text: str) -> None:

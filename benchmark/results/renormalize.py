@@ -17,7 +17,6 @@ and only then are the old files removed; it only counts unless ``dry_run=False``
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,37 +45,37 @@ class RenormalizeReport:
 
 
 def published_reference(task_name: str, variant: str, budget: str):
-    """The `Reference` of the committed K runs; ResultsError naming what is missing."""
+    """The `Reference` of the committed K runs; ResultsError naming each unusable run and why."""
     from benchmark.metrics.transfer_reference import (
-        PROTOCOL_VERSION,
+        ABSENT,
         REFERENCE_SEEDS,
         Reference,
         committed_reference_path,
+        read_reference_record,
     )
     from benchmark.tasks import load_task
     from benchmark.tasks.task import budget_hash
 
     task = load_task(task_name)
     key = budget_hash(task.budgets[budget])
-    paths = [committed_reference_path(task, variant, budget, s) for s in REFERENCE_SEEDS]
-    missing = [p.name for p in paths if not p.exists()]
-    if missing:
+    runs, problems = [], []
+    for seed in REFERENCE_SEEDS:
+        path = committed_reference_path(task, variant, budget, seed)
+        found, problem = read_reference_record(path, key)
+        runs.append(found)
+        if found is None:
+            problems.append(f"{path.name} ({problem})")
+    if problems:
+        remedy = "run" if all(p.endswith(f"({ABSENT})") for p in problems) else "rerun"
         raise store.ResultsError(
-            f"{task_name}: the published reference lacks {missing}; run `epic-bench transfer "
-            f"refs --task {task_name} --variant {variant} --budget {budget} --publish` first"
-        )
-    records = [json.loads(p.read_text()) for p in paths]
-    stale = [p.name for p, r in zip(paths, records, strict=True)
-             if r.get("budget_hash") != key or r.get("protocol") != PROTOCOL_VERSION]  # fmt: skip
-    if stale:
-        raise store.ResultsError(
-            f"{task_name}: published reference runs {stale} were run with another budget or "
-            "protocol than the task's now; republish them"
+            f"{task_name}: the published reference is unusable: {'; '.join(problems)}; {remedy} "
+            f"`epic-bench transfer refs --task {task_name} --variant {variant} --budget "
+            f"{budget} --publish` first"
         )
     return Reference(
         seeds=tuple(REFERENCE_SEEDS),
-        random_returns=tuple(float(r["random_return"]) for r in records),
-        reference_returns=tuple(float(r["reference_return"]) for r in records),
+        random_returns=tuple(r for r, _ in runs),
+        reference_returns=tuple(g for _, g in runs),
     )
 
 
