@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -151,6 +152,18 @@ def test_a_new_row_on_the_published_reference_beside_old_ones_is_reported_until_
     report = renormalize_transfer(store, task="pointmass", dry_run=False)
     assert (report.changed, report.unchanged) == (2, 1)
     assert mixed_normalizers(results.read_results(store)) == []
+
+
+def test_rows_without_reference_columns_are_not_counted_as_references():
+    # Rows written before schema v2 (reference columns null) carry no normalizer: four such
+    # rows used to read as "4 references", since NaN != NaN.
+    rows = [_row("gridworld", "transfer", seed, budget="smoke", value=0.5) for seed in range(4)]
+    frame = pd.DataFrame(rows)
+    assert frame["reference_return"].isna().all()
+    assert mixed_normalizers(frame) == []
+    frame.loc[0, ["reference_return", "random_return"]] = (1.0, 0.0)
+    frame.loc[1, ["reference_return", "random_return"]] = (2.0, 0.0)
+    assert mixed_normalizers(frame) == ["gridworld transfer smoke (2 references)"]
 
 
 def test_leaderboard_build_warns_about_mixed_references(store, tmp_path):

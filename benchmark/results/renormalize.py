@@ -138,7 +138,10 @@ def mixed_normalizers(frame: pd.DataFrame) -> list[str]:
     them there). Returns one "task metric budget" line per such group."""
     if frame.empty or "reference_return" not in frame:
         return []
-    rows = frame[frame["metric"].isin(TRANSFER_METRICS) & (frame["status"] == store.STATUS_OK)]
+    # Rows that predate the reference columns (null) carry no normalizer to compare; as
+    # NaN != NaN, each would otherwise count as a reference of its own.
+    rows = frame[frame["metric"].isin(TRANSFER_METRICS) & (frame["status"] == store.STATUS_OK)
+                 & frame["reference_return"].notna() & frame["random_return"].notna()]  # fmt: skip
     mixed = []
     for (task, metric, budget), group in rows.groupby(["task", "metric", "budget"]):
         pairs = set(zip(group["reference_return"], group["random_return"], strict=True))
