@@ -46,12 +46,7 @@ SUBMISSIONS = list_submissions(REPO / "submissions")
 # recomputed task by task and metric by metric on 2 CPU cores (issues 17 and 18); stale rows
 # are retired first (`results prune`), so a gap is shown as a gap, never as old numbers.
 # Remove an entry in the commit that completes it (a test below fails once it is complete).
-_SAC = "protocol 2 (>= 3 seeds, K = 5 reference) at ~16 CPU-min per SAC training (issue 17): "
-AWAITING: dict[tuple[str, str], str] = {
-    ("hopper", "transfer"): _SAC + "every entry but AIRL state-only has seeds 0-2 (the "
-    "sanity entries and one entry per learned method, as the issue asks at the least); AIRL "
-    "state-only's 3 trainings did not fit 2 cores yet",
-}
+AWAITING: dict[tuple[str, str], str] = {}
 
 # Issue 17: on HalfCheetah and Hopper the checkpoints of a family get the distance metrics,
 # and transfer only as far as 2 cores allow (one SAC training is ~16 CPU-min; 5 checkpoints
