@@ -331,39 +331,42 @@ def transfer_refs(task_names, budget, variants, device, seeds, publish) -> None:
     so later transfer scores only train the submission."""
     from benchmark.metrics.transfer import (
         LEGEND,
-        REFERENCE_SEEDS,
         VARIANTS,
         precompute_references,
         publish_reference_runs,
     )
+    from benchmark.metrics.transfer_reference import reference_seeds
     from benchmark.tasks import load_task
 
-    unknown = sorted(set(seeds) - set(REFERENCE_SEEDS))
-    if unknown:
-        raise click.BadParameter(
-            f"{unknown} are not reference seeds; the K reference seeds are {list(REFERENCE_SEEDS)}",
-            param_hint="--seed",
-        )
+    tasks = [load_task(name) for name in task_names]
+    for task in tasks:
+        unknown = sorted(set(seeds) - set(reference_seeds(task)))
+        if unknown:
+            raise click.BadParameter(
+                f"{unknown} are not reference seeds of {task.name}; its K = "
+                f"{task.reference_runs} reference seeds are {list(reference_seeds(task))}",
+                param_hint="--seed",
+            )
     rows = precompute_references(task_names, budget=budget, variants=variants or VARIANTS,
-                                 device=device, seeds=seeds or REFERENCE_SEEDS)  # fmt: skip
+                                 device=device, seeds=seeds or None)  # fmt: skip
     for r in rows:
         line = (f"{r['task']:12s} {r['variant']:5s} {r['budget']:8s} seed {r['seed']!s:5s}: "
                 f"R_random {r['random_return']:10.3f}  R_gt {r['reference_return']:10.3f}")  # fmt: skip
         if r["seed"] == "mean":
             line += f"  (std {r['reference_std']:.3f} over {r['n_runs']} runs)"
         click.echo(line)
-    if publish:
-        for name in task_names:
-            task = load_task(name)
-            if task.budgets[budget].algorithm == "value_iteration":
-                continue  # exact: nothing was trained, nothing to publish
+    for task in tasks:
+        if task.budgets[budget].algorithm == "value_iteration":
+            continue  # exact: nothing was trained, nothing to publish or fill
+        if publish:
             for variant in variants or VARIANTS:
-                for path in publish_reference_runs(task, variant, budget, seeds or REFERENCE_SEEDS,
-                                                   device):  # fmt: skip
+                for path in publish_reference_runs(task, variant, budget,
+                                                   seeds or reference_seeds(task), device):  # fmt: skip
                     click.echo(f"published {path}")
-    if seeds and set(seeds) != set(REFERENCE_SEEDS):
-        click.echo(f"filled reference seeds {sorted(set(seeds))} of {list(REFERENCE_SEEDS)}; "
-                   "once all are cached, run without --seed to print the reference (their mean)")  # fmt: skip
+        if seeds and set(seeds) != set(reference_seeds(task)):
+            click.echo(f"{task.name}: filled reference seeds {sorted(set(seeds))} of "
+                       f"{list(reference_seeds(task))}; once all are cached, run without --seed "
+                       "to print the reference (their mean)")  # fmt: skip
     click.echo(LEGEND)
 
 

@@ -192,6 +192,16 @@ def _write(tmp_path, text: str, name: str = "gridworld"):
             "positive",
         ),
         (lambda s: s.replace('name = "gridworld"', 'name = "grid"'), "name", "must match"),
+        (
+            lambda s: s + "\n[transfer]\nreference_runs = 3\n",
+            "transfer.reference_runs",
+            "must lie in [5, 100]",
+        ),
+        (
+            lambda s: s + "\n[transfer]\nreference_run = 10\n",
+            "transfer.reference_run",
+            "unknown key",
+        ),
     ],
 )
 def test_broken_task_file_names_the_file_and_field(tmp_path, edit, field, why):

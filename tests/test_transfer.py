@@ -26,6 +26,7 @@ from benchmark.metrics.transfer import (
     transfer_score,
     transfer_scores,
 )
+from benchmark.metrics.transfer_reference import reference_seeds
 from benchmark.tasks import load_task
 from benchmark.tasks.task import budget_hash
 
@@ -420,6 +421,59 @@ def test_cli_transfer_refs_rejects_a_seed_that_is_not_a_reference_seed():
     out = CliRunner().invoke(main, ["transfer", "refs", "--task", "pointmass", "--seed", "7"])
     assert out.exit_code == 2 and "[7] are not reference seeds" in out.output
     assert str(list(REFERENCE_SEEDS)) in out.output
+
+
+def _pointmass_with_k_runs(tmp_path, k: int):
+    """PointMass's task file with ``[transfer] reference_runs = k`` (same name, version, budgets)."""
+    path = tmp_path / "k" / "pointmass.toml"
+    path.parent.mkdir()
+    path.write_text(
+        load_task("pointmass").path.read_text() + f"\n[transfer]\nreference_runs = {k}\n"
+    )
+    return path
+
+
+def test_a_task_s_reference_runs_set_k_its_seeds_and_the_rows_n_reference_runs(tmp_path):
+    """K is per task: its seeds are 1000 .. 1000 + K - 1, `reference` averages all K of them
+    by default, and a submission may not train with any of them."""
+    path = _pointmass_with_k_runs(tmp_path, 7)
+    task = load_task(path)
+    known = {s: (-100.0 - (s - 1000), -40.0 + 2 * (s - 1000)) for s in range(1000, 1007)}
+    for s, (r_random, r_gt) in known.items():
+        _cache_reference_run(task, s, r_random, r_gt)
+    assert reference_seeds(task) == tuple(range(1000, 1007))
+    ref = transfer.reference(task, "smoke")
+    assert ref.seeds == tuple(range(1000, 1007)) and ref.n_runs == 7
+    # by hand: reference returns -40, -38, ..., -28 (mean -34); random -100 .. -106 (mean -103)
+    assert (ref.reference_mean, ref.random_mean) == (pytest.approx(-34.0), pytest.approx(-103.0))
+    assert ref.reference_std == pytest.approx(
+        math.sqrt(sum((2 * i - 6) ** 2 for i in range(7)) / 6)
+    )
+    with pytest.raises(ValueError, match="transfer seed 1006 is one of the reference seeds"):
+        transfer_score(task.reward("ground_truth"), task, budget="smoke", seed=1006)
+    # the default task keeps K = 5: its seed 1006 is an ordinary submission seed
+    assert reference_seeds(load_task("pointmass")) == REFERENCE_SEEDS
+
+
+def test_cli_transfer_refs_takes_the_task_s_own_k(tmp_path):
+    """A seed beyond the default five is a reference seed of a task with K = 7, not of one
+    with K = 5; the printed mean is over all seven."""
+    from click.testing import CliRunner
+
+    from benchmark.cli import main
+
+    path = _pointmass_with_k_runs(tmp_path, 7)
+    task = load_task(path)
+    for s in range(1000, 1007):
+        _cache_reference_run(task, s, -100.0, -40.0 - s % 10)
+    args = ["transfer", "refs", "--budget", "smoke", "--variant", "test"]
+    out = CliRunner().invoke(main, [*args, "--task", str(path)])
+    assert out.exit_code == 0, out.output
+    assert "over 7 runs" in out.output and f"R_gt {-43.0:10.3f}" in out.output
+    out = CliRunner().invoke(main, [*args, "--task", str(path), "--seed", "1006"])
+    assert out.exit_code == 0 and "filled reference seeds [1006] of [1000, " in out.output
+    out = CliRunner().invoke(main, [*args, "--task", "pointmass", "--seed", "1006"])
+    assert out.exit_code == 2 and "[1006] are not reference seeds of pointmass" in out.output
 
 
 # --------------------------------------------------------------------------- slow: more seeds, MuJoCo

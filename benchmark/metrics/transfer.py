@@ -10,7 +10,7 @@ The procedure, top to bottom (CleanRL style), for one (task, budget, seed, varia
    episodes and average the environment's own (ground-truth) undiscounted return: R.
 3. Normalize: (R − R_random) / (R_gt − R_random), where R_gt is the mean return of K
    policies trained on the ground-truth reward with the same algorithm and budget but
-   their own seeds (`benchmark.metrics.transfer_reference.REFERENCE_SEEDS`, disjoint from
+   their own seeds (`benchmark.metrics.transfer_reference.reference_seeds`, disjoint from
    submission seeds), and R_random the uniformly random policy's mean over K runs, all
    on the same episodes. So 0 = random, 1 = as good as ground-truth training on
    average, < 0 worse than random, > 1 better than the reference. The reference's
@@ -54,6 +54,7 @@ from benchmark.metrics.transfer_reference import (  # noqa: F401  (re-exported)
     reference_run,
 )
 from benchmark.metrics.transfer_reference import reference as _reference
+from benchmark.metrics.transfer_reference import reference_seeds as task_reference_seeds
 from benchmark.tasks import Budget, Task, load_task
 from benchmark.vocabulary import TRANSFER_LEGEND, VARIANTS
 
@@ -152,7 +153,7 @@ def transfer_score(
     variant: str = "test",
     progress: bool = False,
     use_cache: bool = True,
-    reference_seeds: Sequence[int] = REFERENCE_SEEDS,
+    reference_seeds: Sequence[int] | None = None,
 ) -> TransferResult:
     """Train on ``reward`` in ``task``'s ``variant`` env and score the policy on the ground truth.
 
@@ -165,7 +166,8 @@ def transfer_score(
         variant: "test" (changed dynamics, the leaderboard's ``transfer``) or "train".
         progress: show a progress bar while training.
         use_cache: reuse cached reference runs.
-        reference_seeds: seeds of the K ground-truth-trained reference runs.
+        reference_seeds: seeds of the K ground-truth-trained reference runs; default the
+            task's (`benchmark.metrics.transfer_reference.reference_seeds`).
     """
     task = _resolve_task(task)
     budget_name, budget_obj = _resolve_budget(task, budget)
@@ -175,6 +177,8 @@ def transfer_score(
         r, r_random, r_ref = _tabular_returns(reward, task, variant, device)
         ref = Reference(seeds=(), random_returns=(r_random,), reference_returns=(r_ref,))
     else:
+        if reference_seeds is None:
+            reference_seeds = task_reference_seeds(task)
         check_submission_seed(seed, reference_seeds)
         ref = _reference(task, budget_name, budget_obj, variant=variant, device=device,
                          seeds=reference_seeds, progress=progress, use_cache=use_cache)  # fmt: skip
@@ -217,7 +221,7 @@ def transfer_scores(
     variant: str = "test",
     progress: bool = False,
     use_cache: bool = True,
-    reference_seeds: Sequence[int] = REFERENCE_SEEDS,
+    reference_seeds: Sequence[int] | None = None,
 ) -> TransferSummary:
     """`transfer_score` for each seed, with a 95% CI of the mean that includes the reference's spread."""
     if len(seeds) == 0:
@@ -272,7 +276,7 @@ def reference(
     *,
     device: str = "cpu",
     variant: str = "test",
-    seeds: Sequence[int] = REFERENCE_SEEDS,
+    seeds: Sequence[int] | None = None,
     progress: bool = False,
     use_cache: bool = True,
 ) -> Reference:
@@ -298,7 +302,7 @@ def reference_returns(
     *,
     device: str = "cpu",
     variant: str = "test",
-    seeds: Sequence[int] = REFERENCE_SEEDS,
+    seeds: Sequence[int] | None = None,
     progress: bool = False,
     use_cache: bool = True,
 ) -> tuple[float, float]:
@@ -370,7 +374,7 @@ def precompute_references(
     task_names: Sequence[str],
     *,
     budget: str,
-    seeds: Sequence[int] = REFERENCE_SEEDS,
+    seeds: Sequence[int] | None = None,
     variants: Sequence[str] = VARIANTS,
     device: str = "cpu",
 ) -> list[dict[str, Any]]:
@@ -382,11 +386,11 @@ def precompute_references(
     and a ``"mean"`` row per task and variant (the normalizer) when ``seeds`` are all K:
     the mean of a subset (one core's share of a parallel fill) is not the reference.
     """
-    complete = set(seeds) == set(REFERENCE_SEEDS)
     rows = []
     grid = [(t, v) for t in task_names for v in variants]
     for name, variant in tqdm(grid, desc="transfer references", unit="task-variant"):
         task = _resolve_task(name)
+        complete = seeds is None or set(seeds) == set(task_reference_seeds(task))
         ref = reference(task, budget, device=device, variant=variant, seeds=seeds)
         run_seeds = ref.seeds or ("exact",)
         for s, r_random, r_ref in zip(run_seeds, ref.random_returns, ref.reference_returns,

@@ -48,10 +48,10 @@ def published_reference(task_name: str, variant: str, budget: str):
     """The `Reference` of the committed K runs; ResultsError naming each unusable run and why."""
     from benchmark.metrics.transfer_reference import (
         ABSENT,
-        REFERENCE_SEEDS,
         Reference,
         committed_reference_path,
         read_reference_record,
+        reference_seeds,
     )
     from benchmark.tasks import load_task
     from benchmark.tasks.task import budget_hash
@@ -59,7 +59,7 @@ def published_reference(task_name: str, variant: str, budget: str):
     task = load_task(task_name)
     key = budget_hash(task.budgets[budget])
     runs, problems = [], []
-    for seed in REFERENCE_SEEDS:
+    for seed in reference_seeds(task):
         path = committed_reference_path(task, variant, budget, seed)
         found, problem = read_reference_record(path, key)
         runs.append(found)
@@ -73,7 +73,7 @@ def published_reference(task_name: str, variant: str, budget: str):
             f"{budget} --publish` first"
         )
     return Reference(
-        seeds=tuple(REFERENCE_SEEDS),
+        seeds=reference_seeds(task),
         random_returns=tuple(r for r, _ in runs),
         reference_returns=tuple(g for _, g in runs),
     )

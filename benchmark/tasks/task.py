@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import inspect
 import json
 import os
@@ -24,7 +23,6 @@ import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import gymnasium as gym
@@ -38,12 +36,15 @@ from benchmark.tasks.coverage import (
     CoverageSpec,
 )
 from benchmark.tasks.family import EnvFamily
+from benchmark.tasks.schema import FieldChecker, TaskError, import_family
 from benchmark.tasks.tabular import TabularMDP, build_tabular
 from benchmark.vocabulary import ALGORITHMS, BUDGETS, COVERAGE_POLICIES, VARIANTS
 
-
-class TaskError(ValueError):
-    """A task name, reward/coverage name or task file is wrong; the message says how."""
+# Reference runs per sampled task (``[transfer] reference_runs``): at least 5 (the issue's
+# K >= 5: fewer leave the normalizer's spread unknown), at most the reserved seed range.
+DEFAULT_REFERENCE_RUNS = 5
+MIN_REFERENCE_RUNS = 5
+MAX_REFERENCE_RUNS = 100
 
 
 @dataclass(frozen=True)
@@ -74,75 +75,6 @@ class RewardSpec:
     params: dict[str, Any]
 
 
-# --- strict validation helpers -------------------------------------------------------
-
-
-class _Checker:
-    """Reads typed fields from a TOML table, naming the file and dotted field on error."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, where: str, message: str) -> TaskError:
-        return TaskError(f"{self.path}: field {where!r}: {message}")
-
-    def table(self, data: dict, key: str, where: str, *, required: bool = True) -> dict:
-        full = f"{where}.{key}" if where else key
-        if key not in data:
-            if required:
-                raise self.fail(full, "missing; add this table to the task file")
-            return {}
-        if not isinstance(data[key], dict):
-            raise self.fail(full, f"must be a table, got {type(data[key]).__name__}")
-        return data[key]
-
-    def value(
-        self, data: dict, key: str, where: str, kind: type | tuple, default: Any = ...
-    ) -> Any:
-        full = f"{where}.{key}" if where else key
-        if key not in data:
-            if default is ...:
-                raise self.fail(full, "missing; add it to the task file")
-            return default
-        v = data[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if isinstance(v, bool) and bool not in kinds or not isinstance(v, kinds):
-            names = " or ".join(k.__name__ for k in kinds)
-            raise self.fail(full, f"must be {names}, got {type(v).__name__} {v!r}")
-        return float(v) if float in kinds and isinstance(v, int) else v
-
-    def no_unknown(self, data: dict, allowed: set[str], where: str) -> None:
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            full = f"{where}.{unknown[0]}" if where else unknown[0]
-            raise self.fail(full, f"unknown key; valid keys here are {sorted(allowed)}")
-
-
-def family_modules(kind: str, family: str) -> list[str]:
-    """Modules a family name may mean, in order: a built-in ``benchmark.<kind>.<family>``
-    (undotted names only), then ``family`` itself as any importable module."""
-    return [family] if "." in family else [f"benchmark.{kind}.{family}", family]
-
-
-def _import_family(kind: str, family: str, check: _Checker, where: str) -> ModuleType:
-    candidates = family_modules(kind, family)
-    for module in candidates:
-        try:
-            return importlib.import_module(module)
-        except ModuleNotFoundError as e:
-            if e.name is not None and module.startswith(e.name):
-                continue  # this candidate does not exist; try the next
-            raise check.fail(where, f"importing {module} failed: {type(e).__name__}: {e}") from e
-        except Exception as e:  # a user's module with a bug: report it by task file and field
-            raise check.fail(where, f"importing {module} failed: {type(e).__name__}: {e}") from e
-    raise check.fail(
-        where,
-        f"no module {' or '.join(candidates)} for family {family!r}; a family is a built-in "
-        "benchmark/" + kind + "/<name>.py or any importable module such as 'mylab.myenv' "
-        "(put its directory on PYTHONPATH)",
-    )
-
-
 # --- the Task ------------------------------------------------------------------------
 
 
@@ -157,9 +89,9 @@ class Task:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise TaskError(f"{self.path}: not valid TOML: {e}") from e
-        self._parse(data, _Checker(self.path))
+        self._parse(data, FieldChecker(self.path))
 
-    def _parse(self, data: dict, c: _Checker) -> None:
+    def _parse(self, data: dict, c: FieldChecker) -> None:
         top = {
             "name",
             "version",
@@ -170,7 +102,7 @@ class Task:
             "rewards",
             "coverage",
         }
-        c.no_unknown(data, top | {"budgets", "reference"}, "")
+        c.no_unknown(data, top | {"budgets", "reference", "transfer"}, "")
         self.name: str = c.value(data, "name", "", str)
         if self.name != self.path.stem:
             raise c.fail(
@@ -195,8 +127,8 @@ class Task:
             v: {"horizon": self.horizon, "discount": self.discount, **c.table(env, v, "env")}
             for v in VARIANTS
         }
-        self._env_module = _import_family("envs", self.family, c, "env.family")
-        self._reward_module = _import_family("rewards", reward_family, c, "env.reward_family")
+        self._env_module = import_family("envs", self.family, c, "env.family")
+        self._reward_module = import_family("rewards", reward_family, c, "env.reward_family")
         for fn in ("make_env", "make_vec_env"):
             if not callable(getattr(self._env_module, fn, None)):
                 raise c.fail("env.family", f"{self._env_module.__name__} does not export {fn}()")
@@ -204,13 +136,25 @@ class Task:
         self._rewards = self._parse_rewards(c.table(data, "rewards", ""), c)
         self._coverages = self._parse_coverage(c.table(data, "coverage", ""), c)
         self.budgets: dict[str, Budget] = self._parse_budgets(c.table(data, "budgets", ""), c)
+        transfer = c.table(data, "transfer", "", required=False)
+        c.no_unknown(transfer, {"reference_runs"}, "transfer")
+        # K, the number of ground-truth-trained runs whose mean normalizes transfer
+        # (`benchmark.metrics.transfer_reference.reference_seeds`): 5 unless the task's RL is
+        # noisy enough that 5 leave the normalizer loose (MuJoCo: 10).
+        self.reference_runs: int = c.value(transfer, "reference_runs", "transfer", int,
+                                           DEFAULT_REFERENCE_RUNS)  # fmt: skip
+        if not MIN_REFERENCE_RUNS <= self.reference_runs <= MAX_REFERENCE_RUNS:
+            raise c.fail(
+                "transfer.reference_runs",
+                f"must lie in [{MIN_REFERENCE_RUNS}, {MAX_REFERENCE_RUNS}], got {self.reference_runs}",
+            )
         reference = c.table(data, "reference", "", required=False)
         # Free-form reference numbers (e.g. the committed expert's return), numbers or strings.
         self.reference: dict[str, float | str] = {
             k: c.value(reference, k, "reference", (int, float, str)) for k in reference
         }
 
-    def _parse_rewards(self, table: dict, c: _Checker) -> dict[str, RewardSpec]:
+    def _parse_rewards(self, table: dict, c: FieldChecker) -> dict[str, RewardSpec]:
         registry = getattr(self._reward_module, "REWARDS", None)
         if not isinstance(registry, dict):
             raise c.fail("env.reward_family", f"{self._reward_module.__name__} has no REWARDS dict")
@@ -237,7 +181,7 @@ class Task:
             specs[name] = RewardSpec(factory, params)
         return specs
 
-    def _parse_coverage(self, table: dict, c: _Checker) -> dict[str, CoverageSpec]:
+    def _parse_coverage(self, table: dict, c: FieldChecker) -> dict[str, CoverageSpec]:
         if not table:
             raise c.fail(
                 "coverage", "declares no coverage distribution; add e.g. [coverage.random]"
@@ -282,7 +226,7 @@ class Task:
             specs[name] = CoverageSpec(name, policy, float(epsilon), n_envs, float(switch))
         return specs
 
-    def _parse_budgets(self, table: dict, c: _Checker) -> dict[str, Budget]:
+    def _parse_budgets(self, table: dict, c: FieldChecker) -> dict[str, Budget]:
         c.no_unknown(table, set(BUDGETS), "budgets")
         budgets = {}
         for name in BUDGETS:
