@@ -1,11 +1,12 @@
 """The normalizer of reoptimization transfer: K ground-truth-trained runs and K random runs.
 
 Why several runs: one ground-truth-trained policy is a single draw from a wide
-distribution. Measured on PointMaze version 1 (protocol 1, 4 seeds): returns −16.2, −19.1, −50.9,
-−19.7, so a submission normalized by one of them moves between 0.44 and 2.29 with the
-reference seed alone. Protocol 2 normalizes by the *mean* of K ground-truth-trained runs (K = 5, or the
-task's ``[transfer] reference_runs``; `reference_seeds`) whose seeds (1000..1000 + K - 1)
-are disjoint from every submission seed, and stores their standard deviation so it can enter the score's interval
+distribution. Measured on PointMaze version 1 (protocol 1, 4 seeds): returns −16.2, −19.1,
+−50.9, −19.7, so a submission normalized by one of them moves between 0.44 and 2.29 with
+the reference seed alone. Protocol 2 normalizes by the *mean* of K ground-truth-trained
+runs (K = 5, or the task's ``[transfer] reference_runs``; `reference_seeds`) whose seeds
+(1000 .. 1000 + K − 1) are disjoint from every submission seed, and stores their standard
+deviation so it can enter the score's interval
 (`benchmark.metrics.stats.normalized_return_ci`). The random policy's return is averaged
 over the same K seeds (its action noise), on the same evaluation episodes.
 
