@@ -339,12 +339,13 @@ def transfer_refs(task_names, budget, variants, device, seeds, publish) -> None:
     from benchmark.tasks import load_task
 
     tasks = [load_task(name) for name in task_names]
+    own_seeds = {task.name: reference_seeds(task) for task in tasks}
     for task in tasks:
-        unknown = sorted(set(seeds) - set(reference_seeds(task)))
+        unknown = sorted(set(seeds) - set(own_seeds[task.name]))
         if unknown:
             raise click.BadParameter(
                 f"{unknown} are not reference seeds of {task.name}; its K = "
-                f"{task.reference_runs} reference seeds are {list(reference_seeds(task))}",
+                f"{task.reference_runs} reference seeds are {list(own_seeds[task.name])}",
                 param_hint="--seed",
             )
     rows = precompute_references(task_names, budget=budget, variants=variants or VARIANTS,
@@ -361,11 +362,11 @@ def transfer_refs(task_names, budget, variants, device, seeds, publish) -> None:
         if publish:
             for variant in variants or VARIANTS:
                 for path in publish_reference_runs(task, variant, budget,
-                                                   seeds or reference_seeds(task), device):  # fmt: skip
+                                                   seeds or own_seeds[task.name], device):  # fmt: skip
                     click.echo(f"published {path}")
-        if seeds and set(seeds) != set(reference_seeds(task)):
+        if seeds and set(seeds) != set(own_seeds[task.name]):
             click.echo(f"{task.name}: filled reference seeds {sorted(set(seeds))} of "
-                       f"{list(reference_seeds(task))}; once all are cached, run without --seed "
+                       f"{list(own_seeds[task.name])}; once all are cached, run without --seed "
                        "to print the reference (their mean)")  # fmt: skip
     click.echo(LEGEND)
 

@@ -43,7 +43,7 @@ import torch
 
 from benchmark.metrics.reoptimize import evaluate_policy, evaluate_random, train_policy
 from benchmark.paths import atomic_write, cache_root, references_root
-from benchmark.tasks.task import budget_hash
+from benchmark.tasks.task import DEFAULT_REFERENCE_RUNS, budget_hash
 from benchmark.vocabulary import TRANSFER_PROTOCOL_VERSION
 
 # Part of every reference cache key and transfer row (``transfer_protocol``); one source.
@@ -51,7 +51,9 @@ PROTOCOL_VERSION = TRANSFER_PROTOCOL_VERSION
 # Reference run k of a task has seed 1000 + k; submission seeds must avoid a task's
 # (`check_submission_seed`). REFERENCE_SEEDS are those of the default K = 5.
 FIRST_REFERENCE_SEED = 1000
-REFERENCE_SEEDS: tuple[int, ...] = tuple(range(FIRST_REFERENCE_SEED, FIRST_REFERENCE_SEED + 5))
+REFERENCE_SEEDS: tuple[int, ...] = tuple(
+    range(FIRST_REFERENCE_SEED, FIRST_REFERENCE_SEED + DEFAULT_REFERENCE_RUNS)
+)
 # `read_reference_record`'s reason for a run that has no record at all.
 ABSENT = "absent"
 
@@ -104,8 +106,7 @@ def reference_seeds(task: Any) -> tuple[int, ...]:
     the mean of 5 is known only to about +-16 % of the random-to-reference span; those
     tasks set K = 10. The first K = 5 seeds are shared, so runs made for K = 5 stay valid.
     """
-    k = int(getattr(task, "reference_runs", len(REFERENCE_SEEDS)))
-    return tuple(range(FIRST_REFERENCE_SEED, FIRST_REFERENCE_SEED + k))
+    return tuple(range(FIRST_REFERENCE_SEED, FIRST_REFERENCE_SEED + task.reference_runs))
 
 
 def check_submission_seed(seed: int, reserved: Sequence[int] = REFERENCE_SEEDS) -> None:

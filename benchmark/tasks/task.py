@@ -41,7 +41,8 @@ from benchmark.tasks.tabular import TabularMDP, build_tabular
 from benchmark.vocabulary import ALGORITHMS, BUDGETS, COVERAGE_POLICIES, VARIANTS
 
 # Reference runs per sampled task (``[transfer] reference_runs``): at least 5 (the issue's
-# K >= 5: fewer leave the normalizer's spread unknown), at most the reserved seed range.
+# K >= 5: fewer leave the normalizer's spread unknown), at most 100 (seeds 1000..1099, far
+# from the submission seeds 0..4; `check_submission_seed` refuses a task's own).
 DEFAULT_REFERENCE_RUNS = 5
 MIN_REFERENCE_RUNS = 5
 MAX_REFERENCE_RUNS = 100
